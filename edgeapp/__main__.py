@@ -1,0 +1,5 @@
+import sys
+
+from edgeapp.cli import main
+
+sys.exit(main())

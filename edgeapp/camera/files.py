@@ -1,0 +1,113 @@
+"""Sources read from disk: one image, a folder of images, a video file."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+
+from edgeapp.camera.frame import Frame
+from edgeapp.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg"})
+
+
+def read_image(path: Path) -> "cv2.typing.MatLike":
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise SourceError(f"cannot decode image {path}")
+    return image
+
+
+class ImageSource:
+    """One image, or every image of a folder in name order. Still images: each frame stands alone."""
+
+    live = False
+    still = True
+
+    def __init__(self, paths: list[Path], name: str):
+        self.paths = paths
+        self.name = name
+        self.skipped: list[tuple[Path, str]] = []
+
+    def frames(self) -> Iterator[Frame]:
+        for i, path in enumerate(self.paths):
+            try:
+                image = read_image(path)
+            except SourceError as exc:
+                if len(self.paths) == 1:
+                    raise
+                log.warning("skipping %s", exc)
+                self.skipped.append((path, str(exc)))
+                continue
+            yield Frame(image=image, index=i, time=float(i), source=str(path))
+
+    def close(self) -> None:
+        pass
+
+
+class VideoFileSource:
+    """A video file read frame by frame, never dropping; frame time is the media time."""
+
+    live = False
+    still = False
+
+    def __init__(self, path: Path, loop: bool = False):
+        self.path = path
+        self.name = str(path)
+        self.loop = loop
+        self._cap: cv2.VideoCapture | None = None
+
+    def _open(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise SourceError(f"cannot open video {self.path}")
+        return cap
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        offset = 0.0
+        while True:
+            self._cap = cap = self._open()
+            fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+            n = 0
+            while True:
+                ok, image = cap.read()
+                if not ok:
+                    break
+                yield Frame(image=image, index=index, time=offset + n / fps, source=self.name)
+                index += 1
+                n += 1
+            cap.release()
+            if n == 0 and index == 0:
+                raise SourceError(f"no decodable frames in video {self.path}")
+            if not self.loop or n == 0:
+                return
+            offset += n / fps
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+
+
+def open_source(uri: str | Path, loop: bool = False) -> ImageSource | VideoFileSource:
+    """An image, a folder of images or a video file, chosen by what the path is."""
+    path = Path(uri)
+    if path.is_dir():
+        images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not images:
+            raise SourceError(f"folder {path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return ImageSource(images, name=str(path))
+    if not path.exists():
+        raise SourceError(f"no such file or folder: {path}")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return ImageSource([path], name=str(path))
+    if suffix in VIDEO_SUFFIXES:
+        return VideoFileSource(path, loop=loop)
+    raise SourceError(f"{path}: unknown file type {suffix or '(none)'}; expected an image, a folder or a video")

@@ -1,0 +1,40 @@
+"""Options and output shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edgeapp.registry import Registry, registry_from
+from edgeapp.runtime.backend import BACKENDS, DEFAULT_DELEGATE, BackendRequest
+from edgeapp.runtime.model import Model
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="where models run: the Edge TPU, the CPU, or the TPU when present (default auto)")
+    parser.add_argument("--threads", type=int, default=4, help="CPU threads per model (default 4)")
+    parser.add_argument("--device", default="usb", help="Edge TPU device: usb, pci, usb:N, pci:N (default usb)")
+    parser.add_argument("--delegate", default=DEFAULT_DELEGATE, help=f"Edge TPU delegate library (default {DEFAULT_DELEGATE})")
+    parser.add_argument("--models-dir", default=None, help="where model files live (default: $EDGEAPP_MODELS_DIR or models/)")
+
+
+def backend_request(args: argparse.Namespace) -> BackendRequest:
+    return BackendRequest(kind=args.backend, device=args.device, threads=args.threads, delegate_library=args.delegate)
+
+
+def registry(args: argparse.Namespace) -> Registry:
+    return registry_from(getattr(args, "models_dir", None))
+
+
+def open_model(args: argparse.Namespace, name_or_file: str | None, task: str) -> Model:
+    files = registry(args).resolve(name_or_file, task)
+    return Model.open(files, backend_request(args))
+
+
+def emit(obj: dict, stream=None) -> None:
+    """One JSON object per line, flushed, so a pipe sees each frame as it happens."""
+    stream = stream or sys.stdout
+    stream.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    stream.flush()

@@ -1,0 +1,82 @@
+"""MoveNet single-pose estimation on a frame, with the crop carried between frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeapp.errors import ModelError
+from edgeapp.pose.crop import CropRegion, determine_crop_region, init_crop_region
+from edgeapp.pose.keypoint import Pose
+from edgeapp.runtime.model import Model, write_image
+from edgeapp.window import InputWindow, sample, to_frame
+
+STILL_IMAGE_PASSES = 3
+_OUTPUT_SHAPE = (1, 1, 17, 3)
+
+
+def check_pose_model(model: Model) -> tuple[int, int]:
+    """The model's square input size, or a ModelError saying why it is not a single-pose MoveNet."""
+    size = model.image_input_size()
+    if size is None or size[0] != size[1]:
+        raise ModelError(
+            f"{model.path.name} does not look like a MoveNet single-pose model: "
+            f"its input is {list(model.input.shape)}, expected [1, N, N, 3]"
+        )
+    out = model.outputs[0].shape
+    if len(model.outputs) != 1 or tuple(out) != _OUTPUT_SHAPE:
+        shapes = [list(o.shape) for o in model.outputs]
+        raise ModelError(
+            f"{model.path.name} does not look like a MoveNet single-pose model: "
+            f"its outputs are {shapes}, expected one [1, 1, 17, 3] tensor of (y, x, score)"
+        )
+    return size
+
+
+class MoveNet:
+    """Single-person MoveNet (Lightning or Thunder, any precision).
+
+    In video mode (:meth:`estimate`) the crop for each frame comes from the
+    previous frame's keypoints. Still images (:meth:`estimate_still`) get the
+    tutorial's treatment: a reset, then several passes on the same image.
+    """
+
+    def __init__(self, model: Model, smart_crop: bool = True):
+        self.model = model
+        self.input_size = check_pose_model(model)[0]
+        self.smart_crop = smart_crop
+        self._region: CropRegion | None = None
+        self._frame_size: tuple[int, int] | None = None
+
+    @property
+    def crop_region(self) -> CropRegion | None:
+        return self._region
+
+    def reset(self) -> None:
+        self._region = None
+
+    def estimate(self, frame: np.ndarray) -> Pose:
+        h, w = frame.shape[:2]
+        if self._region is None or not self.smart_crop or self._frame_size != (w, h):
+            self._region = init_crop_region(h, w)
+            self._frame_size = (w, h)
+        pose = self.estimate_in(frame, self._region.window(w, h))
+        if self.smart_crop:
+            self._region = determine_crop_region(pose.xy, pose.scores, h, w)
+        return pose
+
+    def estimate_still(self, frame: np.ndarray, passes: int = STILL_IMAGE_PASSES) -> Pose:
+        self.reset()
+        pose = self.estimate(frame)
+        for _ in range(passes - 1):
+            pose = self.estimate(frame)
+        return pose
+
+    def estimate_in(self, frame: np.ndarray, window: InputWindow) -> Pose:
+        """Run once on one window of the frame, keypoints mapped back to the whole frame."""
+        size = self.input_size
+        write_image(self.model, sample(frame, window, size, size))
+        self.model.invoke()
+        raw = self.model.output(0)[0, 0]  # [17, (y, x, score)], normalised to the window
+        h, w = frame.shape[:2]
+        xy = to_frame(window, raw[:, 1::-1]) / (w, h)
+        return Pose(xy=xy, scores=raw[:, 2].astype(np.float64), frame_size=(w, h))

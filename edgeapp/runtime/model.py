@@ -1,0 +1,118 @@
+"""A loaded model: one interpreter, its tensors described once, and timed invokes.
+
+The adapters around it (pose, classifier, detector) read what they need from
+:class:`TensorSpec` instead of assuming positions, because models of the same
+task order their outputs differently.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    scale: float = 0.0
+    zero_point: int = 0
+
+    @classmethod
+    def from_details(cls, d: dict) -> TensorSpec:
+        scale, zero = d.get("quantization", (0.0, 0))
+        return cls(d["index"], d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"]), float(scale), int(zero))
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale > 0.0
+
+
+class Model:
+    """One interpreter on one backend. Not thread-safe: one inference thread owns it."""
+
+    def __init__(self, interpreter, info: BackendInfo):
+        self.interpreter = interpreter
+        self.info = info
+        inputs = interpreter.get_input_details()
+        self.inputs = tuple(TensorSpec.from_details(d) for d in inputs)
+        self.outputs = tuple(TensorSpec.from_details(d) for d in interpreter.get_output_details())
+        self.last_invoke_s = 0.0
+
+    @classmethod
+    def open(cls, files: ModelFiles | Path | str, request: BackendRequest | None = None) -> Model:
+        if not isinstance(files, ModelFiles):
+            files = ModelFiles.from_path(Path(files))
+        interpreter, info = open_interpreter(files, request or BackendRequest())
+        return cls(interpreter, info)
+
+    @property
+    def path(self) -> Path:
+        return self.info.model_path
+
+    @property
+    def input(self) -> TensorSpec:
+        return self.inputs[0]
+
+    def image_input_size(self) -> tuple[int, int] | None:
+        """(width, height) of an NHWC 3-channel image input, or None if the input is not an image."""
+        shape = self.input.shape
+        if len(shape) == 4 and shape[0] == 1 and shape[3] == 3:
+            return shape[2], shape[1]
+        return None
+
+    def input_buffer(self) -> np.ndarray:
+        """A view of the input tensor for in-place writes. Drop it before :meth:`invoke`."""
+        return self.interpreter.tensor(self.input.index)()
+
+    def set_input(self, value: np.ndarray, index: int = 0) -> None:
+        spec = self.inputs[index]
+        self.interpreter.set_tensor(spec.index, np.asarray(value, dtype=spec.dtype).reshape(spec.shape))
+
+    def invoke(self) -> float:
+        """Run the model; returns (and keeps) the invoke time in seconds."""
+        start = time.perf_counter()
+        self.interpreter.invoke()
+        self.last_invoke_s = time.perf_counter() - start
+        return self.last_invoke_s
+
+    def output(self, spec: TensorSpec | int) -> np.ndarray:
+        index = spec.index if isinstance(spec, TensorSpec) else self.outputs[spec].index
+        return self.interpreter.get_tensor(index)
+
+    def output_named(self, fragment: str) -> TensorSpec | None:
+        """The first output whose name contains ``fragment``."""
+        return next((o for o in self.outputs if fragment in o.name), None)
+
+
+def write_image(model: Model, bgr: np.ndarray, mean: float = 0.0, std: float = 1.0) -> None:
+    """Write a BGR image of the input's size into the model's input tensor as RGB.
+
+    uint8 inputs take raw pixels (their quantization already encodes the model's
+    normalisation, as pycoral assumes); int8 inputs take pixels shifted by 128;
+    float inputs take ``(pixel - mean) / std``.
+    """
+    import cv2  # local: cv2 is heavy and only image models need it
+
+    spec = model.input
+    buf = model.input_buffer()
+    try:
+        if spec.dtype == np.uint8:
+            cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=buf[0])
+            return
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        if spec.dtype == np.int8:
+            buf[0] = (rgb.astype(np.int16) - 128).astype(np.int8)
+        elif spec.dtype.kind == "f":
+            buf[0] = (rgb.astype(np.float32) - mean) / std
+        else:
+            buf[0] = rgb
+    finally:
+        del buf  # the interpreter refuses to invoke while views of its buffers are alive
