@@ -150,7 +150,7 @@ class Registry:
                 f"model {text} is not in {self.models_dir}: run `edgeapp models pull {text}` "
                 f"or `edgeapp models import DIR`"
             )
-        return ModelFiles(cpu=cpu, edgetpu=tpu)
+        return ModelFiles(cpu=cpu, edgetpu=tpu, named="edgetpu" if entry.cpu else "cpu")
 
     def labels_for(self, model_name: str) -> Path | None:
         entry = self.entries.get(model_name)

@@ -80,6 +80,7 @@ class ModelFiles:
 
     cpu: Path | None = None
     edgetpu: Path | None = None
+    named: Literal["cpu", "edgetpu"] = "cpu"  # which build the user asked for
 
     @classmethod
     def from_path(cls, path: Path) -> ModelFiles:
@@ -87,7 +88,7 @@ class ModelFiles:
         path = Path(path)
         if path.name.endswith(EDGETPU_SUFFIX) or (path.is_file() and is_edgetpu_model(path)):
             cpu = path.with_name(path.name.removesuffix(EDGETPU_SUFFIX) + ".tflite")
-            return cls(cpu=cpu if cpu.is_file() and cpu != path else None, edgetpu=path)
+            return cls(cpu=cpu if cpu.is_file() and cpu != path else None, edgetpu=path, named="edgetpu")
         twin = path.with_name(path.stem + EDGETPU_SUFFIX)
         return cls(cpu=path, edgetpu=twin if twin.is_file() else None)
 
@@ -190,8 +191,9 @@ def _open_edgetpu(files: ModelFiles, request: BackendRequest):
 def open_interpreter(files: ModelFiles, request: BackendRequest):
     """Return ``(interpreter, BackendInfo)`` with tensors allocated, per the request."""
     if request.kind == "cpu":
-        if files.cpu is None:
-            return _open_cpu(files, request, False, "backend 'cpu' was requested")
+        if files.named == "edgetpu":
+            twin = f"its CPU twin is {files.cpu}" if files.cpu else "there is no CPU twin beside it"
+            raise ModelError(f"{files.edgetpu} is compiled for the Edge TPU and needs one to run; {twin}")
         return _open_cpu(files, request, False, "")
     if request.kind == "edgetpu":
         return _open_edgetpu(files, request)

@@ -1,0 +1,113 @@
+"""The command line as a user runs it: a real process, JSON lines out, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CLASSIFIER_LABELS, IMAGES, MODELS, MOVENET, SSD, VIDEO
+
+
+def edgeapp(*args, env_models=None, check=False):
+    env = None
+    if env_models is not None:
+        import os
+
+        env = {**os.environ, "EDGEAPP_MODELS_DIR": str(env_models)}
+    return subprocess.run([sys.executable, "-m", "edgeapp", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env=env, check=check)
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_infer_pose_on_an_image():
+    r = edgeapp("infer", "pose", IMAGES / "squat.bmp", "--model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    (obj,) = lines(r.stdout)
+    assert obj["source"].endswith("squat.bmp") and obj["frame"] == 0 and obj["backend"] == "cpu"
+    assert len(obj["keypoints"]) == 17
+    nose = obj["keypoints"][0]
+    assert nose["name"] == "nose" and set(nose) >= {"x", "y", "score"}
+    assert 0 <= nose["x"] <= 1 and 0 <= nose["y"] <= 1
+
+
+def test_infer_pose_on_a_folder(tmp_path):
+    for name in ["tfex_pose_image1.png", "tfex_pose_image2.jpeg"]:
+        (tmp_path / name).write_bytes((IMAGES / name).read_bytes())
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    r = edgeapp("infer", "pose", tmp_path, "--model", MOVENET, "--backend", "auto")
+    assert r.returncode == 0, r.stderr
+    objs = lines(r.stdout)
+    assert [o["source"].rsplit("/", 1)[1] for o in objs] == ["tfex_pose_image1.png", "tfex_pose_image2.jpeg"]
+    assert all(o["fallback"] for o in objs)  # auto fell back to the CPU on this machine
+    assert "broken.jpg" in r.stderr  # skipped with a message, not a crash
+
+
+def test_infer_pose_on_a_video_carries_frames_in_order():
+    r = edgeapp("infer", "pose", VIDEO / "carving_ice.mp4", "--model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    objs = lines(r.stdout)
+    assert [o["frame"] for o in objs] == list(range(200))
+    assert objs[30]["time"] == pytest.approx(1.0, abs=0.01)  # media time at 30 fps
+
+
+def test_infer_pose_by_registry_name(tmp_path):
+    assert edgeapp("models", "import", MODELS, "movenet-lightning-int8", env_models=tmp_path).returncode == 0
+    r = edgeapp("infer", "pose", IMAGES / "squat.bmp", env_models=tmp_path)  # default model, default backend
+    assert r.returncode == 0, r.stderr
+    assert lines(r.stdout)[0]["backend"] == "cpu"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["infer", "pose", "/nonexistent/clip.mp4"], "no such file or folder: /nonexistent/clip.mp4"),
+        (["infer", "pose", CLASSIFIER_LABELS], "unknown file type .txt"),
+        (["infer", "pose", IMAGES / "squat.bmp", "--model", SSD], "does not look like a MoveNet"),
+        (["infer", "pose", IMAGES / "squat.bmp", "--model", CLASSIFIER_LABELS], "is not a TFLite model"),
+        (["infer", "pose", IMAGES / "squat.bmp", "--model", MOVENET, "--backend", "edgetpu"], "Edge TPU delegate"),
+        (["infer", "pose", IMAGES / "squat.bmp", "--passes", "0"], "--passes must be at least 1"),
+    ],
+)
+def test_bad_input_gives_a_message_and_nonzero_exit(args, message):
+    r = edgeapp(*args)
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_undecodable_single_image(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG broken")
+    r = edgeapp("infer", "pose", bad, "--model", MOVENET)
+    assert r.returncode == 2 and "cannot decode image" in r.stderr
+
+
+def test_models_cli(tmp_path):
+    r = edgeapp("models", "import", MODELS, env_models=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "movenet-lightning-int8             imported" in r.stdout
+    r = edgeapp("models", "verify", env_models=tmp_path)
+    assert r.returncode == 0 and "yoga-classifier                    ok" in r.stdout
+    r = edgeapp("models", "list", env_models=tmp_path)
+    assert "movenet-thunder-fp16" in r.stdout and "absent" in r.stdout
+    (tmp_path / "classifier" / "labels.txt").write_text("tampered")
+    r = edgeapp("models", "verify", env_models=tmp_path)
+    assert r.returncode == 1 and "yoga-labels                        mismatch" in r.stdout
+
+
+def test_bench_pose_reports_invoke_and_path():
+    r = edgeapp("bench", "pose", "--model", MOVENET, "--source", VIDEO / "carving_ice.mp4", "--frames", "20",
+                "--warmup", "2", "--backend", "cpu", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["frames"] == 20
+    for key in ("invoke", "pose_path", "overhead", "decode"):
+        assert report[key]["n"] == 20 and report[key]["p95_ms"] >= report[key]["p50_ms"] >= 0
+    assert report["pose_path"]["mean_ms"] > report["invoke"]["mean_ms"]
+    assert report["backend"]["backend"] == "cpu"

@@ -1,0 +1,118 @@
+"""The runtime: backend selection, fallback, and the clear errors for bad model files."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import CLASSIFIER_LABELS, MOVENET, MOVENET_EDGETPU, SSD
+from edgeapp.errors import BackendError, ConfigError, ModelError
+from edgeapp.pose.movenet import MoveNet
+from edgeapp.runtime.backend import BackendRequest, ModelFiles, is_edgetpu_model
+from edgeapp.runtime.model import Model
+
+
+def test_auto_falls_back_to_cpu_and_says_why():
+    model = Model.open(MOVENET, BackendRequest("auto", threads=2))
+    assert model.info.backend == "cpu"
+    assert model.info.fallback is True
+    assert "libedgetpu" in model.info.reason
+    assert model.path == MOVENET
+    assert model.info.as_dict()["fallback"] is True
+
+
+def test_auto_without_twin_is_not_a_fallback(tmp_path):
+    lone = tmp_path / "movenet.tflite"
+    shutil.copyfile(MOVENET, lone)
+    model = Model.open(lone, BackendRequest("auto"))
+    assert (model.info.backend, model.info.fallback) == ("cpu", False)
+    assert "no Edge TPU twin" in model.info.reason
+
+
+def test_auto_given_the_edgetpu_file_runs_its_cpu_twin():
+    model = Model.open(MOVENET_EDGETPU, BackendRequest("auto"))
+    assert model.path == MOVENET and model.info.fallback
+
+
+def test_cpu_backend_runs_four_threads_by_default():
+    model = Model.open(MOVENET, BackendRequest("cpu"))
+    assert model.info.threads == 4 and model.info.fallback is False
+
+
+def test_edgetpu_backend_without_delegate_is_a_clear_error():
+    with pytest.raises(BackendError, match=r"libedgetpu\.so\.1.*plugdev"):
+        Model.open(MOVENET, BackendRequest("edgetpu"))
+
+
+def test_custom_delegate_path_is_used_and_named(tmp_path):
+    missing = tmp_path / "libedgetpu-custom.so"
+    with pytest.raises(BackendError, match="libedgetpu-custom.so"):
+        Model.open(MOVENET, BackendRequest("edgetpu", delegate_library=str(missing)))
+
+
+def test_edgetpu_model_on_cpu_names_its_twin():
+    with pytest.raises(ModelError, match=r"compiled for the Edge TPU.*CPU twin is .*lightning_ptq\.tflite"):
+        Model.open(MOVENET_EDGETPU, BackendRequest("cpu"))
+
+
+def test_edgetpu_model_without_twin_on_cpu(tmp_path):
+    lone = tmp_path / "pose_edgetpu.tflite"
+    shutil.copyfile(MOVENET_EDGETPU, lone)
+    with pytest.raises(ModelError, match="no CPU twin"):
+        Model.open(lone, BackendRequest("cpu"))
+    with pytest.raises(ModelError, match="no CPU twin"):
+        Model.open(lone, BackendRequest("auto"))
+
+
+def test_misnamed_edgetpu_model_is_detected_by_content(tmp_path):
+    disguised = tmp_path / "plain.tflite"
+    shutil.copyfile(MOVENET_EDGETPU, disguised)
+    assert is_edgetpu_model(disguised)
+    assert ModelFiles.from_path(disguised).named == "edgetpu"
+    with pytest.raises(ModelError, match="Edge TPU"):
+        Model.open(disguised, BackendRequest("cpu"))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelError, match="not found.*nope.tflite"):
+        Model.open(tmp_path / "nope.tflite", BackendRequest("cpu"))
+
+
+def test_not_a_tflite_file():
+    with pytest.raises(ModelError, match=r"labels\.txt is not a TFLite model"):
+        Model.open(CLASSIFIER_LABELS, BackendRequest("cpu"))
+
+
+@pytest.mark.parametrize("keep", [8, 100_000, 2_000_000])
+def test_truncated_file(tmp_path, keep):
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(MOVENET.read_bytes()[:keep])
+    with pytest.raises(ModelError, match=r"cut\.tflite"):
+        Model.open(cut, BackendRequest("cpu"))
+
+
+def test_detector_given_as_pose_model_is_refused():
+    model = Model.open(SSD, BackendRequest("cpu"))
+    with pytest.raises(ModelError, match=r"does not look like a MoveNet.*\[1, 300, 300, 3\]|outputs"):
+        MoveNet(model)
+
+
+@pytest.mark.parametrize(
+    "kwargs, key",
+    [({"kind": "gpu"}, "backend"), ({"device": "usb0"}, "edgetpu.device"), ({"threads": 0}, "threads")],
+)
+def test_bad_backend_request_names_the_key(kwargs, key):
+    with pytest.raises(ConfigError) as err:
+        BackendRequest(**kwargs)
+    assert err.value.path == key
+
+
+def test_models_read_their_input_contract():
+    pose = Model.open(MOVENET, BackendRequest("cpu"))
+    assert pose.image_input_size() == (192, 192) and pose.input.dtype == np.uint8
+    ssd = Model.open(SSD, BackendRequest("cpu"))
+    assert ssd.image_input_size() == (300, 300)
+    assert ssd.input.quantized and ssd.input.zero_point == 128
+    assert ssd.output_named("TFLite_Detection_PostProcess:3") is not None
