@@ -1,0 +1,173 @@
+"""Classifying one pose with a tutorial-style classifier (.tflite + labels + contract).
+
+Only poses whose every keypoint scores at least ``threshold`` (0.1, as the TF sample's
+``keypoint_detection_threshold_for_classifier``) are classified; anything else is
+reported as "no confident pose" with no label, never as a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeapp.classify.contract import (
+    FEATURES,
+    ClassifierContract,
+    STOCK_CONTRACT,
+    load_contract,
+    pose_features,
+    read_labels,
+    sidecar_path,
+)
+from edgeapp.errors import ModelError
+from edgeapp.pose.keypoint import Pose
+from edgeapp.runtime.backend import BackendRequest, ModelFiles
+from edgeapp.runtime.model import Model
+
+DEFAULT_THRESHOLD = 0.1
+DEFAULT_TOP_K = 3
+NO_CONFIDENT_POSE = "no confident pose"
+NO_POSE = "no pose"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """One frame's answer. ``label`` is None when nothing was classified (see ``status``)."""
+
+    label: str | None
+    score: float
+    top: tuple[tuple[str, float], ...]  # best first, at most top_k entries
+    status: str  # "ok", "no confident pose" or "no pose"
+    min_keypoint_score: float
+
+    @property
+    def ok(self) -> bool:
+        return self.label is not None
+
+    def to_dict(self, digits: int = 4) -> dict:
+        return {
+            "label": self.label,
+            "score": round(self.score, digits),
+            "scores": {label: round(p, digits) for label, p in self.top},
+            "status": self.status,
+        }
+
+
+NO_POSE_RESULT = Classification(None, 0.0, (), NO_POSE, 0.0)
+
+
+def check_classifier_model(model: Model, labels: tuple[str, ...], labels_source: str) -> None:
+    """The model must take ``[1, 51]`` float32 and give one probability per label."""
+    shape = model.input.shape
+    if len(model.inputs) != 1 or tuple(shape) != (1, FEATURES) or model.input.dtype != np.float32:
+        raise ModelError(
+            f"{model.path} does not look like a pose classifier: its input is {list(shape)} "
+            f"{model.input.dtype}, expected [1, {FEATURES}] float32 (17 keypoints x 3)"
+        )
+    out = model.outputs[0].shape
+    if len(model.outputs) != 1 or len(out) != 2 or out[0] != 1:
+        raise ModelError(
+            f"{model.path} does not look like a pose classifier: its outputs are "
+            f"{[list(o.shape) for o in model.outputs]}, expected one [1, classes] tensor"
+        )
+    if out[1] != len(labels):
+        raise ModelError(
+            f"{labels_source} has {len(labels)} labels but {model.path.name} gives {out[1]} outputs"
+        )
+
+
+def resolve_contract(model_path: Path, labels_file: Path | None = None) -> tuple[ClassifierContract, str]:
+    """The contract for a model file, with its labels filled in, and where the labels came from.
+
+    Labels come from the sidecar, ``labels_file``, or ``labels.txt`` beside the model.
+    When two of those are present they must agree: a disagreement means one of them
+    belongs to another model, and guessing which would be a silent wrong answer.
+    """
+    model_path = Path(model_path)
+    side = sidecar_path(model_path)
+    contract = load_contract(side) if side.is_file() else STOCK_CONTRACT
+    sources: list[tuple[tuple[str, ...], str]] = []
+    if contract.labels is not None:
+        sources.append((contract.labels, str(side)))
+    if labels_file is not None:
+        sources.append((read_labels(labels_file), str(labels_file)))
+    elif not sources:
+        beside = model_path.with_name("labels.txt")
+        if beside.is_file():
+            sources.append((read_labels(beside), str(beside)))
+    if not sources:
+        raise ModelError(
+            f"no labels for {model_path}: give a labels file (one label per line) or put a "
+            f"'labels' list in {side.name}"
+        )
+    labels, where = sources[0]
+    for other, other_where in sources[1:]:
+        if other != labels:
+            raise ModelError(f"labels disagree: {where} has {list(labels)}, {other_where} has {list(other)}")
+    return contract.with_labels(labels), where
+
+
+class PoseClassifier:
+    """A classifier model with its contract. Not thread-safe (one inference thread owns it)."""
+
+    def __init__(self, model: Model, contract: ClassifierContract, threshold: float = DEFAULT_THRESHOLD,
+                 top_k: int = DEFAULT_TOP_K, labels_source: str = "the contract"):
+        if contract.labels is None:
+            raise ValueError("the contract needs its labels filled in (see resolve_contract)")
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be within 0..1, got {threshold!r}")
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k!r}")
+        check_classifier_model(model, contract.labels, labels_source)
+        self.model = model
+        self.contract = contract
+        self.labels = contract.labels
+        self.threshold = threshold
+        self.top_k = min(top_k, len(self.labels))
+        self._features = np.empty(FEATURES, dtype=np.float32)  # reused every frame
+
+    @classmethod
+    def open(cls, model_file: Path | ModelFiles, labels_file: Path | None = None,
+             request: BackendRequest | None = None, threshold: float = DEFAULT_THRESHOLD,
+             top_k: int = DEFAULT_TOP_K) -> PoseClassifier:
+        files = model_file if isinstance(model_file, ModelFiles) else ModelFiles.from_path(Path(model_file))
+        # The contract lives beside the CPU build (a float classifier has no Edge TPU twin).
+        contract, where = resolve_contract(files.any, labels_file)
+        model = Model.open(files, request or BackendRequest(kind="cpu", threads=1))
+        return cls(model, contract, threshold, top_k, labels_source=where)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """The model's output for one 51-value input already in the contract's order (a view: copy to keep)."""
+        self.model.set_input(features)
+        self.model.invoke()
+        return self.model.output(0)[0]
+
+    def classify(self, pose: Pose | None) -> Classification:
+        if pose is None:
+            return NO_POSE_RESULT
+        min_score = pose.min_score
+        if min_score < self.threshold:
+            return Classification(None, 0.0, (), NO_CONFIDENT_POSE, min_score)
+        probs = self.probabilities(pose_features(pose, self.contract, self._features))
+        return self._result(probs, min_score)
+
+    def classify_features(self, features: np.ndarray) -> Classification:
+        """Classify a prepared input (e.g. a CSV row encoded with :func:`encode_keypoints`)."""
+        min_score = float(np.min(features[2::3]))
+        if min_score < self.threshold:
+            return Classification(None, 0.0, (), NO_CONFIDENT_POSE, min_score)
+        return self._result(self.probabilities(features), min_score)
+
+    def _result(self, probs: np.ndarray, min_score: float) -> Classification:
+        order = np.argsort(-probs, kind="stable")[: self.top_k]
+        top = tuple((self.labels[i], float(probs[i])) for i in order)
+        return Classification(top[0][0], top[0][1], top, "ok", min_score)
+
+    def predict_table(self, features: np.ndarray) -> np.ndarray:
+        """``[N, 51]`` -> ``[N, classes]`` probabilities, no gate (for evaluating a labelled table)."""
+        out = np.empty((len(features), len(self.labels)), dtype=np.float32)
+        for i, row in enumerate(features):
+            out[i] = self.probabilities(row)
+        return out

@@ -1,0 +1,177 @@
+"""A pose classifier's input contract, and the feature vector built from a pose to meet it.
+
+A tutorial-style classifier takes 51 float32 = 17 keypoints (MoveNet/COCO order) x
+(first coordinate, second coordinate, score). Which coordinate comes first, and in
+which units, is invisible in the ``.tflite`` file, and getting it wrong does not fail:
+it quietly gives a transposed pose and near-random labels (tensorflow#55521). So every
+classifier has an explicit contract, read from a sidecar next to the model::
+
+    yoga_classifier.tflite
+    yoga_classifier.contract.json   {"schema": 1, "order": "yx", "units": "pixels",
+                                     "labels": ["chair", "cobra", "dog", "tree", "warrior"]}
+
+``order``  ``yx``: (y, x, score) per keypoint, what the stock yoga model and the official
+           RPi/Android samples feed. ``xy``: (x, y, score), the order of the notebook's CSV
+           columns (a model trained straight from those columns expects it).
+``units``  ``pixels``: frame pixels, truncated to integers like the TF sample's
+           ``int(x * W)``. ``normalized``: 0..1 of the frame width/height.
+``labels`` the model's outputs, in order (optional when a labels file sits beside it).
+
+A model without a sidecar gets the stock yoga model's contract (``yx``, ``pixels``).
+Models made by ``edgeapp classifier train`` always ship one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from edgeapp.errors import ModelError
+from edgeapp.pose.keypoint import Pose
+
+NUM_KEYPOINTS = 17
+FEATURES = NUM_KEYPOINTS * 3
+ORDERS: tuple[str, ...] = ("yx", "xy")
+UNITS: tuple[str, ...] = ("pixels", "normalized")
+CONTRACT_SCHEMA = 1
+CONTRACT_SUFFIX = ".contract.json"
+STOCK_YOGA_LABELS: tuple[str, ...] = ("chair", "cobra", "dog", "tree", "warrior")
+
+Order = Literal["yx", "xy"]
+Units = Literal["pixels", "normalized"]
+
+
+@dataclass(frozen=True)
+class ClassifierContract:
+    order: Order = "yx"
+    units: Units = "pixels"
+    labels: tuple[str, ...] | None = None  # None: take them from the labels file
+
+    def __post_init__(self) -> None:
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+        if self.units not in UNITS:
+            raise ValueError(f"units must be one of {', '.join(UNITS)}, got {self.units!r}")
+
+    def with_labels(self, labels: tuple[str, ...]) -> ClassifierContract:
+        return ClassifierContract(self.order, self.units, tuple(labels))
+
+    def to_dict(self) -> dict:
+        d: dict = {"schema": CONTRACT_SCHEMA, "order": self.order, "units": self.units}
+        if self.labels is not None:
+            d["labels"] = list(self.labels)
+        return d
+
+
+# The stock yoga model, as the official samples feed it (peers.md 2.4; MANIFEST: 100% on
+# test_data.csv in this order, 0.5% with x and y swapped).
+STOCK_CONTRACT = ClassifierContract(order="yx", units="pixels")
+
+
+def sidecar_path(model_path: Path) -> Path:
+    """``dir/name.tflite`` -> ``dir/name.contract.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + CONTRACT_SUFFIX)
+
+
+def load_contract(path: Path) -> ClassifierContract:
+    """Read a sidecar; any bad or unknown value is an error naming the file and the value."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise ModelError(f"cannot read classifier contract {path}: {exc}") from exc
+    except ValueError as exc:
+        raise ModelError(f"classifier contract {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"classifier contract {path}: expected a JSON object, got {type(data).__name__}")
+    unknown = set(data) - {"schema", "order", "units", "labels", "note"}
+    if unknown:
+        raise ModelError(f"classifier contract {path}: unknown keys {sorted(unknown)}")
+    schema = data.get("schema", CONTRACT_SCHEMA)
+    if schema != CONTRACT_SCHEMA:
+        raise ModelError(f"classifier contract {path}: schema {schema!r} is not supported (expected {CONTRACT_SCHEMA})")
+    for key, allowed in (("order", ORDERS), ("units", UNITS)):
+        if key not in data:
+            # No default here: a sidecar exists to pin these, a missing one is a mistake.
+            raise ModelError(f"classifier contract {path}: {key!r} is missing (one of {', '.join(allowed)})")
+        if data[key] not in allowed:
+            raise ModelError(f"classifier contract {path}: {key} must be one of {', '.join(allowed)}, got {data[key]!r}")
+    labels = data.get("labels")
+    if labels is not None:
+        labels = _check_labels(labels, str(path))
+    return ClassifierContract(order=data["order"], units=data["units"], labels=labels)
+
+
+def write_contract(path: Path, contract: ClassifierContract, note: str = "") -> None:
+    d = contract.to_dict()
+    if note:
+        d["note"] = note
+    Path(path).write_text(json.dumps(d, indent=2) + "\n")
+
+
+def read_labels(path: Path) -> tuple[str, ...]:
+    """One label per line, in output order (the tutorial's ``labels.txt``); blank lines at the end are ignored."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise ModelError(f"cannot read labels file {path}: {exc}") from exc
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return _check_labels([line.strip() for line in lines], str(path))
+
+
+def write_labels(path: Path, labels: tuple[str, ...]) -> None:
+    Path(path).write_text("\n".join(labels) + "\n")
+
+
+def _check_labels(labels, where: str) -> tuple[str, ...]:
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ModelError(f"{where}: labels must be a list of strings")
+    if not labels:
+        raise ModelError(f"{where}: no labels")
+    empty = [i + 1 for i, x in enumerate(labels) if not x.strip()]
+    if empty:
+        raise ModelError(f"{where}: empty label at line/position {empty[0]}")
+    dupes = sorted({x for x in labels if labels.count(x) > 1})
+    if dupes:
+        raise ModelError(f"{where}: duplicate labels {dupes}")
+    return tuple(labels)
+
+
+def encode_keypoints(xy: np.ndarray, scores: np.ndarray, order: Order, out: np.ndarray | None = None) -> np.ndarray:
+    """The 51-value input: ``xy`` is ``[17, 2]`` as (x, y) in the contract's units, ``scores`` ``[17]``.
+
+    The one place where (x, y) becomes the model's order: the runtime, the CSV
+    evaluation and the trainer all call it, so they cannot disagree.
+    """
+    if out is None:
+        out = np.empty(FEATURES, dtype=np.float32)
+    first, second = (1, 0) if order == "yx" else (0, 1)
+    out[0::3] = xy[:, first]
+    out[1::3] = xy[:, second]
+    out[2::3] = scores
+    return out
+
+
+def pose_features(pose: Pose, contract: ClassifierContract, out: np.ndarray | None = None) -> np.ndarray:
+    """The contract's 51-value input for one pose (``out`` may be a reused buffer)."""
+    if contract.units == "pixels":
+        # Truncated integer pixels, as the TF sample's Person holds them; the extractor writes the same.
+        xy = pose.pixels
+    else:
+        xy = pose.xy
+    return encode_keypoints(xy, pose.scores, contract.order, out)
+
+
+def encode_table(xy: np.ndarray, scores: np.ndarray, order: Order) -> np.ndarray:
+    """``[N, 17, 2]`` (x, y) and ``[N, 17]`` scores to ``[N, 51]`` float32, row by row as :func:`encode_keypoints`."""
+    out = np.empty((len(xy), FEATURES), dtype=np.float32)
+    for i in range(len(xy)):
+        encode_keypoints(xy[i], scores[i], order, out[i])
+    return out

@@ -1,0 +1,149 @@
+"""Keypoint tables in the pose-classification tutorial's CSV format.
+
+Header (53 columns + file name)::
+
+    file_name,NOSE_x,NOSE_y,NOSE_score,LEFT_EYE_x,...,RIGHT_ANKLE_score,class_no,class_name
+
+The columns hold what they are named: per keypoint, **x then y** in image pixels
+(integers, truncated like the TF sample), then the score. That is the notebook's
+layout, and ``../shared/data/yoga/{train,test}_data.csv`` follow it. It is *not* the
+stock classifier's input order, (y, x, score): :mod:`edgeapp.classify.contract`
+reorders when it builds the model input, so a table never has to be "pre-swapped".
+
+Some published CSVs name their columns x, y but hold y, x (e.g. the
+``alt_nntruong1907`` files). Read those with ``columns="yx"``; the table in memory
+is always (x, y).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeapp.classify.contract import NUM_KEYPOINTS
+from edgeapp.errors import EdgeappError
+from edgeapp.pose.keypoint import KEYPOINT_NAMES
+
+
+class DatasetError(EdgeappError):
+    """A keypoint CSV is malformed; the message names the file and the row or column."""
+
+    exit_code = 2
+
+
+HEADER: tuple[str, ...] = (
+    "file_name",
+    *(f"{name.upper()}_{part}" for name in KEYPOINT_NAMES for part in ("x", "y", "score")),
+    "class_no",
+    "class_name",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class KeypointTable:
+    """``xy`` ``[N, 17, 2]`` (x, y) pixels, ``scores`` ``[N, 17]``, ``class_no`` ``[N]`` into ``labels``."""
+
+    files: tuple[str, ...]
+    xy: np.ndarray
+    scores: np.ndarray
+    class_no: np.ndarray
+    labels: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def counts(self) -> dict[str, int]:
+        n = np.bincount(self.class_no, minlength=len(self.labels))
+        return {label: int(c) for label, c in zip(self.labels, n)}
+
+
+def read_csv(path: Path, columns: str = "xy") -> KeypointTable:
+    """Read a tutorial CSV. ``columns="xy"``: the columns hold what they are named (the default);
+    ``"yx"``: the file is mislabelled and each ``_x`` column holds y."""
+    if columns not in ("xy", "yx"):
+        raise ValueError(f"columns must be 'xy' or 'yx', got {columns!r}")
+    path = Path(path)
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.reader(f))
+    except OSError as exc:
+        raise DatasetError(f"cannot read keypoint CSV {path}: {exc}") from exc
+    if not rows:
+        raise DatasetError(f"{path}: empty file")
+    header = [h.strip() for h in rows[0]]
+    # Case-insensitive: some published files use nose_x instead of NOSE_x.
+    if [h.lower() for h in header] != [h.lower() for h in HEADER]:
+        bad = next((i for i, (a, b) in enumerate(zip(header, HEADER)) if a.lower() != b.lower()), min(len(header), len(HEADER)))
+        got = header[bad] if bad < len(header) else "(missing)"
+        want = HEADER[bad] if bad < len(HEADER) else "(nothing)"
+        raise DatasetError(
+            f"{path}: not the tutorial's keypoint CSV layout: column {bad + 1} is {got!r}, expected {want!r} "
+            f"({len(header)} columns, expected {len(HEADER)})"
+        )
+    body = [r for r in rows[1:] if r and any(c.strip() for c in r)]
+    if not body:
+        raise DatasetError(f"{path}: no data rows")
+    n = len(body)
+    values = np.empty((n, NUM_KEYPOINTS * 3), dtype=np.float64)
+    class_no = np.empty(n, dtype=np.int64)
+    names: dict[int, str] = {}
+    files = []
+    for i, row in enumerate(body):
+        line = i + 2
+        if len(row) != len(HEADER):
+            raise DatasetError(f"{path} line {line}: {len(row)} fields, expected {len(HEADER)}")
+        files.append(row[0])
+        try:
+            values[i] = [float(v) for v in row[1:-2]]
+            class_no[i] = int(float(row[-2]))
+        except ValueError as exc:
+            raise DatasetError(f"{path} line {line}: {exc}") from None
+        name = row[-1].strip()
+        if names.setdefault(int(class_no[i]), name) != name:
+            raise DatasetError(
+                f"{path} line {line}: class_no {class_no[i]} is {name!r} here but {names[int(class_no[i])]!r} earlier"
+            )
+    if not np.isfinite(values).all():
+        line = int(np.argwhere(~np.isfinite(values))[0, 0]) + 2
+        raise DatasetError(f"{path} line {line}: non-finite keypoint value")
+    if class_no.min() < 0 or sorted(names) != list(range(len(names))):
+        raise DatasetError(f"{path}: class_no values must be 0..{len(names) - 1} with none missing, got {sorted(names)}")
+    labels = tuple(names[k] for k in range(len(names)))
+    if len(set(labels)) != len(labels):
+        raise DatasetError(f"{path}: one class_name under several class_no values: {labels}")
+    kp = values.reshape(n, NUM_KEYPOINTS, 3)
+    xy = kp[:, :, :2] if columns == "xy" else kp[:, :, 1::-1]
+    return KeypointTable(tuple(files), np.ascontiguousarray(xy), kp[:, :, 2].copy(), class_no, labels)
+
+
+def write_csv(path: Path, table: KeypointTable) -> None:
+    """Write the tutorial layout: x then y (integer pixels), then the score, per keypoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for i, name in enumerate(table.files):
+            cells = [name]
+            for k in range(NUM_KEYPOINTS):
+                x, y = table.xy[i, k]
+                cells += [_num(x), _num(y), f"{table.scores[i, k]:.6f}"]
+            no = int(table.class_no[i])
+            cells += [str(no), table.labels[no]]
+            w.writerow(cells)
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def check_same_labels(train: KeypointTable, test: KeypointTable, train_path: Path, test_path: Path) -> None:
+    """A test table must number its classes exactly like the training table, or accuracy means nothing."""
+    if train.labels != test.labels:
+        raise DatasetError(
+            f"{test_path} classes {list(test.labels)} differ from {train_path} classes {list(train.labels)} "
+            "(names and class_no must match)"
+        )

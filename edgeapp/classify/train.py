@@ -1,0 +1,314 @@
+"""Training a pose classifier the tutorial's way, and exporting it with its contract.
+
+TensorFlow is imported here and only here, inside the functions (the ``train`` extra);
+the runtime never needs it.
+
+The network is the pose-classification notebook's: 51 inputs -> in-graph pose
+normalisation -> 34-d embedding -> Dense(128, relu6) -> Dropout -> Dense(64, relu6)
+-> Dropout -> Dense(classes, softmax), adam + categorical cross-entropy, batch 16,
+early stopping on validation accuracy (patience 20) keeping the best weights.
+
+Normalisation, as the notebook's ``normalize_pose_landmarks`` at batch size 1 (which
+is how the exported model always runs): the scores are dropped, the 17 points are
+centred on the hip midpoint and divided by
+``max(2.5 * |mid_shoulders - mid_hips|, max(|x_c|_2, |y_c|_2))`` where ``x_c``/``y_c`` are
+the 17 centred x (resp. y) values; the second term is the notebook's quirk (a norm over
+the keypoint axis, not the farthest keypoint) and is kept because the stock model was
+trained with it. One deliberate difference: the notebook computes the torso size over
+the whole batch and the spread from its first sample only, so during training every
+sample of a batch of 16 is scaled by one batch-wide number (about 4x smaller than at
+inference). Here each sample gets its own size; at batch size 1 the two are identical,
+so training sees exactly what inference sees. The formula is symmetric in the two
+coordinates, so it holds for ``yx`` and ``xy`` inputs alike.
+
+Inputs are built by :func:`edgeapp.classify.contract.encode_table` in the contract's
+order (default ``yx`` pixels, the stock model's), and the same contract is written as
+the sidecar, so the runtime feeds the exported model exactly what it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgeapp.classify.contract import FEATURES, ClassifierContract, encode_table, write_contract, write_labels
+from edgeapp.classify.dataset import KeypointTable
+from edgeapp.classify.report import Evaluation, evaluate, plot_confusion
+from edgeapp.errors import EdgeappError
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "classifier.tflite"
+LABELS_FILE = "labels.txt"
+CONTRACT_FILE = "classifier.contract.json"  # the sidecar name contract.sidecar_path() looks for
+REPORT_MD = "report.md"
+REPORT_JSON = "report.json"
+CONFUSION_PNG = "confusion_matrix.png"
+
+# MoveNet/COCO indices used by the normalisation.
+_L_SHOULDER, _R_SHOULDER, _L_HIP, _R_HIP = 5, 6, 11, 12
+TORSO_SIZE_MULTIPLIER = 2.5
+
+
+class TrainingError(EdgeappError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 200  # cap; early stopping usually ends sooner
+    batch_size: int = 16
+    patience: int = 20
+    validation_split: float = 0.15
+    seed: int = 42
+    dropout: float = 0.5
+    learning_rate: float = 0.001
+    order: str = "yx"  # the input order of the exported model (see contract.py)
+    quantize: bool = True  # the notebook's Optimize.DEFAULT (dynamic-range weights)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
+            raise ValueError("epochs and batch_size must be >= 1, patience >= 0")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise ValueError(f"validation_split must be within [0, 1), got {self.validation_split}")
+        ClassifierContract(order=self.order)  # validates the order
+
+
+@dataclass(frozen=True)
+class EpochLog:
+    epoch: int
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+
+    def line(self) -> str:
+        s = f"epoch {self.epoch:>3}/{self.epochs}  loss {self.loss:.4f}  accuracy {self.accuracy:.4f}"
+        if self.val_loss is not None:
+            s += f"  val_loss {self.val_loss:.4f}  val_accuracy {self.val_accuracy:.4f}"
+        return s + f"  ({self.seconds:.2f} s)"
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    model_path: Path
+    labels: tuple[str, ...]
+    contract: ClassifierContract
+    epochs_run: int
+    best_epoch: int
+    evaluated_on: str
+    keras: Evaluation
+    tflite: Evaluation
+    agreement: float  # share of rows where Keras and the exported model give the same top label
+    max_prob_diff: float
+    history: list[EpochLog] = field(default_factory=list)
+    keras_model: object = None  # the trained Keras model (tests compare it with the export)
+
+
+def split_validation(class_no: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split: ``share`` of each class (rounded down) for validation, the rest for training."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(class_no):
+        idx = np.flatnonzero(class_no == c)
+        rng.shuffle(idx)
+        val.extend(idx[: int(len(idx) * share)])
+    val_mask = np.zeros(len(class_no), dtype=bool)
+    val_mask[np.asarray(val, dtype=np.int64)] = True
+    return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
+
+
+def build_model(n_classes: int, dropout: float = 0.5):
+    """The notebook's network with the normalisation inside the graph."""
+    import keras
+    import tensorflow as tf
+
+    class PoseEmbedding(keras.layers.Layer):
+        """[N, 51] -> [N, 34]: the notebook's ``landmarks_to_embedding``, per sample (see module doc)."""
+
+        def call(self, x):
+            lm = tf.reshape(x, (-1, 17, 3))[:, :, :2]
+            hips = 0.5 * lm[:, _L_HIP] + 0.5 * lm[:, _R_HIP]
+            shoulders = 0.5 * lm[:, _L_SHOULDER] + 0.5 * lm[:, _R_SHOULDER]
+            centred = lm - hips[:, None, :]
+            torso = tf.norm(shoulders - hips, axis=-1)
+            spread = tf.reduce_max(tf.norm(centred, axis=1), axis=-1)
+            size = tf.maximum(TORSO_SIZE_MULTIPLIER * torso, spread)
+            return tf.reshape(centred / size[:, None, None], (-1, 34))
+
+    inputs = keras.Input(shape=(FEATURES,), name="landmarks_and_scores")
+    x = PoseEmbedding(name="pose_embedding")(inputs)
+    x = keras.layers.Dense(128, activation=tf.nn.relu6)(x)
+    x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Dense(64, activation=tf.nn.relu6)(x)
+    x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def export_tflite(model, path: Path, quantize: bool = True) -> None:
+    """A ``[1, 51]`` float32 -> ``[1, classes]`` TFLite model (batch dimension dynamic, 1 by default)."""
+    import contextlib
+    import io
+
+    import tensorflow as tf
+
+    # from_keras_model, not from_concrete_functions: with Keras 3 the latter keeps the weights
+    # as uninitialised resource variables and the exported model outputs NaN.
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    chatter = io.StringIO()
+    with contextlib.redirect_stdout(chatter):  # Keras prints its temporary SavedModel's endpoints
+        flatbuffer = converter.convert()
+    log.debug("%s", chatter.getvalue())
+    path.write_bytes(flatbuffer)
+
+
+def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None,
+          test: KeypointTable | None = None, progress: Callable[[EpochLog], None] | None = None) -> TrainResult:
+    """Train on ``table``, export to ``out_dir``, evaluate on ``test`` (else the validation split)."""
+    config = config or TrainConfig()
+    try:
+        import keras
+        import tensorflow as tf  # noqa: F401  (imported for its side effects on keras' backend)
+    except ImportError as exc:
+        raise TrainingError(
+            f"training needs TensorFlow, which is not installed ({exc}); install the extra: pip install 'edgeapp[train]'"
+        ) from exc
+    labels = table.labels
+    k = len(labels)
+    if k < 2:
+        raise TrainingError(f"training needs at least 2 classes, the table has {list(labels)}")
+    counts = np.bincount(table.class_no, minlength=k)
+    if counts.min() == 0:
+        raise TrainingError(f"class {labels[int(counts.argmin())]!r} has no rows")
+    if test is not None and test.labels != labels:
+        raise TrainingError(f"test classes {list(test.labels)} differ from training classes {list(labels)}")
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Seeds python, numpy and TF in one go. Keras only offers this process-wide; training
+    # runs in its own CLI process, so nothing else depends on the seeded generators.
+    keras.utils.set_random_seed(config.seed)
+
+    x = encode_table(table.xy, table.scores, config.order)
+    y = np.eye(k, dtype=np.float32)[table.class_no]
+    fit_idx, val_idx = split_validation(table.class_no, config.validation_split, config.seed)
+    has_val = len(val_idx) > 0
+    monitor = "val_accuracy" if has_val else "accuracy"
+
+    model = build_model(k, config.dropout)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    history: list[EpochLog] = []
+
+    class EpochLine(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            entry = EpochLog(epoch + 1, config.epochs, float(logs["loss"]), float(logs["accuracy"]),
+                             float(logs["val_loss"]) if "val_loss" in logs else None,
+                             float(logs["val_accuracy"]) if "val_accuracy" in logs else None,
+                             time.perf_counter() - self._t0)
+            history.append(entry)
+            if progress:
+                progress(entry)
+
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience,
+                                         restore_best_weights=True)
+    model.fit(x[fit_idx], y[fit_idx], epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
+              validation_data=(x[val_idx], y[val_idx]) if has_val else None,
+              callbacks=[stop, EpochLine()], verbose=0)
+    # Restore the best weights even when the epoch cap, not the patience, ended training.
+    if stop.best_weights is not None:
+        model.set_weights(stop.best_weights)
+    scores = [getattr(h, monitor) for h in history]
+    best_epoch = int(np.argmax(scores)) + 1 if scores else 0
+
+    contract = ClassifierContract(order=config.order, units="pixels", labels=labels)
+    model_path = out_dir / MODEL_FILE
+    export_tflite(model, model_path, config.quantize)
+    write_labels(out_dir / LABELS_FILE, labels)
+    write_contract(out_dir / CONTRACT_FILE, contract,
+                   note=f"51 float32 = 17 MoveNet keypoints x ({config.order[0]}, {config.order[1]}, score) in "
+                        "frame pixels; written by edgeapp classifier train")
+
+    if test is not None:
+        eval_x, eval_y, evaluated_on = encode_table(test.xy, test.scores, config.order), test.class_no, "test"
+    else:
+        eval_x, eval_y, evaluated_on = x[val_idx], table.class_no[val_idx], "validation"
+    keras_probs = model.predict(eval_x, batch_size=256, verbose=0) if len(eval_x) else np.zeros((0, k))
+    tflite_probs = run_exported(model_path, eval_x)
+    keras_eval = evaluate(eval_y, keras_probs.argmax(axis=1), labels)
+    tflite_eval = evaluate(eval_y, tflite_probs.argmax(axis=1), labels)
+    agree = float((keras_probs.argmax(1) == tflite_probs.argmax(1)).mean()) if len(eval_x) else 1.0
+    diff = float(np.abs(keras_probs - tflite_probs).max()) if len(eval_x) else 0.0
+
+    result = TrainResult(out_dir, model_path, labels, contract, len(history), best_epoch, evaluated_on,
+                         keras_eval, tflite_eval, agree, diff, history, model)
+    write_report(result, config, table, test)
+    return result
+
+
+def run_exported(model_path: Path, features: np.ndarray) -> np.ndarray:
+    """The exported model's probabilities through edgeapp's own runtime (what ships), no gate."""
+    from edgeapp.classify.classifier import PoseClassifier
+
+    classifier = PoseClassifier.open(model_path)
+    return classifier.predict_table(features)
+
+
+def write_report(r: TrainResult, config: TrainConfig, table: KeypointTable, test: KeypointTable | None) -> None:
+    summary = {
+        "model": r.model_path.name,
+        "contract": r.contract.to_dict(),
+        "train_rows": len(table),
+        "train_counts": table.counts(),
+        "test_rows": len(test) if test is not None else None,
+        "evaluated_on": r.evaluated_on,
+        "epochs_run": r.epochs_run,
+        "best_epoch": r.best_epoch,
+        "config": asdict(config),
+        "tflite": r.tflite.to_dict(),
+        "keras": {"accuracy": round(r.keras.accuracy, 4)},
+        "keras_tflite_top1_agreement": round(r.agreement, 4),
+        "keras_tflite_max_prob_diff": round(r.max_prob_diff, 5),
+    }
+    (r.out_dir / REPORT_JSON).write_text(json.dumps(summary, indent=2) + "\n")
+    md = [
+        f"# Pose classifier training report",
+        "",
+        f"- model: `{r.model_path.name}` ({r.model_path.stat().st_size} bytes), labels `{LABELS_FILE}`, "
+        f"contract `{CONTRACT_FILE}`: input 17 x ({r.contract.order[0]}, {r.contract.order[1]}, score), {r.contract.units}",
+        f"- training rows: {len(table)} ({', '.join(f'{k} {v}' for k, v in table.counts().items())})",
+        f"- epochs: {r.epochs_run} of at most {config.epochs} (best {r.best_epoch}), seed {config.seed}",
+        f"- evaluated on: the {r.evaluated_on} set ({r.tflite.n} rows), with the exported .tflite through edgeapp's runtime",
+        f"- Keras accuracy {r.keras.accuracy:.4f}; exported model accuracy {r.tflite.accuracy:.4f}; "
+        f"same top label on {100 * r.agreement:.2f}% of rows (largest probability difference {r.max_prob_diff:.5f})",
+        "",
+        "## Exported model",
+        "",
+        r.tflite.markdown(),
+        f"![confusion matrix]({CONFUSION_PNG})",
+        "",
+    ]
+    (r.out_dir / REPORT_MD).write_text("\n".join(md))
+    if r.tflite.n:
+        plot_confusion(r.tflite, r.out_dir / CONFUSION_PNG, f"{r.evaluated_on} accuracy {r.tflite.accuracy:.3f} (n={r.tflite.n})")
+
+
+def print_progress(entry: EpochLog, stream=None) -> None:
+    print(entry.line(), file=stream or sys.stderr, flush=True)
