@@ -1,0 +1,78 @@
+"""Pose events: the per-frame keypoints, and the classified pose's started/held/ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edgeapp.events.base import Event, EventError, check_choice, check_number, check_text
+
+POSE_KEYS = ("score", "box", "keypoints")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoseEvent(Event):
+    """One frame's pose. ``pose`` is ``Pose.to_dict()`` (as ``edgeapp infer pose`` prints it),
+    or None when no person is in view; the payload then says ``"person": false``."""
+
+    kind = "pose"
+    pose: dict[str, Any] | None
+    frame: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pose is not None:
+            missing = [k for k in POSE_KEYS if k not in self.pose]
+            if missing:
+                raise EventError(f"pose event: pose dict lacks {missing} (expected Pose.to_dict())")
+
+    @property
+    def person(self) -> bool:
+        return self.pose is not None
+
+    def body(self) -> dict[str, Any]:
+        return {"person": self.person, "frame": self.frame, **(self.pose or {})}
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any], ts: float) -> PoseEvent:
+        body = dict(body)
+        person = body.pop("person", None)
+        frame = body.pop("frame", None)
+        if not isinstance(person, bool):
+            raise EventError("pose event: person must be true or false")
+        return cls(pose=body if person else None, frame=frame, ts=ts)
+
+
+POSE_CLASS_TYPES = ("started", "held", "ended")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoseClassEvent(Event):
+    """The classified yoga pose changed state. Times other than ``ts`` are frame times
+    (media time for files, the capture clock for cameras), as the hold tracker keeps them."""
+
+    kind = "pose_class"
+    type: str
+    label: str
+    held_s: float
+    started_at: float | None = None
+    frame_time: float | None = None
+    ended_at: float | None = None  # ended only
+    milestone_s: float | None = None  # held only
+    reason: str | None = None  # ended only: lost, changed or finished
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        check_choice(self.kind, "type", self.type, POSE_CLASS_TYPES)
+        check_text(self.kind, "label", self.label)
+        check_number(self.kind, "held_s", self.held_s)
+        for name in ("started_at", "frame_time", "ended_at", "milestone_s", "score"):
+            check_number(self.kind, name, getattr(self, name), optional=True)
+        check_text(self.kind, "reason", self.reason, optional=True)
+
+    @classmethod
+    def from_hold(cls, hold: dict[str, Any], score: float | None = None, ts: float | None = None) -> PoseClassEvent:
+        """From the classifier's ``PoseStarted/PoseHeld/PoseEnded.to_dict()`` (its ``time`` is a frame time)."""
+        d = dict(hold)
+        d["frame_time"] = d.pop("time", None)
+        extra = {"ts": ts} if ts is not None else {}
+        return cls(**d, score=score, **extra)

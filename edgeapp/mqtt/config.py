@@ -1,0 +1,160 @@
+"""The ``[mqtt]`` configuration table, validated strictly: a wrong key or value is a
+ConfigError naming its dotted path, so a typo never silently becomes a default."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import socket
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from edgeapp.errors import ConfigError
+
+MIN_STATS_INTERVAL = 15.0  # as Frigate: more often only adds broker and database load
+MAX_POSE_RATE = 30.0
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")  # a Home Assistant node/object id, and one topic level
+
+
+def default_device_id() -> str:
+    """The host name's first label, made safe for a topic level and a Home Assistant id."""
+    name = socket.gethostname().split(".")[0]
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name) or "edgeapp"
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = 1883
+    client_id: str | None = None  # None: "edgeapp-<device_id>"
+    topic_prefix: str = "edgeapp"
+    device_id: str = field(default_factory=default_device_id)
+    keepalive: int = 60
+    qos: int = 1
+    username: str | None = None
+    # The password itself is never part of the config (and so never logged or printed):
+    # only where to read it from.
+    password_file: str | None = None
+    password_env: str | None = None
+    tls: bool = False  # also on when tls_ca is set; without tls_ca the system CAs are used
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_check_hostname: bool = True
+    outbox_path: str = "/var/lib/edgeapp/outbox.sqlite3"
+    outbox_max_rows: int = 100_000
+    outbox_max_bytes: int = 64 * 1024 * 1024
+    handoff_queue: int = 1024
+    inflight: int = 20
+    stats_interval: float = 60.0
+    pose_rate: float = 2.0  # pose events per second at most; 0: only when a person appears or leaves
+    reconnect_min: float = 1.0
+    reconnect_max: float = 60.0
+    discovery: bool = False
+    discovery_prefix: str = "homeassistant"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], path: str = "mqtt") -> MqttConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(path, f"must be a table, got {type(d).__name__}")
+        hints = get_type_hints(cls)
+        names = {f.name for f in fields(cls)}
+        values = {}
+        for key, value in d.items():
+            if key not in names:
+                raise ConfigError(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(names))})")
+            values[key] = _typed(f"{path}.{key}", value, hints[key])
+        config = cls(**values)
+        config.validate(path)
+        return config
+
+    @property
+    def effective_client_id(self) -> str:
+        return self.client_id or f"edgeapp-{self.device_id}"
+
+    @property
+    def use_tls(self) -> bool:
+        return self.tls or self.tls_ca is not None
+
+    def password(self, path: str = "mqtt") -> str | None:
+        """Read at connect time, so a rotated password file is picked up on the next reconnect."""
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{path}.password_file", f"cannot read {self.password_file}: {exc.strerror}") from None
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"{path}.password_env", f"environment variable {self.password_env} is not set")
+            return value
+        return None
+
+    def validate(self, path: str = "mqtt") -> None:
+        for key, message in self._problems():
+            raise ConfigError(f"{path}.{key}", message)
+        self.password(path)  # unreadable password sources fail at startup, not at the first connect
+
+    def _problems(self):
+        if not self.host:
+            yield "host", "must not be empty"
+        if not 1 <= self.port <= 65535:
+            yield "port", f"must be 1..65535, got {self.port}"
+        for key in ("topic_prefix", "discovery_prefix"):
+            value = getattr(self, key)
+            if not value or any(c in value for c in "+#\0") or "//" in value or value.startswith("/") or value.endswith("/"):
+                yield key, f"must be topic levels without wildcards or empty levels, got {value!r}"
+        if not NAME_RE.match(self.device_id):
+            yield "device_id", f"must be letters, digits, _ or - (one topic level), got {self.device_id!r}"
+        if not 5 <= self.keepalive <= 3600:
+            yield "keepalive", f"must be 5..3600 seconds, got {self.keepalive}"
+        if self.qos not in (0, 1, 2):
+            yield "qos", f"must be 0, 1 or 2, got {self.qos}"
+        if self.password_file and self.password_env:
+            yield "password_env", "set either password_file or password_env, not both"
+        if (self.password_file or self.password_env) and not self.username:
+            yield "username", "is required when a password is configured"
+        for key in ("tls_ca", "tls_cert", "tls_key", "password_file"):
+            value = getattr(self, key)
+            if value is not None and not Path(value).is_file():
+                yield key, f"file not found: {value}"
+        if (self.tls_cert is None) != (self.tls_key is None):
+            yield "tls_key" if self.tls_key is None else "tls_cert", "tls_cert and tls_key go together"
+        if (self.tls_cert or not self.tls_check_hostname) and not self.use_tls:
+            yield "tls", "TLS options are set but TLS is off (set tls = true or tls_ca)"
+        for key, low in (("outbox_max_rows", 10), ("outbox_max_bytes", 64 * 1024), ("handoff_queue", 1),
+                         ("inflight", 1)):
+            if getattr(self, key) < low:
+                yield key, f"must be at least {low}, got {getattr(self, key)}"
+        if self.inflight > 1000:
+            yield "inflight", f"must be at most 1000, got {self.inflight}"
+        if not MIN_STATS_INTERVAL <= self.stats_interval <= 86400:
+            yield "stats_interval", f"must be {MIN_STATS_INTERVAL:g}..86400 seconds, got {self.stats_interval}"
+        if not 0 <= self.pose_rate <= MAX_POSE_RATE:
+            yield "pose_rate", f"must be 0..{MAX_POSE_RATE:g} events per second, got {self.pose_rate}"
+        if not 0.05 <= self.reconnect_min <= 60:
+            yield "reconnect_min", f"must be 0.05..60 seconds, got {self.reconnect_min}"
+        if not self.reconnect_min <= self.reconnect_max <= 3600:
+            yield "reconnect_max", f"must be reconnect_min..3600 seconds, got {self.reconnect_max}"
+
+
+def _typed(path: str, value: Any, hint: Any) -> Any:
+    """Check a TOML value against the field's type; ints are accepted where floats are."""
+    allowed = hint.__args__ if hasattr(hint, "__args__") else (hint,)
+    if bool in allowed:
+        ok = isinstance(value, bool)
+    elif int in allowed:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif float in allowed:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        wanted = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+        kind = next(wanted[t] for t in (bool, int, float, str) if t in allowed)
+        raise ConfigError(path, f"must be {kind}, got {value!r}")
+    return value

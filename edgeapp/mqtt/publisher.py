@@ -1,0 +1,310 @@
+"""The publisher: events in from the frame loop, out to the broker, never lost on the way.
+
+Three threads, each owning one kind of waiting, so that the frame loop owns none:
+
+* the caller's thread: ``publish(event)`` is a put on a bounded queue (full: counted, dropped);
+* ``store``: queue -> outbox, in batches of one transaction each; stamps ``seq`` and ``device``;
+  also emits ``stats`` every ``stats_interval``;
+* ``send``: outbox -> broker, oldest first, at most ``inflight`` unacknowledged; a PUBACK
+  deletes the row. After a reconnect it starts again from the oldest row, so the wire order
+  is always seq order and nothing unacknowledged is skipped (at-least-once, in order);
+* plus the connection's own thread in ``Link`` (and paho's network thread under it).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+
+from edgeapp.events import ErrorEvent, Event, PoseEvent, StatsEvent, cpu_temperature, encode
+from edgeapp.mqtt.client import Link, LinkCallbacks
+from edgeapp.mqtt.commands import Commands
+from edgeapp.mqtt.config import MqttConfig
+from edgeapp.mqtt.discovery import discovery_message
+from edgeapp.mqtt.outbox import Outbox
+from edgeapp.mqtt.ratelimit import PoseRateLimiter
+from edgeapp.mqtt.topics import Topics
+
+log = logging.getLogger(__name__)
+
+STORE_BATCH = 256  # events per outbox transaction at most
+POLL_S = 0.5  # how often idle threads look at their stop flags
+_STOP = object()
+
+
+@dataclass(frozen=True)
+class MqttStats:
+    connected: bool
+    last_error: str | None
+    connections: int
+    last_seq: int
+    delivered: int  # acknowledged by the broker since start
+    outbox_depth: int
+    outbox_bytes: int
+    outbox_dropped: int  # removed unacknowledged to stay within the bounds (outbox lifetime)
+    handoff_dropped: int  # publish() found the queue full (since start)
+    pose_rate_limited: int  # pose events thinned by pose_rate (by design, not a loss)
+    encode_errors: int  # events that could not be made into JSON
+    store_errors: int  # batches the outbox could not write (disk full...)
+    commands_accepted: int
+    commands_rejected: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Publisher:
+    """Build from an ``MqttConfig``, ``start()``, ``publish(event)`` from anywhere, ``close()``.
+    Holds no global state: several publishers (with different outboxes) can share a process."""
+
+    def __init__(self, config: MqttConfig, stats_source: Callable[[], StatsEvent] | None = None):
+        config.validate()
+        self.config = config
+        self.topics = Topics(config.topic_prefix, config.device_id, config.discovery_prefix)
+        self.outbox = Outbox(config.outbox_path, config.outbox_max_rows, config.outbox_max_bytes)
+        self.stats_source = stats_source
+        self._queue: queue.Queue = queue.Queue(config.handoff_queue)
+        self._link = Link(config, self.topics, LinkCallbacks(self._on_connected, self._on_acked, self._on_message))
+        self.commands = Commands(self.topics, report=self.publish, publish_state=self._link.publish_now)
+        self._limiter = PoseRateLimiter(config.pose_rate)
+        self.commands.register("pose_rate", self._set_pose_rate, initial=config.pose_rate)
+        self._acks: deque[tuple[int, int]] = deque()
+        self._wake = threading.Event()
+        self._sent_all = threading.Condition()
+        self._tally = threading.Lock()
+        self._handoff_dropped = self._pose_rate_limited = self._encode_errors = self._store_errors = 0
+        self._delivered = 0
+        self._started = time.monotonic()
+        self._closed = False
+        self._stop_sending = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- the service's API --------------------------------------------------------------
+
+    def start(self) -> Publisher:
+        for name, target in (("store", self._store_loop), ("send", self._send_loop)):
+            t = threading.Thread(target=target, name=f"mqtt-{name}-{self.topics.device}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        self._link.start()
+        if self.outbox.depth:
+            log.info("outbox %s holds %d events from before; they go first", self.outbox.path, self.outbox.depth)
+        return self
+
+    def publish(self, event: Event) -> bool:
+        """Hand an event over without waiting. False if it was not taken (rate-limited pose,
+        full queue, or closing); every such case is counted in ``stats()``."""
+        if self._closed:
+            return False
+        if isinstance(event, PoseEvent) and not self._limiter.allow(event.person):
+            with self._tally:
+                self._pose_rate_limited += 1
+            return False
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            with self._tally:
+                self._handoff_dropped += 1
+            return False
+        return True
+
+    def publish_stats(self) -> bool:
+        """A stats event now, besides the periodic ones (e.g. right after startup)."""
+        return self.publish(self._stats_event())
+
+    @property
+    def pose_rate(self) -> float:
+        return self._limiter.rate
+
+    def stats(self) -> MqttStats:
+        return MqttStats(
+            connected=self._link.connected, last_error=self._link.last_error, connections=self._link.connections,
+            last_seq=self.outbox.last_seq, delivered=self._delivered, outbox_depth=self.outbox.depth,
+            outbox_bytes=self.outbox.size_bytes, outbox_dropped=self.outbox.dropped,
+            handoff_dropped=self._handoff_dropped, pose_rate_limited=self._pose_rate_limited,
+            encode_errors=self._encode_errors, store_errors=self._store_errors,
+            commands_accepted=self.commands.accepted, commands_rejected=self.commands.rejected)
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._link.wait_connected(timeout)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything handed over so far is in the outbox (durable)."""
+        done = threading.Event()
+        try:
+            self._queue.put(done, timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until everything handed over so far is acknowledged by the broker."""
+        deadline = time.monotonic() + timeout
+        if not self.flush(timeout):
+            return False
+        with self._sent_all:
+            return self._sent_all.wait_for(lambda: self.outbox.depth == 0, max(0.0, deadline - time.monotonic()))
+
+    def close(self, drain_timeout: float = 5.0) -> None:
+        """Store what is queued, give the broker ``drain_timeout`` to take the outbox, say
+        ``stopped`` and disconnect. What the broker did not take stays for the next start."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._threads:  # started: the store thread is taking from the queue, so this put returns
+            self._queue.put(_STOP)
+            self._threads[0].join()
+        if drain_timeout > 0 and self._link.connected:
+            with self._sent_all:
+                self._sent_all.wait_for(lambda: self.outbox.depth == 0, drain_timeout)
+        self._stop_sending.set()
+        self._wake.set()
+        for t in self._threads[1:]:
+            t.join()
+        self._link.stop()
+        if self.outbox.depth:
+            log.info("%d events stay in the outbox for the next start", self.outbox.depth)
+        self.outbox.close()
+
+    def __enter__(self) -> Publisher:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- store: queue -> outbox ----------------------------------------------------------
+
+    def _store_loop(self) -> None:
+        next_stats = time.monotonic() + self.config.stats_interval
+        while True:
+            events, markers, stop = self._take(max(0.0, next_stats - time.monotonic()))
+            if time.monotonic() >= next_stats:
+                events.append(self._stats_event())
+                next_stats = time.monotonic() + self.config.stats_interval
+            if events:
+                self._store(events)
+            for marker in markers:
+                marker.set()
+            if stop:
+                return
+
+    def _take(self, timeout: float) -> tuple[list[Event], list[threading.Event], bool]:
+        """Whatever is queued, up to a batch: waits for the first item only."""
+        events, markers = [], []
+        try:
+            item = self._queue.get(timeout=timeout)
+            while True:
+                if item is _STOP:
+                    return events, markers, True
+                (markers if isinstance(item, threading.Event) else events).append(item)
+                if len(events) >= STORE_BATCH:
+                    break
+                item = self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        return events, markers, False
+
+    def _store(self, events: list[Event]) -> None:
+        try:
+            result = self.outbox.append([lambda seq, e=e: self._render(e, seq) for e in events])
+        except Exception:
+            log.exception("outbox %s could not store %d events", self.outbox.path, len(events))
+            with self._tally:
+                self._store_errors += 1
+            return
+        if result.refused:
+            self._refused([(events[i], exc) for i, exc in result.refused])
+        self._wake.set()
+
+    def _render(self, event: Event, seq: int) -> tuple[str, bytes]:
+        if isinstance(event, StatsEvent) and event.mqtt is None:
+            event = replace(event, mqtt=self.stats().as_dict())
+        return self.topics.event(event.kind), encode(event, self.topics.device, seq)
+
+    def _refused(self, failures: list[tuple[Event, Exception]]) -> None:
+        with self._tally:
+            self._encode_errors += len(failures)
+        errors = []
+        for event, exc in failures:
+            log.error("%s event could not be encoded: %s", event.kind, exc)
+            errors.append(ErrorEvent(source="publisher", message=f"{event.kind} event could not be encoded: {exc}",
+                                     detail={"event": event.kind}))
+        self.outbox.append([lambda seq, e=e: self._render(e, seq) for e in errors])
+
+    def _stats_event(self) -> StatsEvent:
+        if self.stats_source is not None:
+            try:
+                return self.stats_source()
+            except Exception:
+                log.exception("stats source failed; sending the publisher's own stats")
+        return StatsEvent(uptime_s=round(time.monotonic() - self._started, 1), cpu_temp_c=cpu_temperature())
+
+    # --- send: outbox -> broker ----------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        generation, cursor, inflight = 0, 0, {}  # inflight: mid -> seq, for this generation
+        while not self._stop_sending.is_set():
+            self._wake.wait(POLL_S)
+            self._wake.clear()
+            self._settle(generation, inflight)
+            if not self._link.connected:
+                continue
+            if self._link.generation != generation:
+                # A new connection: whatever the old one did not get acknowledged goes again.
+                generation, cursor, inflight = self._link.generation, 0, {}
+                if self.outbox.depth:
+                    log.info("sending %d events from the outbox", self.outbox.depth)
+            room = self.config.inflight - len(inflight)
+            for message in self.outbox.peek(cursor, room) if room > 0 else ():
+                mid = self._link.publish(generation, message.topic, message.payload, self.config.qos)
+                if mid is None:
+                    break
+                inflight[mid], cursor = message.seq, message.seq
+
+    def _settle(self, generation: int, inflight: dict[int, int]) -> None:
+        """Delete what the broker acknowledged. Acks of an older connection are stale: their
+        rows were re-sent on the new one, whose acks will delete them."""
+        done = []
+        while self._acks:
+            gen, mid = self._acks.popleft()
+            if gen == generation and mid in inflight:
+                done.append(inflight.pop(mid))
+        if not done:
+            return
+        self.outbox.delete(done)
+        self._delivered += len(done)
+        self._wake.set()  # room in the window again
+        with self._sent_all:
+            self._sent_all.notify_all()
+
+    # --- link callbacks (paho's network thread: quick, never raise) ----------------------
+
+    def _on_connected(self, generation: int) -> None:
+        for topic, payload in self.commands.states().items():
+            self._link.publish_now(topic, payload)
+        if self.config.discovery:
+            self._send_discovery()
+        self._wake.set()
+
+    def _on_acked(self, generation: int, mid: int) -> None:
+        self._acks.append((generation, mid))
+        self._wake.set()
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == self.topics.ha_status:
+            if payload.strip() == b"online" and self.config.discovery:
+                self._send_discovery()
+            return
+        self.commands.dispatch(topic, payload)
+
+    def _send_discovery(self) -> None:
+        topic, payload = discovery_message(self.topics, self.commands.registered, self.config.qos)
+        self._link.publish_now(topic, payload, retain=False)
+
+    def _set_pose_rate(self, rate: float) -> None:
+        self._limiter.rate = rate
