@@ -18,6 +18,7 @@ from edgeapp.errors import EXIT_USAGE, EdgeappError
 COMMAND_MODULES = (
     "edgeapp.cli.pose",
     "edgeapp.cli.models",
+    "edgeapp.cli.mqtt",
 )
 
 
