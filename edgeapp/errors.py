@@ -25,6 +25,7 @@ class ConfigError(EdgeappError):
 
     def __init__(self, path: str, message: str):
         self.path = path
+        self.message = message
         super().__init__(f"config {path}: {message}" if path else f"config: {message}")
 
 

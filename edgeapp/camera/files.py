@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Iterator
 
 import cv2
 
 from edgeapp.camera.frame import Frame
+from edgeapp.camera.reconnect import CameraStatus, backoff_delays
 from edgeapp.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -52,31 +54,66 @@ class ImageSource:
 
 
 class VideoFileSource:
-    """A video file read frame by frame, never dropping; frame time is the media time."""
+    """A video file read frame by frame, never dropping; frame time is the media time.
+
+    With ``retry`` (the service), a file that cannot be opened, now or when a loop
+    starts again, is retried with backoff and reported instead of ending the run.
+    """
 
     live = False
     still = False
 
-    def __init__(self, path: Path, loop: bool = False):
+    def __init__(self, path: Path, loop: bool = False, retry: bool = False,
+                 reconnect_min_s: float = 0.5, reconnect_max_s: float = 30.0):
         self.path = path
         self.name = str(path)
         self.loop = loop
+        self.retry = retry
+        self.reconnect = (reconnect_min_s, reconnect_max_s)
+        self.status = CameraStatus()
+        self._stop = threading.Event()
         self._cap: cv2.VideoCapture | None = None
 
     def _open(self) -> cv2.VideoCapture:
+        if not self.path.is_file():
+            raise SourceError(f"video {self.path} is not there")
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
+            cap.release()
             raise SourceError(f"cannot open video {self.path}")
         return cap
+
+    def _open_with_retry(self) -> cv2.VideoCapture | None:
+        delays = backoff_delays(*self.reconnect)
+        while not self._stop.is_set():
+            try:
+                cap = self._open()
+            except SourceError as exc:
+                if not self.retry:
+                    raise
+                if self.status.state != "down":
+                    self.status.outages += 1
+                    log.warning("source %s is down: %s", self.name, exc)
+                self.status.state, self.status.last_error = "down", str(exc)
+                self._stop.wait(next(delays))
+                continue
+            if self.status.state == "down":
+                self.status.reconnects += 1
+                log.warning("source %s is back", self.name)
+            self.status.state = "up"
+            return cap
+        return None
 
     def frames(self) -> Iterator[Frame]:
         index = 0
         offset = 0.0
-        while True:
-            self._cap = cap = self._open()
+        while not self._stop.is_set():
+            self._cap = cap = self._open_with_retry()
+            if cap is None:
+                return
             fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
             n = 0
-            while True:
+            while not self._stop.is_set():
                 ok, image = cap.read()
                 if not ok:
                     break
@@ -84,18 +121,17 @@ class VideoFileSource:
                 index += 1
                 n += 1
             cap.release()
-            if n == 0 and index == 0:
+            if n == 0 and not self.retry:
                 raise SourceError(f"no decodable frames in video {self.path}")
-            if not self.loop or n == 0:
+            if not self.loop:
                 return
             offset += n / fps
 
     def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
+        self._stop.set()
 
 
-def open_source(uri: str | Path, loop: bool = False) -> ImageSource | VideoFileSource:
+def open_source(uri: str | Path, loop: bool = False, retry: bool = False) -> ImageSource | VideoFileSource:
     """An image, a folder of images or a video file, chosen by what the path is."""
     path = Path(uri)
     if path.is_dir():
@@ -109,5 +145,5 @@ def open_source(uri: str | Path, loop: bool = False) -> ImageSource | VideoFileS
     if suffix in IMAGE_SUFFIXES:
         return ImageSource([path], name=str(path))
     if suffix in VIDEO_SUFFIXES:
-        return VideoFileSource(path, loop=loop)
+        return VideoFileSource(path, loop=loop, retry=retry)
     raise SourceError(f"{path}: unknown file type {suffix or '(none)'}; expected an image, a folder or a video")

@@ -18,7 +18,9 @@ from edgeapp.errors import EXIT_USAGE, EdgeappError
 COMMAND_MODULES = (
     "edgeapp.cli.pose",
     "edgeapp.cli.models",
+    "edgeapp.cli.service",
     "edgeapp.cli.mqtt",
+    "edgeapp.cli.classify",
 )
 
 

@@ -1,0 +1,125 @@
+"""A frame source that survives its camera: reopen with backoff, count and report every outage."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
+
+import numpy as np
+
+from edgeapp.camera.frame import Frame
+from edgeapp.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+
+class Camera(Protocol):
+    uri: str
+
+    def open(self) -> None: ...
+
+    def read(self) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class CameraStatus:
+    """What the service reports about its camera (stats events, health, STATUS=)."""
+
+    state: str = "starting"  # starting | up | down
+    reconnects: int = 0
+    bad_frames: int = 0
+    outages: int = 0
+    last_error: str = ""
+    since: float = field(default_factory=time.monotonic)
+
+    def as_dict(self) -> dict:
+        return {"state": self.state, "reconnects": self.reconnects, "bad_frames": self.bad_frames,
+                "outages": self.outages, "last_error": self.last_error}
+
+
+def valid_image(image: np.ndarray | None) -> bool:
+    return image is not None and image.ndim == 3 and image.shape[2] == 3 and image.size > 0
+
+
+def backoff_delays(minimum: float, maximum: float) -> Iterator[float]:
+    """Exponential backoff with jitter, so a fleet does not hammer a shared stream server in step."""
+    delay = minimum
+    while True:
+        yield delay * random.uniform(0.8, 1.2)
+        delay = min(maximum, delay * 2)
+
+
+class ReconnectingSource:
+    """Live frames from a camera made by ``factory``; any failure closes it and opens a new one."""
+
+    live = True
+    still = False
+
+    def __init__(
+        self,
+        factory: Callable[[], Camera],
+        name: str,
+        reconnect_min_s: float = 0.5,
+        reconnect_max_s: float = 30.0,
+        max_bad_frames: int = 10,
+        stop: threading.Event | None = None,
+    ):
+        self.factory = factory
+        self.name = name
+        self.reconnect_min_s = reconnect_min_s
+        self.reconnect_max_s = reconnect_max_s
+        self.max_bad_frames = max_bad_frames
+        self.status = CameraStatus()
+        self._stop = stop or threading.Event()
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _down(self, error: str) -> None:
+        if self.status.state != "down":
+            self.status.outages += 1
+            log.warning("camera %s is down: %s", self.name, error)
+        self.status.state = "down"
+        self.status.last_error = error
+        self.status.since = time.monotonic()
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        delays = backoff_delays(self.reconnect_min_s, self.reconnect_max_s)
+        while not self._stop.is_set():
+            camera = self.factory()
+            try:
+                camera.open()
+            except SourceError as exc:
+                self._down(str(exc))
+                self._stop.wait(next(delays))
+                continue
+            if self.status.state == "down":
+                self.status.reconnects += 1
+                log.warning("camera %s is back after %.1f s", self.name, time.monotonic() - self.status.since)
+            self.status.state = "up"
+            self.status.since = time.monotonic()
+            delays = backoff_delays(self.reconnect_min_s, self.reconnect_max_s)
+            bad_in_a_row = 0
+            try:
+                while not self._stop.is_set():
+                    image = camera.read()
+                    if not valid_image(image):
+                        self.status.bad_frames += 1
+                        bad_in_a_row += 1
+                        if bad_in_a_row >= self.max_bad_frames:
+                            self._down(f"{bad_in_a_row} frames in a row failed to arrive or decode")
+                            break
+                        continue
+                    bad_in_a_row = 0
+                    yield Frame(image=image, index=index, time=time.monotonic(), source=self.name)
+                    index += 1
+            finally:
+                camera.close()
+            self._stop.wait(next(delays))

@@ -1,0 +1,28 @@
+"""Choosing the service's frame source from ``[source] uri``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeapp.camera.files import VIDEO_SUFFIXES, VideoFileSource, open_source
+from edgeapp.camera.live import OpenCVCamera, Picamera2Camera, is_device, is_stream, picamera_index
+from edgeapp.camera.reconnect import ReconnectingSource
+from edgeapp.config import SourceConfig
+
+
+def open_service_source(cfg: SourceConfig):
+    """A source that never ends the service because a camera failed: live cameras reconnect,
+    video files that are missing or vanish are retried (with backoff) and reported."""
+    uri = cfg.uri
+    index = picamera_index(uri)
+    if index is not None:
+        return ReconnectingSource(lambda: Picamera2Camera(index, cfg.width, cfg.height, cfg.fps), uri,
+                                  cfg.reconnect_min_s, cfg.reconnect_max_s)
+    if is_device(uri) or is_stream(uri):
+        return ReconnectingSource(lambda: OpenCVCamera(uri, cfg.width, cfg.height, cfg.fps, cfg.read_timeout_s), uri,
+                                  cfg.reconnect_min_s, cfg.reconnect_max_s)
+    path = Path(uri)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return VideoFileSource(path, loop=cfg.loop, retry=True,
+                               reconnect_min_s=cfg.reconnect_min_s, reconnect_max_s=cfg.reconnect_max_s)
+    return open_source(path)

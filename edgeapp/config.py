@@ -1,0 +1,148 @@
+"""The service configuration: one TOML file, one typed dataclass per table.
+
+See ``systemd/config.example.toml`` for every key with its default. Errors name
+the key path (``source.reconnect_max_s``) and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+from edgeapp.classify.config import ClassifyConfig
+from edgeapp.errors import ConfigError
+from edgeapp.mqtt.config import MqttConfig
+from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
+from edgeapp.detect.typedconfig import build, require
+
+DEFAULT_CONFIG = Path("/etc/edgeapp/config.toml")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where frames come from: a file, folder, /dev/videoN, an rtsp:// or http:// URL, or picamera2[:N]."""
+
+    uri: str = "picamera2"
+    loop: bool = False  # files: start again at the end (a kiosk demo clip)
+    width: int = 640
+    height: int = 480
+    fps: float = 30.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    read_timeout_s: float = 5.0  # a live camera silent this long is reopened
+
+    def check(self, path: str) -> None:
+        require(bool(self.uri), f"{path}.uri", "must not be empty")
+        require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, f"{path}.width", "width and height must be 16..8192")
+        require(0 < self.fps <= 240, f"{path}.fps", f"must be in (0, 240], got {self.fps}")
+        require(0 < self.reconnect_min_s <= self.reconnect_max_s, f"{path}.reconnect_min_s",
+              "must be > 0 and not above reconnect_max_s")
+        require(self.read_timeout_s > 0, f"{path}.read_timeout_s", "must be > 0")
+
+
+@dataclass(frozen=True)
+class TasksConfig:
+    pose: bool = True
+    classify: bool = False
+    detect: bool = False
+    track: bool = False
+
+    def check(self, path: str) -> None:
+        require(not self.classify or self.pose, f"{path}.classify", "needs tasks.pose = true (it classifies the pose)")
+        require(not self.track or self.detect, f"{path}.track", "needs tasks.detect = true (it follows detections)")
+        require(self.pose or self.detect, f"{path}.pose", "at least one of tasks.pose and tasks.detect must be on")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    backend: Literal["auto", "cpu", "edgetpu"] = "auto"
+    threads: int = 4
+    edgetpu_device: str = "usb"
+    delegate: str = DEFAULT_DELEGATE
+    tpu_retry_s: float = 60.0  # after a fallback, how often to try the Edge TPU again
+    models_dir: str = ""  # default: $EDGEAPP_MODELS_DIR, the checkout's models/, or /var/lib/edgeapp/models
+
+    def check(self, path: str) -> None:
+        require(self.tpu_retry_s >= 1, f"{path}.tpu_retry_s", "must be at least 1 second")
+        try:
+            self.request()
+        except ConfigError as exc:
+            key = {"edgetpu.device": "edgetpu_device"}.get(exc.path, exc.path)
+            raise ConfigError(f"{path}.{key}", exc.message) from None
+
+    def request(self) -> BackendRequest:
+        return BackendRequest(self.backend, self.edgetpu_device, self.threads, self.delegate)
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    model: str = "movenet-lightning-int8"
+    smart_crop: bool = True
+    min_person_score: float = 0.2  # below this mean keypoint score nobody is there
+
+    def check(self, path: str) -> None:
+        require(0 <= self.min_person_score <= 1, f"{path}.min_person_score", "must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    state_dir: str = ""  # default: $STATE_DIRECTORY (systemd), else /var/lib/edgeapp
+    stall_timeout_s: float = 30.0  # a frame loop stuck this long exits so the supervisor restarts it
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    drain_s: float = 5.0  # on stop, how long the outbox may take to flush
+
+    def check(self, path: str) -> None:
+        require(self.stall_timeout_s >= 5, f"{path}.stall_timeout_s", "must be at least 5 seconds")
+        require(0 <= self.drain_s <= 60, f"{path}.drain_s", "must be between 0 and 60 seconds")
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir or os.environ.get("STATE_DIRECTORY", "").split(":")[0] or "/var/lib/edgeapp")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    tasks: TasksConfig = field(default_factory=TasksConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> AppConfig:
+        if not isinstance(data, dict):
+            raise ConfigError("", "the file must hold TOML tables")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(unknown[0], f"unknown table (known tables: {', '.join(sorted(known))})")
+        sections = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            section = type(f.default_factory())  # type: ignore[misc]
+            table = data[f.name]
+            # Sections that own their reading (mqtt, classify) keep it; the rest are typed tables.
+            reader = getattr(section, "from_dict", None)
+            sections[f.name] = reader(table, f.name) if reader else build(section, table, f.name)
+        return cls(**sections)
+
+
+def load_config(path: str | Path) -> AppConfig:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError("", f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError("", f"cannot read {path}: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
+    return AppConfig.from_dict(data)

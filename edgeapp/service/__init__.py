@@ -1,0 +1,1 @@
+"""The headless service: pipeline, systemd integration, health."""

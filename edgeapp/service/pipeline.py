@@ -1,0 +1,207 @@
+"""The per-frame pipeline: frames in, results and events out.
+
+Capture runs on its own thread (decoding overlaps inference); the frame loop runs
+the enabled stages in order and hands events to a sink whose ``publish`` never
+blocks (the MQTT publisher queues them). A ``Pipeline`` owns no global state: two
+can be built, run and closed in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from edgeapp.camera import Frame
+from edgeapp.camera.capture import Capture, EndOfStream
+from edgeapp.camera.sources import open_service_source
+from edgeapp.classify.config import ClassifyConfig
+from edgeapp.classify.stage import ClassifyResult, ClassifyStage
+from edgeapp.config import AppConfig
+from edgeapp.events import ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, cpu_temperature
+from edgeapp.events.base import Event
+from edgeapp.latency import LatencyWindow
+from edgeapp.mqtt.ratelimit import PoseRateLimiter
+from edgeapp.pose import MoveNet, Pose
+from edgeapp.registry import Registry, registry_from
+from edgeapp.runtime.failover import FailoverModel
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    def publish(self, event: Event) -> bool:
+        """Hand an event over without blocking; False when it had to be dropped."""
+
+
+@dataclass
+class Controls:
+    """Runtime switches, set by MQTT commands from another thread, read by the frame loop."""
+
+    classification: bool = True
+    tracking: bool = True
+    pose_rate: float = 1.0  # pose events per second; presence changes always pass
+    snapshot_requested: bool = False
+
+
+@dataclass
+class FrameResult:
+    frame: Frame
+    pose: Pose | None = None
+    classification: ClassifyResult | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    started: float = field(default_factory=time.monotonic)
+    first_frame_at: float | None = None
+    invoke: dict[str, LatencyWindow] = field(default_factory=dict)
+    frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
+    last_frame_at: float | None = None
+
+    def fps(self) -> float | None:
+        window = self.frame_times.summary()
+        return round(1000.0 / window.mean_ms, 2) if window.n and window.mean_ms > 0 else None
+
+
+class Pipeline:
+    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None,
+                 classify: ClassifyConfig | None = None, source=None):
+        self.config = config
+        self.sink = sink
+        self.controls = Controls()
+        self.stats = PipelineStats()
+        self.latest: FrameResult | None = None
+        self.progress_at = time.monotonic()  # the frame loop's heartbeat, for the stall watchdog
+        registry = registry or registry_from(config.runtime.models_dir or None)
+        request = config.runtime.request()
+        self.models: dict[str, FailoverModel] = {}
+        self.movenet: MoveNet | None = None
+        if config.tasks.pose:
+            model = FailoverModel(registry.resolve(config.pose.model, "pose"), request, config.runtime.tpu_retry_s)
+            self.models["pose"] = model
+            self.movenet = MoveNet(model, smart_crop=config.pose.smart_crop)  # type: ignore[arg-type]
+        self.classifier: ClassifyStage | None = None
+        if config.tasks.classify:
+            self.classifier = ClassifyStage.from_config(classify or ClassifyConfig(), registry)
+            self.models["classify"] = self.classifier.classifier.model
+        for name, model in self.models.items():
+            self.stats.invoke[name] = LatencyWindow(300)
+        self._limiter = PoseRateLimiter(self.controls.pose_rate)
+        self.source = source if source is not None else open_service_source(config.source)
+        self.capture: Capture | None = None
+
+    # -- reporting ------------------------------------------------------------------
+    def backend(self) -> tuple[str, bool]:
+        """The backend of the main model and whether any model runs on a fallback."""
+        if not self.models:
+            return "none", False
+        main = next(iter(self.models.values()))
+        return main.info.backend, any(m.info.fallback for m in self.models.values())
+
+    def stats_event(self, dropped_frames: int = 0) -> StatsEvent:
+        backend, fallback = self.backend()
+        return StatsEvent(
+            uptime_s=round(time.monotonic() - self.stats.started, 1),
+            fps=self.stats.fps(),
+            models={name: w.summary() for name, w in self.stats.invoke.items() if len(w)},
+            backend=backend,
+            fallback=fallback,
+            dropped_frames=dropped_frames,
+            cpu_temp_c=cpu_temperature(),
+        )
+
+    def status_line(self) -> str:
+        backend, fallback = self.backend()
+        camera = getattr(getattr(self.source, "status", None), "state", "up")
+        fps = self.stats.fps()
+        return f"{fps or 0:.1f} fps, backend {backend}{' (fallback)' if fallback else ''}, camera {camera}"
+
+    # -- the frame loop ---------------------------------------------------------------
+    def process(self, frame: Frame) -> FrameResult:
+        """Run every enabled stage on one frame and publish what it produced."""
+        result = FrameResult(frame)
+        if self.movenet is not None:
+            pose = self.movenet.estimate(frame.image)
+            self._timed("pose", self.movenet.model)
+            result.pose = pose if pose.score >= self.config.pose.min_person_score else None
+            self._publish_pose(result)
+        if self.classifier is not None and self.controls.classification:
+            result.classification = self.classifier.update(result.pose, frame.time)
+            if result.classification.classification.label is not None:
+                self._timed("classify", self.classifier.classifier.model)
+            score = result.classification.classification.score
+            for hold in result.classification.events:
+                self._emit(PoseClassEvent.from_hold(hold.to_dict(), score=score))
+        return result
+
+    def _timed(self, name: str, model) -> None:
+        self.stats.invoke[name].add(model.last_invoke_s)
+
+    def _publish_pose(self, result: FrameResult) -> None:
+        self._limiter.rate = self.controls.pose_rate
+        if self._limiter.allow(result.pose is not None):
+            self._emit(PoseEvent(pose=result.pose.to_dict() if result.pose else None, frame=result.frame.index))
+
+    def _emit(self, event: Event) -> None:
+        self.sink.publish(event)
+
+    def run(self, stop: threading.Event, max_frames: int | None = None,
+            on_frame: Callable[[FrameResult], None] | None = None,
+            heartbeat: Callable[[], None] | None = None) -> int:
+        """The frame loop, until ``stop``, the end of a file, or ``max_frames``. Returns frames processed."""
+        self.capture = Capture(self.source).start()
+        last = None
+        try:
+            while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
+                self.progress_at = time.monotonic()
+                if heartbeat:
+                    heartbeat()
+                try:
+                    frame = self.capture.get(timeout=0.5)
+                except EndOfStream:
+                    if self.capture.error is not None:
+                        self._emit(ErrorEvent(source="camera", message=str(self.capture.error)))
+                    break
+                if frame is None:
+                    continue
+                if not _usable(frame.image):
+                    self._emit(ErrorEvent(source="camera", message=f"frame {frame.index} is not a BGR image"))
+                    continue
+                result = self.process(frame)
+                now = time.monotonic()
+                if last is not None:
+                    self.stats.frame_times.add(now - last)
+                last = now
+                self.stats.frames += 1
+                self.stats.last_frame_at = now
+                if self.stats.first_frame_at is None:
+                    self.stats.first_frame_at = now
+                self.latest = result
+                if on_frame:
+                    on_frame(result)
+        finally:
+            self.capture.stop()
+        return self.stats.frames
+
+    @property
+    def dropped_frames(self) -> int:
+        return self.capture.dropped if self.capture else 0
+
+    def close(self) -> None:
+        """End holds still open (their 'ended' events go out) and stop the capture."""
+        if self.classifier is not None and self.latest is not None:
+            for hold in self.classifier.finish(self.latest.frame.time):
+                self._emit(PoseClassEvent.from_hold(hold.to_dict()))
+        if self.capture is not None:
+            self.capture.stop()
+
+
+def _usable(image) -> bool:
+    return isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8

@@ -1,0 +1,167 @@
+"""``edgeapp run``: the service's life from start to a drained stop.
+
+- READY=1 goes to systemd after the first frame is processed, so ``active`` means working.
+- WATCHDOG=1 is sent from the frame loop (every turn, rate-limited): a stuck
+  inference stops the pings and systemd restarts the service.
+- A stall watchdog thread does the same where no systemd is watching.
+- SIGTERM/SIGINT: the current frame finishes, holds end, the outbox flushes for
+  ``service.drain_s``, ``stopped`` is published.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import replace
+
+from edgeapp.config import AppConfig
+from edgeapp.events import encode
+from edgeapp.events.base import Event
+from edgeapp.service.notify import SystemdNotifier
+from edgeapp.service.pipeline import FrameResult, Pipeline
+
+log = logging.getLogger(__name__)
+
+EXIT_STALLED = 70  # EX_SOFTWARE: the frame loop stopped making progress
+
+
+class PrintSink:
+    """Events as JSON lines on stdout (``--print-events``), in the envelope the broker would see."""
+
+    def __init__(self, device: str, stream=None):
+        self.device = device
+        self.stream = stream or sys.stdout
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def publish(self, event: Event) -> bool:
+        with self._lock:
+            self._seq += 1
+            self.stream.write(encode(event, self.device, self._seq).decode() + "\n")
+            self.stream.flush()
+        return True
+
+    def close(self, drain_s: float = 0) -> None:
+        pass
+
+
+class FanOut:
+    """One sink in front of several (MQTT and --print-events)."""
+
+    def __init__(self, sinks: list):
+        self.sinks = sinks
+
+    def publish(self, event: Event) -> bool:
+        return all([s.publish(event) for s in self.sinks])
+
+    def close(self, drain_s: float = 0) -> None:
+        for s in self.sinks:
+            s.close(drain_s)
+
+
+class StallWatchdog(threading.Thread):
+    """Exits the process when the frame loop has not turned for ``timeout_s`` (a hung Edge TPU call)."""
+
+    def __init__(self, pipeline: Pipeline, timeout_s: float, stop: threading.Event, exit=os._exit):
+        super().__init__(name="stall-watchdog", daemon=True)
+        self.pipeline, self.timeout_s, self.stop, self._exit = pipeline, timeout_s, stop, exit
+
+    def run(self) -> None:
+        while not self.stop.wait(min(1.0, self.timeout_s / 4)):
+            stalled = time.monotonic() - self.pipeline.progress_at
+            if stalled > self.timeout_s:
+                log.critical("frame loop stuck for %.0f s (inference hung?); exiting so the service is restarted", stalled)
+                logging.shutdown()
+                self._exit(EXIT_STALLED)
+                return
+
+
+def build_sink(config: AppConfig, print_events: bool):
+    sinks = []
+    if config.mqtt.enabled:
+        from edgeapp.mqtt.publisher import Publisher
+
+        sinks.append(Publisher.start(config.mqtt))
+    if print_events:
+        sinks.append(PrintSink(config.mqtt.device_id))
+    if not sinks:
+        log.warning("no [mqtt] table and no --print-events: events go nowhere")
+    return FanOut(sinks)
+
+
+def run_service(config: AppConfig, max_frames: int | None = None, print_events: bool = False,
+                notifier: SystemdNotifier | None = None, stop: threading.Event | None = None) -> int:
+    notifier = notifier or SystemdNotifier()
+    stop = stop or threading.Event()
+    sink = build_sink(config, print_events)
+    try:
+        pipeline = Pipeline(config, sink)
+    except BaseException:
+        sink.close(0)
+        raise
+    pipeline.controls.pose_rate = config.mqtt.pose_rate
+    _connect_commands(sink, pipeline)
+    started = time.monotonic()
+
+    def on_signal(signum, _frame):
+        log.warning("received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    watchdog_stop = threading.Event()
+    StallWatchdog(pipeline, config.service.stall_timeout_s, watchdog_stop).start()
+    next_stats = time.monotonic() + config.mqtt.stats_interval
+    ready = False
+
+    def on_frame(result: FrameResult) -> None:
+        nonlocal ready, next_stats
+        if not ready:
+            ready = True
+            log.warning("first frame after %.2f s on %s", time.monotonic() - started, pipeline.status_line())
+            notifier.ready(pipeline.status_line())
+        now = time.monotonic()
+        if now >= next_stats:
+            next_stats = now + config.mqtt.stats_interval
+            sink.publish(pipeline.stats_event(pipeline.dropped_frames))
+            notifier.status(pipeline.status_line())
+
+    try:
+        frames = pipeline.run(stop, max_frames=max_frames, on_frame=on_frame, heartbeat=notifier.watchdog)
+    finally:
+        notifier.stopping()
+        watchdog_stop.set()
+        pipeline.close()
+        sink.publish(pipeline.stats_event(pipeline.dropped_frames))
+        sink.close(config.service.drain_s)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    log.warning("stopped after %d frames (%s)", frames, pipeline.status_line())
+    return 0
+
+
+def _connect_commands(sink, pipeline: Pipeline) -> None:
+    """MQTT commands flip the pipeline's controls; other sinks take no commands."""
+    for s in getattr(sink, "sinks", [sink]):
+        register = getattr(s, "register_command", None)
+        if register is None:
+            continue
+        c = pipeline.controls
+        register("classification", lambda on: setattr(c, "classification", on), c.classification)
+        register("tracking", lambda on: setattr(c, "tracking", on), c.tracking)
+        register("pose_rate", lambda rate: setattr(c, "pose_rate", rate), c.pose_rate)
+        register("snapshot", lambda _: setattr(c, "snapshot_requested", True), None)
+
+
+def with_overrides(config: AppConfig, source: str | None) -> AppConfig:
+    if source:
+        return replace(config, source=replace(config.source, uri=source))
+    return config
+
+
+def describe(config: AppConfig) -> str:
+    return json.dumps({"source": config.source.uri, "tasks": config.tasks.__dict__}, default=str)

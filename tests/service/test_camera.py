@@ -1,0 +1,176 @@
+"""Cameras that fail, vanish and come back, with real streams and files."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+
+import cv2
+import pytest
+
+from conftest import IMAGES, VIDEO
+from edgeapp.camera.capture import Capture, EndOfStream
+from edgeapp.camera.files import VideoFileSource
+from edgeapp.camera.live import OpenCVCamera
+from edgeapp.camera.reconnect import ReconnectingSource, backoff_delays
+from edgeapp.camera.sources import open_service_source
+from edgeapp.config import SourceConfig
+from support.mjpeg import MjpegCamera
+
+
+def wait_until(predicate, timeout=20.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+@pytest.fixture
+def mjpeg():
+    camera = MjpegCamera(cv2.imread(str(IMAGES / "squat.bmp")), fps=50)
+    yield camera
+    camera.stop()
+
+
+def _consume(source, frames: list, stop: threading.Event):
+    capture = Capture(source).start()
+    try:
+        while not stop.is_set():
+            try:
+                frame = capture.get(timeout=0.2)
+            except EndOfStream:
+                return
+            if frame is not None:
+                frames.append(frame)
+    finally:
+        capture.stop()
+
+
+def test_stream_cut_and_restored_resumes(mjpeg):
+    source = ReconnectingSource(lambda: OpenCVCamera(mjpeg.url, timeout_s=2), mjpeg.url,
+                                reconnect_min_s=0.1, reconnect_max_s=0.5)
+    frames, stop = [], threading.Event()
+    t = threading.Thread(target=_consume, args=(source, frames, stop))
+    t.start()
+    try:
+        assert wait_until(lambda: len(frames) >= 10)
+        mjpeg.stop()  # the camera goes away
+        assert wait_until(lambda: source.status.state == "down")
+        assert source.status.outages == 1 and source.status.last_error
+        count = len(frames)
+        mjpeg.start()  # and comes back on the same address
+        assert wait_until(lambda: len(frames) >= count + 10)
+        assert source.status.state == "up" and source.status.reconnects == 1
+        assert frames[-1].image.shape == (610, 500, 3)
+    finally:
+        stop.set()
+        t.join(10)
+
+
+def test_frames_that_fail_to_decode_are_counted_and_survived(mjpeg):
+    source = ReconnectingSource(lambda: OpenCVCamera(mjpeg.url, timeout_s=2), mjpeg.url,
+                                reconnect_min_s=0.1, reconnect_max_s=0.5, max_bad_frames=5)
+    frames, stop = [], threading.Event()
+    t = threading.Thread(target=_consume, args=(source, frames, stop))
+    t.start()
+    try:
+        assert wait_until(lambda: len(frames) >= 5)
+        mjpeg.garbage.set()
+        assert wait_until(lambda: source.status.bad_frames >= 5)
+        mjpeg.garbage.clear()
+        count = len(frames)
+        assert wait_until(lambda: len(frames) >= count + 10)
+        assert all(f.image.ndim == 3 for f in frames)
+    finally:
+        stop.set()
+        t.join(10)
+
+
+def test_looping_file_removed_and_restored(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    shutil.copyfile(VIDEO / "carving_ice.mp4", clip)
+    source = VideoFileSource(clip, loop=True, retry=True, reconnect_min_s=0.05, reconnect_max_s=0.2)
+    frames, stop = [], threading.Event()
+    t = threading.Thread(target=_consume, args=(source, frames, stop))
+    t.start()
+    try:
+        assert wait_until(lambda: len(frames) >= 10)
+        clip.unlink()  # the reader keeps its open file; the next loop finds nothing
+        assert wait_until(lambda: source.status.state == "down", timeout=60)
+        assert "not there" in source.status.last_error
+        count = len(frames)
+        shutil.copyfile(VIDEO / "carving_ice.mp4", clip)
+        assert wait_until(lambda: len(frames) >= count + 10, timeout=30)
+        assert source.status.reconnects == 1
+        times = [f.time for f in frames]
+        assert times == sorted(times)  # media time keeps increasing across loops
+    finally:
+        stop.set()
+        t.join(10)
+
+
+def test_missing_device_reports_and_retries():
+    source = open_service_source(SourceConfig(uri="/dev/video99", reconnect_min_s=0.05, reconnect_max_s=0.1))
+    frames, stop = [], threading.Event()
+    t = threading.Thread(target=_consume, args=(source, frames, stop))
+    t.start()
+    try:
+        assert wait_until(lambda: source.status.outages == 1)
+        assert "/dev/video99 is not there" in source.status.last_error
+        time.sleep(0.3)
+        assert t.is_alive() and frames == []  # still trying, not crashed
+    finally:
+        stop.set()
+        source.close()
+        t.join(10)
+
+
+def test_picamera2_off_a_pi_is_a_clear_outage():
+    source = open_service_source(SourceConfig(uri="picamera2", reconnect_min_s=0.05, reconnect_max_s=0.1))
+    frames, stop = [], threading.Event()
+    t = threading.Thread(target=_consume, args=(source, frames, stop))
+    t.start()
+    try:
+        assert wait_until(lambda: source.status.outages == 1)
+        assert "python3-picamera2" in source.status.last_error
+    finally:
+        stop.set()
+        source.close()
+        t.join(10)
+
+
+def test_files_are_never_dropped_live_frames_are():
+    source = VideoFileSource(VIDEO / "carving_ice.mp4")
+    capture = Capture(source).start()
+    seen = []
+    while True:
+        try:
+            frame = capture.get(timeout=5)
+        except EndOfStream:
+            break
+        if frame is not None:
+            seen.append(frame.index)
+            time.sleep(0.002)  # slower than decoding: a file must wait, not drop
+    assert seen == list(range(200)) and capture.dropped == 0
+
+
+def test_live_capture_keeps_only_the_newest_frame(mjpeg):
+    source = ReconnectingSource(lambda: OpenCVCamera(mjpeg.url, timeout_s=2), mjpeg.url)
+    capture = Capture(source).start()
+    try:
+        assert wait_until(lambda: capture.get(timeout=0.1) is not None)
+        time.sleep(0.5)  # consumer stalls; about 25 frames arrive meanwhile
+        frame = capture.get(timeout=1)
+        assert frame is not None and capture.dropped >= 5
+        assert capture.get(timeout=0.01) is None or capture.dropped >= 5  # no backlog was kept
+    finally:
+        capture.stop()
+
+
+def test_backoff_grows_to_the_cap_with_jitter():
+    delays = backoff_delays(0.5, 4.0)
+    values = [next(delays) for _ in range(8)]
+    assert 0.4 <= values[0] <= 0.6 and all(v <= 4.8 for v in values) and values[-1] >= 3.2
