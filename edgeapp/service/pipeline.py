@@ -25,7 +25,6 @@ from edgeapp.config import AppConfig
 from edgeapp.events import ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, cpu_temperature
 from edgeapp.events.base import Event
 from edgeapp.latency import LatencyWindow
-from edgeapp.mqtt.ratelimit import PoseRateLimiter
 from edgeapp.pose import MoveNet, Pose
 from edgeapp.registry import Registry, registry_from
 from edgeapp.runtime.failover import FailoverModel
@@ -44,7 +43,6 @@ class Controls:
 
     classification: bool = True
     tracking: bool = True
-    pose_rate: float = 1.0  # pose events per second; presence changes always pass
     snapshot_requested: bool = False
 
 
@@ -93,7 +91,6 @@ class Pipeline:
             self.models["classify"] = self.classifier.classifier.model
         for name, model in self.models.items():
             self.stats.invoke[name] = LatencyWindow(300)
-        self._limiter = PoseRateLimiter(self.controls.pose_rate)
         self.source = source if source is not None else open_service_source(config.source)
         self.capture: Capture | None = None
 
@@ -105,7 +102,7 @@ class Pipeline:
         main = next(iter(self.models.values()))
         return main.info.backend, any(m.info.fallback for m in self.models.values())
 
-    def stats_event(self, dropped_frames: int = 0) -> StatsEvent:
+    def stats_event(self) -> StatsEvent:
         backend, fallback = self.backend()
         return StatsEvent(
             uptime_s=round(time.monotonic() - self.stats.started, 1),
@@ -113,7 +110,7 @@ class Pipeline:
             models={name: w.summary() for name, w in self.stats.invoke.items() if len(w)},
             backend=backend,
             fallback=fallback,
-            dropped_frames=dropped_frames,
+            dropped_frames=self.dropped_frames,
             cpu_temp_c=cpu_temperature(),
         )
 
@@ -145,9 +142,8 @@ class Pipeline:
         self.stats.invoke[name].add(model.last_invoke_s)
 
     def _publish_pose(self, result: FrameResult) -> None:
-        self._limiter.rate = self.controls.pose_rate
-        if self._limiter.allow(result.pose is not None):
-            self._emit(PoseEvent(pose=result.pose.to_dict() if result.pose else None, frame=result.frame.index))
+        # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
+        self._emit(PoseEvent(pose=result.pose.to_dict() if result.pose else None, frame=result.frame.index))
 
     def _emit(self, event: Event) -> None:
         self.sink.publish(event)

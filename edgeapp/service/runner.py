@@ -86,7 +86,7 @@ def build_sink(config: AppConfig, print_events: bool):
     if config.mqtt.enabled:
         from edgeapp.mqtt.publisher import Publisher
 
-        sinks.append(Publisher.start(config.mqtt))
+        sinks.append(Publisher(config.mqtt).start())
     if print_events:
         sinks.append(PrintSink(config.mqtt.device_id))
     if not sinks:
@@ -104,8 +104,7 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     except BaseException:
         sink.close(0)
         raise
-    pipeline.controls.pose_rate = config.mqtt.pose_rate
-    _connect_commands(sink, pipeline)
+    _connect(sink, pipeline)
     started = time.monotonic()
 
     def on_signal(signum, _frame):
@@ -115,19 +114,18 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     watchdog_stop = threading.Event()
     StallWatchdog(pipeline, config.service.stall_timeout_s, watchdog_stop).start()
-    next_stats = time.monotonic() + config.mqtt.stats_interval
+    next_status = time.monotonic() + 10
     ready = False
 
     def on_frame(result: FrameResult) -> None:
-        nonlocal ready, next_stats
+        nonlocal ready, next_status
         if not ready:
             ready = True
-            log.warning("first frame after %.2f s on %s", time.monotonic() - started, pipeline.status_line())
+            log.info("first frame after %.2f s on %s", time.monotonic() - started, pipeline.status_line())
             notifier.ready(pipeline.status_line())
         now = time.monotonic()
-        if now >= next_stats:
-            next_stats = now + config.mqtt.stats_interval
-            sink.publish(pipeline.stats_event(pipeline.dropped_frames))
+        if now >= next_status:
+            next_status = now + 10
             notifier.status(pipeline.status_line())
 
     try:
@@ -136,25 +134,25 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
         notifier.stopping()
         watchdog_stop.set()
         pipeline.close()
-        sink.publish(pipeline.stats_event(pipeline.dropped_frames))
+        sink.publish(pipeline.stats_event())
         sink.close(config.service.drain_s)
         for s, handler in previous.items():
             signal.signal(s, handler)
-    log.warning("stopped after %d frames (%s)", frames, pipeline.status_line())
+    log.info("stopped after %d frames (%s)", frames, pipeline.status_line())
     return 0
 
 
-def _connect_commands(sink, pipeline: Pipeline) -> None:
-    """MQTT commands flip the pipeline's controls; other sinks take no commands."""
-    for s in getattr(sink, "sinks", [sink]):
-        register = getattr(s, "register_command", None)
-        if register is None:
+def _connect(sink, pipeline: Pipeline) -> None:
+    """The MQTT publisher reports the pipeline's stats and its commands flip the pipeline's controls."""
+    for s in sink.sinks:
+        commands = getattr(s, "commands", None)
+        if commands is None:
             continue
+        s.stats_source = pipeline.stats_event
         c = pipeline.controls
-        register("classification", lambda on: setattr(c, "classification", on), c.classification)
-        register("tracking", lambda on: setattr(c, "tracking", on), c.tracking)
-        register("pose_rate", lambda rate: setattr(c, "pose_rate", rate), c.pose_rate)
-        register("snapshot", lambda _: setattr(c, "snapshot_requested", True), None)
+        commands.register("classification", lambda on: setattr(c, "classification", on), initial=c.classification)
+        commands.register("tracking", lambda on: setattr(c, "tracking", on), initial=c.tracking)
+        commands.register("snapshot", lambda _: setattr(c, "snapshot_requested", True))
 
 
 def with_overrides(config: AppConfig, source: str | None) -> AppConfig:

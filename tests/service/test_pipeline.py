@@ -1,0 +1,131 @@
+"""The pipeline on real models and a real clip; Edge TPU failover behind the runtime's opener."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+
+from conftest import MODELS, MOVENET, VIDEO
+from edgeapp.config import AppConfig
+from edgeapp.events import PoseClassEvent, PoseEvent
+from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
+from edgeapp.runtime.failover import FailoverModel
+from edgeapp.service.pipeline import Pipeline
+
+CLIP = VIDEO / "opencv_vtest_30s_h264.mp4"
+
+
+class ListSink:
+    """The pipeline's own sink interface, collecting what it hands over."""
+
+    def __init__(self):
+        self.events = []
+
+    def publish(self, event) -> bool:
+        self.events.append(event)
+        return True
+
+
+def config(**sections) -> AppConfig:
+    base = {"source": {"uri": str(CLIP)}, "runtime": {"models_dir": str(MODELS), "threads": 2}}
+    base.update(sections)
+    return AppConfig.from_dict(base)
+
+
+def test_pipeline_runs_pose_and_classification_and_can_be_built_twice():
+    for _ in range(2):
+        sink = ListSink()
+        pipeline = Pipeline(config(tasks={"pose": True, "classify": True}), sink)
+        assert pipeline.run(threading.Event(), max_frames=40) == 40
+        pipeline.close()
+        poses = [e for e in sink.events if isinstance(e, PoseEvent)]
+        assert len(poses) == 40 and [e.frame for e in poses] == list(range(40))
+        assert any(e.person for e in poses)
+        assert all(len(e.pose["keypoints"]) == 17 for e in poses if e.person)
+        stats = pipeline.stats_event()
+        assert stats.models["pose"]["n"] == 40 and stats.backend == "cpu" and stats.fallback is True
+        assert stats.fps and stats.fps > 0
+        assert pipeline.latest is not None and pipeline.latest.frame.index == 39
+
+
+def test_classification_can_be_switched_off_at_run_time():
+    sink = ListSink()
+    pipeline = Pipeline(config(tasks={"pose": True, "classify": True}), sink)
+    pipeline.controls.classification = False
+    pipeline.run(threading.Event(), max_frames=10)
+    assert pipeline.latest.classification is None
+    assert not [e for e in sink.events if isinstance(e, PoseClassEvent)]
+
+
+def test_a_file_source_ends_the_run_without_dropping():
+    sink = ListSink()
+    pipeline = Pipeline(config(source={"uri": str(VIDEO / "carving_ice.mp4")}), sink)
+    assert pipeline.run(threading.Event()) == 200
+    assert pipeline.dropped_frames == 0
+
+
+class FlakyEdgeTpu:
+    """Stands in for the Edge TPU hardware behind the runtime's opener: a real interpreter of the
+    CPU model, reported as the Edge TPU, whose invoke fails once ``vanish`` is set."""
+
+    def __init__(self):
+        self.vanish = threading.Event()
+        self.present = True
+        self.opened = 0
+
+    def __call__(self, files: ModelFiles, request: BackendRequest):
+        if request.kind == "cpu":
+            return open_interpreter(files, request)
+        if not self.present:
+            from edgeapp.errors import BackendError
+
+            raise BackendError("no Edge TPU found")
+        interpreter, info = open_interpreter(dataclasses.replace(files, named="cpu"), dataclasses.replace(request, kind="cpu"))
+        self.opened += 1
+        tpu = self
+
+        class Tpu:
+            def __getattr__(self, name):
+                return getattr(interpreter, name)
+
+            def invoke(self):
+                if tpu.vanish.is_set():
+                    raise RuntimeError("Failed to invoke: USB transfer error (device gone)")
+                return interpreter.invoke()
+
+        return Tpu(), BackendInfo(request.kind, "edgetpu", files.edgetpu, device=request.device)
+
+
+def test_failover_to_cpu_and_back_when_the_edge_tpu_returns():
+    now = [0.0]
+    tpu = FlakyEdgeTpu()
+    files = ModelFiles(cpu=MOVENET, edgetpu=MOVENET.with_name(MOVENET.stem + "_edgetpu.tflite"))
+    model = FailoverModel(files, BackendRequest("auto", threads=1), retry_s=30, opener=tpu, clock=lambda: now[0])
+    from edgeapp.pose import MoveNet
+    import cv2
+    from conftest import IMAGES
+
+    image = cv2.imread(str(IMAGES / "tfex_pose_image1.png"))
+    movenet = MoveNet(model)
+    before = movenet.estimate_still(image)
+    assert model.info.backend == "edgetpu" and not model.info.fallback
+
+    tpu.vanish.set()
+    tpu.present = False
+    during = movenet.estimate_still(image)  # the failing invoke is repeated on the CPU: no frame lost
+    assert model.info.backend == "cpu" and model.info.fallback
+    assert "USB transfer error" in model.info.reason
+    assert abs(during.xy - before.xy).max() < 1e-6  # same input reached the CPU twin
+
+    now[0] += 31  # retry is due, but the TPU is still gone: stay on the CPU
+    movenet.estimate(image)
+    assert model.info.backend == "cpu"
+
+    tpu.vanish.clear()
+    tpu.present = True
+    now[0] += 31
+    movenet.estimate(image)
+    assert model.info.backend == "edgetpu" and not model.info.fallback
+    assert model.switches == 2

@@ -1,0 +1,191 @@
+"""``edgeapp run`` as systemd runs it: a real process, a real notify socket, a real broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import MODELS, REPO, VIDEO
+from edgeapp.bench.mqtt import LocalMosquitto
+from edgeapp.config import AppConfig, load_config
+from edgeapp.errors import EXIT_CONFIG
+from edgeapp.service.notify import SystemdNotifier
+from edgeapp.service.runner import EXIT_STALLED, StallWatchdog
+
+CLIP = VIDEO / "opencv_vtest_30s_h264.mp4"
+
+
+def write_config(path: Path, **tables) -> Path:
+    lines = []
+    for table, values in tables.items():
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class NotifySocket:
+    """The receiving end of sd_notify, as systemd holds it."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            self.messages.append((time.monotonic(), data.decode()))
+
+    def wait_for(self, text: str, timeout: float = 60) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for at, m in self.messages:
+                if text in m.split("\n"):
+                    return at
+            time.sleep(0.05)
+        raise AssertionError(f"{text} never arrived; got {self.messages}")
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = LocalMosquitto(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+def start(config: Path, env: dict, *args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "edgeapp", "run", "--config", str(config), *args],
+                            env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def subscribe(port: int, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "edgeapp/#", "-v"],
+                            stdout=out.open("w"), stderr=subprocess.DEVNULL)
+
+
+def test_ready_after_first_frame_watchdog_pings_and_sigterm_drains(tmp_path, broker):
+    cfg = write_config(
+        tmp_path / "config.toml",
+        source={"uri": str(CLIP), "loop": True},
+        tasks={"pose": True, "classify": True},
+        runtime={"models_dir": str(MODELS), "threads": 2},
+        mqtt={"host": "127.0.0.1", "port": broker.port, "device_id": "kiosk-7",
+              "outbox_path": str(tmp_path / "outbox.sqlite3"), "pose_rate": 5.0},
+    )
+    received = tmp_path / "sub.txt"
+    sub = subscribe(broker.port, received)
+    notify = NotifySocket(tmp_path / "notify.sock")
+    proc = start(cfg, {"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"})
+    try:
+        ready_at = notify.wait_for("READY=1")
+        notify.wait_for("WATCHDOG=1")
+        time.sleep(1.5)  # pings keep coming while frames flow: at least one every 0.5 s
+        pings = [at for at, m in notify.messages if "WATCHDOG=1" in m]
+        assert len(pings) >= 3 and max(b - a for a, b in zip(pings, pings[1:])) < 1.0
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        notify.wait_for("STOPPING=1")
+        assert ready_at > 0
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+        time.sleep(0.5)
+        sub.terminate()
+        sub.wait()
+    lines = received.read_text().splitlines()
+    topics = [line.split(" ", 1)[0] for line in lines]
+    assert topics.count("edgeapp/kiosk-7/available") >= 2
+    assert lines[-1] == "edgeapp/kiosk-7/available stopped" or "edgeapp/kiosk-7/available stopped" in lines
+    events = [json.loads(line.split(" ", 1)[1]) for line in lines if "/events/" in line]
+    kinds = {e["event"] for e in events}
+    assert {"pose", "stats"} <= kinds
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+def test_bad_config_exits_78_naming_the_key(tmp_path):
+    cfg = write_config(tmp_path / "config.toml", source={"uri": str(CLIP), "fps": -1})
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == EXIT_CONFIG == 78
+    assert "config source.fps" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "config", "check", str(tmp_path / "none.toml")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 78 and "config file not found" in r.stderr
+
+
+def test_run_prints_events_and_stops_at_max_frames(tmp_path):
+    cfg = write_config(tmp_path / "config.toml", source={"uri": str(VIDEO / "carving_ice.mp4")},
+                       runtime={"models_dir": str(MODELS), "threads": 2})
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg), "--max-frames", "25",
+                        "--print-events"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    poses = [e for e in events if e["event"] == "pose"]
+    assert len(poses) == 25 and poses[0]["frame"] == 0
+    assert events[-1]["event"] == "stats" and events[-1]["models"]["pose"]["n"] == 25
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_example_config_is_valid_and_complete():
+    config = load_config(REPO / "systemd" / "config.example.toml")
+    defaults = AppConfig()
+    # the example documents the defaults: only the [mqtt] table's presence differs
+    assert config.source == defaults.source and config.runtime == defaults.runtime
+    assert config.classify == defaults.classify and config.service == defaults.service
+    assert config.mqtt.enabled
+
+
+def test_notifier_is_silent_outside_systemd_and_rate_limits_pings(tmp_path):
+    assert not SystemdNotifier(env={}).enabled
+    notify = NotifySocket(tmp_path / "n.sock")
+    now = [0.0]
+    n = SystemdNotifier(env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "4000000"}, clock=lambda: now[0])
+    for t in (0.0, 0.5, 0.9, 1.0, 1.5, 2.1):
+        now[0] = t
+        n.watchdog()
+    time.sleep(0.3)
+    assert [m for _, m in notify.messages].count("WATCHDOG=1") == 3  # at 0.0, 1.0 and 2.1: every WATCHDOG_USEC/4
+    n.close()
+    notify.close()
+
+
+def test_stall_watchdog_exits_when_the_frame_loop_stops_turning():
+    class Stuck:
+        progress_at = time.monotonic() - 100
+
+    codes = []
+    stop = threading.Event()
+    dog = StallWatchdog(Stuck(), timeout_s=5, stop=stop, exit=codes.append)
+    dog.start()
+    dog.join(5)
+    assert codes == [EXIT_STALLED]
