@@ -24,6 +24,11 @@ def register(cli) -> None:
     c.add_argument("file")
     c.set_defaults(func=check)
 
+    d = cli.command("doctor", "check runtime, models, camera, Edge TPU, broker and config; exit 0 only if all are fine")
+    d.add_argument("--config", default=str(DEFAULT_CONFIG), help=f"TOML config (default {DEFAULT_CONFIG})")
+    d.add_argument("--camera-timeout", type=float, default=10.0, help="seconds to wait for a first frame")
+    d.set_defaults(func=doctor)
+
 
 def configure_logging(level: str) -> None:
     # journald stamps time and unit itself; elsewhere a timestamp helps.
@@ -53,3 +58,11 @@ def check(args: argparse.Namespace) -> int:
     print(f"{args.file}: ok (source {config.source.uri}; tasks {', '.join(enabled)}; "
           f"mqtt {'on' if config.mqtt.enabled else 'off'})")
     return 0
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from edgeapp.service.doctor import print_checks, run_checks
+
+    checks = run_checks(args.config, args.camera_timeout)
+    print_checks(checks)
+    return 1 if any(c.failed for c in checks) else 0

@@ -1,0 +1,194 @@
+"""``edgeapp doctor``: what is fine on this device and what to fix, one row per part."""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from edgeapp.config import AppConfig, load_config
+from edgeapp.errors import EdgeappError
+
+CORAL_USB_IDS = {("1a6e", "089a"): "Coral USB (before firmware load)", ("18d1", "9302"): "Coral USB"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail | skip
+    detail: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+
+def check_runtime() -> Check:
+    try:
+        import cv2
+        import numpy
+
+        from edgeapp.runtime.litert import RUNTIME_NAME
+    except Exception as exc:  # an install problem: say which import broke
+        return Check("runtime", "fail", f"cannot import the runtime: {exc}; reinstall edgeapp into its venv")
+    return Check("runtime", "ok", f"{RUNTIME_NAME}, numpy {numpy.__version__}, OpenCV {cv2.__version__}")
+
+
+def check_models(config: AppConfig) -> Iterator[Check]:
+    from edgeapp.registry import registry_from
+    from edgeapp.runtime.backend import BackendRequest
+    from edgeapp.runtime.model import Model
+
+    registry = registry_from(config.runtime.models_dir or None)
+    wanted = []
+    if config.tasks.pose:
+        wanted.append(("pose", config.pose.model))
+    if config.tasks.classify:
+        wanted.append(("classify", config.classify.model))
+    for task, name in wanted:
+        try:
+            files = registry.resolve(name, task)
+            problems = [v for v in registry.verify(_entry_names(registry, name)) if v.status == "mismatch"]
+            if problems:
+                yield Check(f"model {name}", "fail", f"checksum mismatch for {problems[0].artifact.file}: "
+                                                     f"run `edgeapp models pull {problems[0].artifact.name}`")
+                continue
+            Model.open(files, BackendRequest(kind="cpu", threads=1))  # loads: the bytes are a usable model
+            yield Check(f"model {name}", "ok", f"{files.any}" + (" (+ Edge TPU twin)" if files.edgetpu and files.cpu else ""))
+        except EdgeappError as exc:
+            yield Check(f"model {name}", "fail", str(exc))
+
+
+def _entry_names(registry, name: str) -> list[str]:
+    entry = registry.entries.get(name)
+    if entry is None:
+        return []
+    return [n for n in (entry.name, entry.edgetpu, entry.cpu, entry.labels) if n and registry.path(n).is_file()]
+
+
+def check_camera(config: AppConfig, timeout_s: float = 10.0) -> Check:
+    from edgeapp.camera.sources import open_service_source
+
+    source = open_service_source(config.source)
+    got: list = []
+
+    def first_frame():
+        try:
+            for frame in source.frames():
+                got.append(frame)
+                return
+        except Exception as exc:  # reported below as the camera's failure
+            got.append(exc)
+
+    t = threading.Thread(target=first_frame, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    source.close()
+    status = getattr(source, "status", None)
+    if got and not isinstance(got[0], Exception):
+        w, h = got[0].size
+        return Check("camera", "ok", f"{config.source.uri}: {w}x{h} frames")
+    reason = str(got[0]) if got else (status.last_error if status and status.last_error else "no frame")
+    return Check("camera", "fail", f"{config.source.uri}: {reason} within {timeout_s:.0f} s")
+
+
+def coral_devices(sysfs: str = "/sys/bus/usb/devices", dev: str = "/dev") -> list[str]:
+    found = []
+    for d in glob.glob(f"{sysfs}/*"):
+        try:
+            ids = (Path(d, "idVendor").read_text().strip(), Path(d, "idProduct").read_text().strip())
+        except OSError:
+            continue
+        if ids in CORAL_USB_IDS:
+            found.append(f"{CORAL_USB_IDS[ids]} at {Path(d).name}")
+    found += [f"Coral PCIe {p}" for p in sorted(glob.glob(f"{dev}/apex_*"))]
+    return found
+
+
+def check_edgetpu(config: AppConfig) -> Check:
+    rt = config.runtime
+    if rt.backend == "cpu":
+        return Check("edge tpu", "skip", "runtime.backend is cpu")
+    devices = coral_devices()
+    try:
+        ctypes.CDLL(rt.delegate)
+        library = f"{rt.delegate} loads"
+    except OSError as exc:
+        library = f"{rt.delegate} missing ({exc}); install libedgetpu1-std"
+        if not devices:
+            status = "fail" if rt.backend == "edgetpu" else "warn"
+            return Check("edge tpu", status, f"no Coral found and {library}; models run on the CPU")
+        return Check("edge tpu", "fail", f"{', '.join(devices)} present but {library}")
+    if not devices:
+        status = "fail" if rt.backend == "edgetpu" else "warn"
+        return Check("edge tpu", status, f"{library}, but no Coral is plugged in (lsusb: 1a6e:089a or 18d1:9302)")
+    return Check("edge tpu", "ok", f"{', '.join(devices)}; {library}")
+
+
+def check_broker(config: AppConfig, timeout_s: float = 5.0) -> Check:
+    if not config.mqtt.enabled:
+        return Check("broker", "skip", "no [mqtt] table")
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    m = config.mqtt
+    where = f"{m.host}:{m.port}"
+    result: list = []
+    done = threading.Event()
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"{m.effective_client_id}-doctor")
+
+    def on_connect(_c, _u, _f, reason, _p):
+        result.append(reason)
+        done.set()
+
+    client.on_connect = on_connect
+    try:
+        if m.username:
+            client.username_pw_set(m.username, m.password())
+        if m.use_tls:
+            client.tls_set(ca_certs=m.tls_ca, certfile=m.tls_cert, keyfile=m.tls_key)
+            client.tls_insecure_set(not m.tls_check_hostname)
+        client.connect(m.host, m.port, keepalive=10)
+        client.loop_start()
+        done.wait(timeout_s)
+    except (OSError, ValueError, EdgeappError) as exc:
+        return Check("broker", "fail", f"{where}: {exc}")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    if not result:
+        return Check("broker", "fail", f"{where}: no answer within {timeout_s:.0f} s")
+    if result[0].is_failure:
+        return Check("broker", "fail", f"{where}: {result[0]} (check username/password_file and the broker's ACL)")
+    return Check("broker", "ok", f"{where} accepted us{' over TLS' if m.use_tls else ''}")
+
+
+def run_checks(config_path: str, camera_timeout_s: float = 10.0) -> list[Check]:
+    checks = [check_runtime()]
+    try:
+        config = load_config(config_path)
+    except EdgeappError as exc:
+        return checks + [Check("config", "fail", str(exc))]
+    checks.append(Check("config", "ok", config_path))
+    steps: list[Callable[[], object]] = [
+        lambda: list(check_models(config)),
+        lambda: check_camera(config, camera_timeout_s),
+        lambda: check_edgetpu(config),
+        lambda: check_broker(config),
+    ]
+    for step in steps:
+        out = step()
+        checks += out if isinstance(out, list) else [out]  # type: ignore[list-item]
+    return checks
+
+
+def print_checks(checks: list[Check]) -> None:
+    width = max(len(c.name) for c in checks)
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
+    for c in checks:
+        print(f"{c.name:<{width}}  {marks[c.status]}  {c.detail}")
+    failed = [c.name for c in checks if c.failed]
+    print(f"\n{len(checks) - len(failed)} of {len(checks)} fine" + (f"; fix: {', '.join(failed)}" if failed else ""))
