@@ -15,6 +15,7 @@ from typing import Literal
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.errors import ConfigError
 from edgeapp.mqtt.config import MqttConfig
+from edgeapp.preview.config import PreviewConfig
 from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
 from edgeapp.detect.typedconfig import build, require
 
@@ -112,6 +113,7 @@ class AppConfig:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False))
+    preview: PreviewConfig = field(default_factory=PreviewConfig)
 
     @classmethod
     def from_dict(cls, data: dict) -> AppConfig:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from edgeapp.config import AppConfig
 from edgeapp.events import encode
 from edgeapp.events.base import Event
+from edgeapp.preview import start_preview
 from edgeapp.service.notify import SystemdNotifier
 from edgeapp.service.pipeline import FrameResult, Pipeline
 
@@ -101,6 +102,7 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     sink = build_sink(config, print_events)
     try:
         pipeline = Pipeline(config, sink)
+        preview = start_preview(config.preview, pipeline, sink)  # None unless [preview] enabled
     except BaseException:
         sink.close(0)
         raise
@@ -131,6 +133,8 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     try:
         frames = pipeline.run(stop, max_frames=max_frames, on_frame=on_frame, heartbeat=notifier.watchdog)
     finally:
+        if preview is not None:
+            preview.stop()  # /healthz goes away with the frame loop; the port is free for a restart
         notifier.stopping()
         watchdog_stop.set()
         pipeline.close()

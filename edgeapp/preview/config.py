@@ -1,0 +1,70 @@
+"""The ``[preview]`` table: the optional live view served by the device itself.
+
+Off by default and bound to loopback. Anything else exposes camera frames on the
+network, so a token is then required: the service refuses to start without one
+rather than serve people's images to whoever can reach the port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeapp.detect.typedconfig import require
+from edgeapp.errors import ConfigError
+
+MIN_TOKEN_CHARS = 16  # a token guards camera images on a network: no short, guessable ones
+
+
+@dataclass(frozen=True)
+class PreviewConfig:
+    enabled: bool = False
+    host: str = "127.0.0.1"  # anything but loopback needs token or token_file
+    port: int = 8080
+    token: str = ""
+    token_file: str = ""  # a file holding the token (kept out of a world-readable config)
+    max_fps: float = 10.0  # stream rate cap: the preview never competes with inference for more than this
+    jpeg_quality: int = 75
+    stall_s: float = 5.0  # /healthz turns 503 when the frame loop has not turned for this long
+
+    def check(self, path: str) -> None:
+        require(bool(self.host.strip()), f"{path}.host", "must not be empty")
+        require(0 <= self.port <= 65535, f"{path}.port", f"must be 0..65535 (0: any free port), got {self.port}")
+        require(0 < self.max_fps <= 30, f"{path}.max_fps", f"must be in (0, 30], got {self.max_fps}")
+        require(10 <= self.jpeg_quality <= 100, f"{path}.jpeg_quality", f"must be 10..100, got {self.jpeg_quality}")
+        require(self.stall_s >= 1, f"{path}.stall_s", "must be at least 1 second (the frame loop idles up to 0.5 s)")
+        require(not (self.token and self.token_file), f"{path}.token", "set token or token_file, not both")
+        if not self.enabled:
+            return  # a disabled preview's token file need not exist on this machine
+        token = self.resolve_token(path)
+        if token:
+            require(len(token) >= MIN_TOKEN_CHARS, f"{path}.token_file" if self.token_file else f"{path}.token",
+                    f"must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
+        elif not self.loopback:
+            raise ConfigError(f"{path}.token", f"required when host is not loopback ({self.host!r} exposes the "
+                                               "camera on the network); set token or token_file")
+
+    @property
+    def loopback(self) -> bool:
+        return is_loopback(self.host)
+
+    def resolve_token(self, path: str = "preview") -> str:
+        """The token, read from ``token_file`` when that is set; "" when there is none."""
+        if not self.token_file:
+            return self.token
+        try:
+            token = Path(self.token_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{path}.token_file", f"cannot read {self.token_file}: {exc.strerror or exc}") from None
+        require(bool(token), f"{path}.token_file", f"{self.token_file} is empty")
+        return token
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[] ")).is_loopback
+    except ValueError:
+        return False  # a host name or 0.0.0.0/:: (every interface): treat as exposed

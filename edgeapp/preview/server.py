@@ -1,0 +1,287 @@
+"""The preview HTTP server: aiohttp on its own thread and event loop.
+
+Routes: ``/`` the kiosk page, ``/stream.mjpg`` the annotated frames (MJPEG),
+``/state.json`` the latest state, ``/healthz`` (200 while the frame loop turns),
+``/metrics`` (Prometheus text).
+
+Cost rules, because the preview must never slow inference:
+
+* nothing is drawn or encoded unless a ``/stream.mjpg`` viewer is connected; the
+  frame loop is not touched at all (no ``on_frame`` hook): the server reads
+  ``pipeline.latest`` when it wants a frame;
+* with viewers, one producer draws and encodes the newest frame at most
+  ``max_fps`` times a second on the server's own render thread, and every viewer
+  gets that same JPEG (a second viewer costs a socket write, not a render);
+* a slow viewer skips frames instead of queueing them.
+
+``start()`` binds (errors surface there, in the caller's thread), ``stop()`` ends
+the streams and closes the socket. No global state: several servers may run in a
+process, each with its own metrics registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hmac
+import json
+import logging
+import threading
+import time
+from importlib import resources
+from typing import Any, Callable
+
+import cv2
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from edgeapp.errors import ConfigError, EdgeappError
+from edgeapp.preview import overlay
+from edgeapp.preview.config import PreviewConfig
+from edgeapp.preview.metrics import PipelineCollector, exposition, new_registry
+from edgeapp.preview.state import describe
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "edgeappframe"
+KEEPALIVE_S = 1.0  # a viewer with no new frame gets the last one again: a gone viewer is noticed by the write
+OPEN_PATHS = frozenset({"/healthz"})  # probes carry no token; the answer says only up or down
+SHUTDOWN_S = 2.0
+
+
+class PreviewServer:
+    """``PreviewServer(config, pipeline).start()`` ... ``stop()``.
+
+    ``mqtt_stats``: the MQTT publisher's ``stats`` method, for the outbox figures in ``/metrics``.
+    ``render``: the drawing function (``overlay.render``'s signature); tests count its calls."""
+
+    def __init__(self, config: PreviewConfig, pipeline, mqtt_stats: Callable | None = None,
+                 render: Callable[..., Any] = overlay.render):
+        self.config = config
+        self.pipeline = pipeline
+        self.token = config.resolve_token()
+        if not self.token and not config.loopback:  # also checked when the config is read; never serve exposed
+            raise ConfigError("preview.token", f"required when host is not loopback (host {config.host!r})")
+        self._render = render
+        self.frames_rendered = 0  # written by the render thread only
+        self.viewers = 0  # changed on the event loop only
+        self.registry = new_registry(PipelineCollector(
+            pipeline, mqtt_stats, lambda: {"viewers": self.viewers, "frames_rendered": self.frames_rendered}))
+        self.port: int | None = None
+        self._stopped = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._render_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="preview-render")
+        # Event-loop state, created on the loop:
+        self._closing: asyncio.Event | None = None
+        self._has_viewers: asyncio.Event | None = None
+        self._new_frame: asyncio.Event | None = None
+        self._producer: asyncio.Task | None = None
+        self._jpeg: bytes | None = None
+        self._seq = 0
+        self._render_failed = False
+
+    # -- life ----------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"http://{host}:{self.port}/"
+
+    def start(self) -> PreviewServer:
+        ready: concurrent.futures.Future = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), name="preview", daemon=True)
+        self._thread.start()
+        try:
+            ready.result(timeout=30)
+        except OSError as exc:
+            self._thread.join(5)
+            self._render_pool.shutdown(wait=False)
+            raise EdgeappError(f"preview: cannot listen on {self.config.host}:{self.config.port} "
+                               f"(preview.host/preview.port): {exc.strerror or exc}") from None
+        log.info("preview on %s", self.url)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the streams, close the socket, join the thread. Safe to call twice."""
+        self._stopped = True
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout)
+        except Exception:  # stopping must not turn a clean service stop into a crash
+            log.warning("preview did not shut down cleanly", exc_info=True)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._render_pool.shutdown(wait=False)
+
+    def mark_stopped(self) -> None:
+        """The frame loop has ended: ``/healthz`` answers 503 from now on."""
+        self._stopped = True
+
+    def __enter__(self) -> PreviewServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _serve(self, ready: concurrent.futures.Future) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as exc:
+            ready.set_exception(exc)
+            loop.close()
+            return
+        self._loop = loop
+        ready.set_result(None)
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _open(self) -> None:
+        self._closing, self._has_viewers, self._new_frame = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/", self._page)
+        app.router.add_get("/stream.mjpg", self._stream)
+        app.router.add_get("/state.json", self._state)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        # No access log: the page polls /state.json four times a second and journald would fill with it.
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_S)
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, self.config.host, self.config.port).start()
+        except BaseException:
+            await self._runner.cleanup()
+            raise
+        self.port = self._runner.addresses[0][1]
+        self._producer = asyncio.get_running_loop().create_task(self._produce(), name="preview-producer")
+
+    async def _shutdown(self) -> None:
+        assert self._closing is not None and self._new_frame is not None
+        self._closing.set()
+        self._new_frame.set()  # wakes every viewer, which then sees _closing
+        if self._producer is not None:
+            self._producer.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- health --------------------------------------------------------------------------
+    def health(self) -> tuple[bool, str]:
+        """Healthy while the frame loop turns: it beats ``progress_at`` every turn, at least
+        every 0.5 s even without frames, so a stale beat means stopped or stuck."""
+        if self._stopped:
+            return False, "frame loop stopped"
+        age = time.monotonic() - self.pipeline.progress_at
+        if age > self.config.stall_s:
+            return False, f"frame loop has not turned for {age:.1f} s"
+        return True, "ok"
+
+    # -- frames --------------------------------------------------------------------------
+    async def _produce(self) -> None:
+        """Draw + encode the newest frame, at most max_fps times a second, while anyone watches."""
+        assert self._closing and self._has_viewers and self._new_frame
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.config.max_fps
+        last_frame = None
+        while not self._closing.is_set():
+            if self.viewers == 0:
+                self._has_viewers.clear()
+                await self._has_viewers.wait()  # zero cost with nobody watching
+                continue
+            began = loop.time()
+            result = self.pipeline.latest
+            if result is not None and result.frame is not last_frame:
+                last_frame = result.frame
+                jpeg = await loop.run_in_executor(self._render_pool, self._encode, result)
+                if jpeg is not None:
+                    self._jpeg, self._seq = jpeg, self._seq + 1
+                    woken, self._new_frame = self._new_frame, asyncio.Event()
+                    woken.set()
+            await asyncio.sleep(max(0.0, period - (loop.time() - began)))
+
+    def _encode(self, result) -> bytes | None:
+        """On the render thread: the annotated frame as JPEG (None if drawing failed)."""
+        try:
+            image = self._render(result.frame.image, describe(self.pipeline, result), pose=result.pose,
+                                 detections=getattr(result, "detections", None), target=getattr(result, "target", None))
+            ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])
+        except Exception:
+            if not self._render_failed:  # once: a drawing bug must not flood the journal at max_fps
+                log.exception("preview: drawing frame %s failed", result.frame.index)
+            self._render_failed = True
+            return None
+        self.frames_rendered += 1
+        return buf.tobytes() if ok else None
+
+    # -- handlers ------------------------------------------------------------------------
+    @web.middleware
+    async def _auth(self, request: web.Request, handler):
+        if self.token and request.path not in OPEN_PATHS and not self._authorised(request):
+            return web.json_response({"error": "a token is required: ?token=... or Authorization: Bearer ..."},
+                                     status=401, headers={"WWW-Authenticate": 'Bearer realm="edgeapp"'})
+        return await handler(request)
+
+    def _authorised(self, request: web.Request) -> bool:
+        given = request.query.get("token", "")
+        header = request.headers.get("Authorization", "")
+        if not given and header[:7].lower() == "bearer ":
+            given = header[7:].strip()
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+    async def _page(self, request: web.Request) -> web.Response:
+        html = resources.files("edgeapp.preview").joinpath("page.html").read_bytes()
+        return web.Response(body=html, content_type="text/html", charset="utf-8",
+                            headers={"Cache-Control": "no-store"})
+
+    async def _state(self, request: web.Request) -> web.Response:
+        state = describe(self.pipeline)
+        state["healthy"] = self.health()[0]
+        return web.Response(text=json.dumps(state), content_type="application/json",
+                            headers={"Cache-Control": "no-store"})
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        ok, reason = self.health()
+        return web.json_response({"ok": ok, "reason": reason, "frames": self.pipeline.stats.frames},
+                                 status=200 if ok else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = exposition(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        assert self._closing and self._has_viewers and self._new_frame
+        response = web.StreamResponse(headers={
+            "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            "Cache-Control": "no-store, no-cache, must-revalidate", "Pragma": "no-cache"})
+        await response.prepare(request)
+        self.viewers += 1
+        self._has_viewers.set()
+        try:
+            # Each part ends with the next boundary, so a browser shows a frame as soon as it is
+            # complete instead of waiting for the following one.
+            await response.write(f"--{BOUNDARY}\r\n".encode())
+            seen = 0
+            while not self._closing.is_set():
+                if self._seq == seen:
+                    try:
+                        await asyncio.wait_for(self._new_frame.wait(), KEEPALIVE_S)
+                    except asyncio.TimeoutError:
+                        pass
+                if self._closing.is_set():
+                    break
+                jpeg, seen = self._jpeg, self._seq
+                if jpeg is not None:
+                    await response.write(
+                        b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n--%s\r\n"
+                        % (len(jpeg), jpeg, BOUNDARY.encode()))
+        except ConnectionError:
+            pass  # the viewer went away
+        finally:
+            self.viewers -= 1
+        return response
