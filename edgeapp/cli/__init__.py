@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "edgeapp.cli.service",
     "edgeapp.cli.mqtt",
     "edgeapp.cli.classify",
+    "edgeapp.cli.preview",
 )
 
 

@@ -18,7 +18,7 @@ PREFIX = "edgeapp"
 
 class PipelineCollector:
     """``pipeline``: a ``Pipeline``; ``mqtt_stats``: the publisher's ``stats`` (None without MQTT);
-    ``preview``: a callable giving the preview's own ``{"viewers", "frames_rendered"}``."""
+    ``preview``: a callable giving the preview's own ``{"viewers", "frames_rendered", "render_cpu_s"}``."""
 
     def __init__(self, pipeline, mqtt_stats: Callable | None = None, preview: Callable[[], dict] | None = None):
         self.pipeline = pipeline
@@ -62,6 +62,8 @@ class PipelineCollector:
             p = self.preview()
             yield _gauge("preview_viewers", "Connected /stream.mjpg viewers", p["viewers"])
             yield _counter("preview_frames_rendered", "Preview frames drawn and encoded", p["frames_rendered"])
+            yield _counter("preview_render_cpu_seconds", "CPU time spent drawing and encoding preview frames",
+                           p["render_cpu_s"])
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -26,6 +26,7 @@ import concurrent.futures
 import hmac
 import json
 import logging
+import os
 import threading
 import time
 from importlib import resources
@@ -47,6 +48,7 @@ BOUNDARY = "edgeappframe"
 KEEPALIVE_S = 1.0  # a viewer with no new frame gets the last one again: a gone viewer is noticed by the write
 OPEN_PATHS = frozenset({"/healthz"})  # probes carry no token; the answer says only up or down
 SHUTDOWN_S = 2.0
+WRITE_TIMEOUT_S = 10.0  # a viewer not taking a frame for this long is dropped
 
 
 class PreviewServer:
@@ -66,13 +68,16 @@ class PreviewServer:
         self.frames_rendered = 0  # written by the render thread only
         self.viewers = 0  # changed on the event loop only
         self.registry = new_registry(PipelineCollector(
-            pipeline, mqtt_stats, lambda: {"viewers": self.viewers, "frames_rendered": self.frames_rendered}))
+            pipeline, mqtt_stats, lambda: {"viewers": self.viewers, "frames_rendered": self.frames_rendered,
+                                        "render_cpu_s": self.render_cpu_s}))
         self.port: int | None = None
         self._stopped = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._render_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="preview-render")
+        self.render_cpu_s = 0.0  # CPU time the render thread spent drawing and encoding
+        self._render_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="preview-render",
+                                                                  initializer=_lower_priority)
         # Event-loop state, created on the loop:
         self._closing: asyncio.Event | None = None
         self._has_viewers: asyncio.Event | None = None
@@ -207,6 +212,7 @@ class PreviewServer:
 
     def _encode(self, result) -> bytes | None:
         """On the render thread: the annotated frame as JPEG (None if drawing failed)."""
+        began = time.thread_time()
         try:
             image = self._render(result.frame.image, describe(self.pipeline, result), pose=result.pose,
                                  detections=getattr(result, "detections", None), target=getattr(result, "target", None))
@@ -216,6 +222,8 @@ class PreviewServer:
                 log.exception("preview: drawing frame %s failed", result.frame.index)
             self._render_failed = True
             return None
+        finally:
+            self.render_cpu_s += time.thread_time() - began
         self.frames_rendered += 1
         return buf.tobytes() if ok else None
 
@@ -277,11 +285,21 @@ class PreviewServer:
                     break
                 jpeg, seen = self._jpeg, self._seq
                 if jpeg is not None:
-                    await response.write(
+                    # A viewer that stops reading (a frozen tab) would otherwise count as watching,
+                    # and keep the frames being drawn, for as long as its socket stays open.
+                    await asyncio.wait_for(response.write(
                         b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n--%s\r\n"
-                        % (len(jpeg), jpeg, BOUNDARY.encode()))
-        except ConnectionError:
-            pass  # the viewer went away
+                        % (len(jpeg), jpeg, BOUNDARY.encode())), WRITE_TIMEOUT_S)
+        except (ConnectionError, asyncio.TimeoutError):
+            pass  # the viewer went away or stopped reading
         finally:
             self.viewers -= 1
         return response
+
+
+def _lower_priority() -> None:
+    """The render thread yields the CPU to inference: nice +10 for this thread only (Linux)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    except (AttributeError, OSError):
+        pass  # not Linux, or not allowed: run at the normal priority
