@@ -6,6 +6,7 @@ local broker, and how long the frame loop spends handing one event over.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -55,6 +56,8 @@ class LocalMosquitto:
             f"persistence_location {self.workdir}/",
             f"log_dest file {self.log}",
             "log_type error", "log_type warning", "log_type notice",
+            # As root it would switch to the "mosquitto" user, who cannot read a private temp dir.
+            *(["user root"] if os.geteuid() == 0 else []),
             *self.extra, "",
         ])
 

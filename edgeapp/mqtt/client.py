@@ -54,7 +54,7 @@ class Link:
         self._generation = 0
         self._connected = threading.Event()
         self._lost = threading.Event()
-        self._got_in = False
+        self._attempt = "idle"  # per connection attempt: connecting, in, refused
         self.last_error: str | None = None
         self.connections = 0
 
@@ -113,7 +113,7 @@ class Link:
             self._generation += 1
             generation = self._generation
             self._lost.clear()
-            self._got_in = False
+            self._attempt = "connecting"
         if self._stop.is_set():  # stop() came before the clear above
             return False
         try:
@@ -138,7 +138,7 @@ class Link:
             self._say_stopped(client)
         self._connected.clear()
         client.loop_stop()
-        return self._got_in
+        return self._attempt == "in"
 
     @property
     def _where(self) -> str:
@@ -165,6 +165,7 @@ class Link:
 
     def _on_connect(self, generation: int, client: paho.Client, reason) -> None:
         if reason.is_failure:
+            self._attempt = "refused"
             self._fail(f"broker {self._where} refused the connection: {reason} "
                        "(check mqtt.username, the password and mqtt.client_id)")
             self._lost.set()
@@ -175,13 +176,21 @@ class Link:
             log.info("connected to %s", self._where)
         self.last_error = None
         self.connections += 1
-        self._got_in = True
+        self._attempt = "in"
         # Retained, and re-said on every connect: the broker may have restarted without
         # persistence, or sent our Will while we were away.
         client.publish(self._topics.available, AVAILABLE_ONLINE, qos=1, retain=True)
-        client.subscribe(self._topics.commands, qos=1)
-        if self._config.discovery:
-            client.subscribe(self._topics.ha_status, qos=1)
+        wanted = [(self._topics.commands, 1)] + ([(self._topics.ha_status, 1)] if self._config.discovery else [])
+        _, mid = client.subscribe(wanted)
+        # Connected means listening too: a command sent once we say so is never missed.
+        client.on_subscribe = lambda cl, ud, m, codes, props: self._on_subscribed(generation, m == mid, codes)
+
+    def _on_subscribed(self, generation: int, ours: bool, codes) -> None:
+        if not ours or generation != self._generation:
+            return
+        if any(code.is_failure for code in codes):
+            log.warning("broker %s refused the command subscriptions (%s): commands will not work",
+                        self._where, ", ".join(str(c) for c in codes))
         self._connected.set()
         try:
             self._callbacks.connected(generation)
@@ -189,11 +198,15 @@ class Link:
             log.exception("MQTT on-connect handler failed")
 
     def _on_disconnect(self, generation: int, reason) -> None:
-        if generation == self._generation:
-            self._connected.clear()
-            if not self._stop.is_set():
-                log.warning("lost broker %s: %s", self._where, reason)
-            self._lost.set()
+        if generation != self._generation:
+            return
+        self._connected.clear()
+        if self._attempt == "connecting":  # no CONNACK at all: often plain MQTT to a TLS port
+            self._fail(f"broker {self._where} closed the connection before accepting it ({reason}); "
+                       "check mqtt.port and mqtt.tls")
+        elif self._attempt == "in" and not self._stop.is_set():
+            log.warning("lost broker %s: %s", self._where, reason)
+        self._lost.set()
 
     def _on_message(self, msg) -> None:
         # An exception escaping a paho callback would end its network loop: never let one out.

@@ -40,9 +40,10 @@ class Feature:
 
 
 def _switch(value: Any) -> bool:
-    if value in ("ON", True):
+    # "is", not "in": 1 == True in Python, and 1 is not an accepted switch payload.
+    if value == "ON" or value is True:
         return True
-    if value in ("OFF", False):
+    if value == "OFF" or value is False:
         return False
     raise CommandRejected(f"expected ON or OFF, got {_short(value)}")
 
@@ -56,7 +57,7 @@ def _rate(value: Any) -> float:
 
 
 def _press(value: Any) -> float:
-    if value not in ("PRESS", True):
+    if value != "PRESS" and value is not True:
         raise CommandRejected(f"expected PRESS, got {_short(value)}")
     return time.time()  # the state says when the last request was accepted
 

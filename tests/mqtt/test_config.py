@@ -1,0 +1,63 @@
+"""``[mqtt]`` parsing: strict, with errors naming the key path."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgeapp.errors import EXIT_CONFIG, ConfigError
+from edgeapp.mqtt import MqttConfig
+
+
+def test_defaults_follow_the_issue():
+    c = MqttConfig.from_dict({})
+    assert (c.topic_prefix, c.qos, c.port, c.discovery, c.tls_check_hostname) == ("edgeapp", 1, 1883, False, True)
+    assert c.device_id and c.effective_client_id == f"edgeapp-{c.device_id}"
+    assert c.stats_interval >= 15
+
+
+def test_a_full_table(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    ca = tmp_path / "ca.crt"
+    ca.write_text("x")
+    c = MqttConfig.from_dict({"host": "broker.lan", "port": 8883, "username": "pi", "password_file": str(pw),
+                              "tls_ca": str(ca), "stats_interval": 15, "pose_rate": 5, "discovery": True},
+                             path="service.mqtt")
+    assert c.use_tls and c.pose_rate == 5.0 and isinstance(c.pose_rate, float)
+    assert c.password() == "s3cret"
+    assert "s3cret" not in repr(c)  # never in a log line that prints the config
+
+
+@pytest.mark.parametrize("table, path, words", [
+    ({"prot": 1883}, "mqtt.prot", "unknown key"),
+    ({"port": "1883"}, "mqtt.port", "whole number"),
+    ({"port": 70000}, "mqtt.port", "1..65535"),
+    ({"qos": True}, "mqtt.qos", "whole number"),
+    ({"qos": 3}, "mqtt.qos", "0, 1 or 2"),
+    ({"stats_interval": 5}, "mqtt.stats_interval", "15"),
+    ({"pose_rate": -1}, "mqtt.pose_rate", "0..30"),
+    ({"topic_prefix": "a/#"}, "mqtt.topic_prefix", "wildcards"),
+    ({"device_id": "kitchen pi"}, "mqtt.device_id", "one topic level"),
+    ({"tls_ca": "/no/such/ca.crt"}, "mqtt.tls_ca", "file not found"),
+    ({"password_env": "EDGEAPP_TEST_NO_SUCH_VAR", "username": "u"}, "mqtt.password_env", "is not set"),
+    ({"password_env": "HOME"}, "mqtt.username", "required"),
+    ({"tls_check_hostname": False}, "mqtt.tls", "TLS is off"),
+    ({"reconnect_min": 5, "reconnect_max": 1}, "mqtt.reconnect_max", "reconnect_min"),
+    ({"discovery": "yes"}, "mqtt.discovery", "true or false"),
+])
+def test_bad_values_name_their_key_path(table, path, words):
+    with pytest.raises(ConfigError, match=words) as err:
+        MqttConfig.from_dict(table)
+    assert err.value.path == path
+    assert err.value.exit_code == EXIT_CONFIG
+
+
+def test_the_path_prefix_is_the_callers():
+    with pytest.raises(ConfigError) as err:
+        MqttConfig.from_dict({"port": 0}, path="devices.pi1.mqtt")
+    assert err.value.path == "devices.pi1.mqtt.port"
+
+
+def test_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("EDGEAPP_TEST_MQTT_PW", "from-env")
+    assert MqttConfig.from_dict({"username": "u", "password_env": "EDGEAPP_TEST_MQTT_PW"}).password() == "from-env"

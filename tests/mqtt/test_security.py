@@ -1,0 +1,78 @@
+"""TLS with a self-signed CA made here, and a mosquitto password file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edgeapp.bench.mqtt import LocalMosquitto
+from edgeapp.events import ErrorEvent
+
+from .conftest import WAIT_S, run
+
+EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+
+def make_ca(d: Path, name: str) -> None:
+    run(["openssl", "req", "-x509", *EC, "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.crt"),
+         "-days", "2", "-subj", f"/CN=edgeapp test {name}"])
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("pki")
+    make_ca(d, "ca")
+    make_ca(d, "other-ca")  # trusted by nobody: the "wrong CA"
+    run(["openssl", "req", *EC, "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"), "-subj", "/CN=broker"])
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run(["openssl", "x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
+         "-CAcreateserial", "-out", str(d / "server.crt"), "-days", "2", "-extfile", str(d / "san.ext")])
+    run(["mosquitto_passwd", "-b", "-c", str(d / "passwd"), "edgeapp", "s3cret"])
+    (d / "good.pw").write_text("s3cret\n")
+    (d / "bad.pw").write_text("guess\n")
+    return d
+
+
+@pytest.fixture
+def tls_broker(tmp_path, pki):
+    b = LocalMosquitto(tmp_path / "tls-broker", anonymous=False, extra=(
+        f"cafile {pki / 'ca.crt'}", f"certfile {pki / 'server.crt'}", f"keyfile {pki / 'server.key'}",
+        f"password_file {pki / 'passwd'}")).start()
+    yield b
+    b.stop()
+
+
+def secure(make_config, port, pki, password="good.pw", ca="ca.crt"):
+    return make_config(port, username="edgeapp", password_file=str(pki / password), tls_ca=str(pki / ca))
+
+
+def test_tls_with_a_password_file_delivers(tls_broker, pki, make_config, publishers):
+    pub = publishers(secure(make_config, tls_broker.port, pki))
+    assert pub.wait_connected(WAIT_S), pub.stats().last_error
+    assert pub.publish(ErrorEvent(source="test", message="over TLS"))
+    assert pub.drain(WAIT_S)
+    assert pub.stats().delivered == 1
+
+
+def test_wrong_password_fails_with_a_clear_error(tls_broker, pki, make_config, publishers):
+    pub = publishers(secure(make_config, tls_broker.port, pki, password="bad.pw"))
+    assert not pub.wait_connected(1.0)
+    error = pub.stats().last_error
+    assert "refused the connection: Not authorized" in error and "mqtt.username" in error
+    assert "guess" not in error
+
+
+def test_wrong_ca_fails_with_a_clear_error(tls_broker, pki, make_config, publishers):
+    pub = publishers(secure(make_config, tls_broker.port, pki, ca="other-ca.crt"))
+    assert not pub.wait_connected(1.0)
+    error = pub.stats().last_error
+    assert error.startswith(f"TLS certificate of 127.0.0.1:{tls_broker.port} not trusted") and "mqtt.tls_ca" in error
+
+
+def test_plain_tcp_to_a_tls_port_fails_and_keeps_events(tls_broker, pki, make_config, publishers):
+    pub = publishers(make_config(tls_broker.port, username="edgeapp", password_file=str(pki / "good.pw")))
+    assert pub.publish(ErrorEvent(source="test", message="kept"))
+    assert pub.flush(WAIT_S)
+    assert not pub.wait_connected(1.0)
+    assert pub.stats().last_error and pub.stats().outbox_depth == 1
