@@ -1,0 +1,99 @@
+"""``edgeapp infer detect``, ``bench detect`` and ``pantilt test`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import COCO_LABELS, IMAGES, MODELS, SSD, VIDEO
+
+
+def edgeapp(*args, env_models=None):
+    import os
+
+    env = {**os.environ, "EDGEAPP_MODELS_DIR": str(env_models)} if env_models else None
+    return subprocess.run([sys.executable, "-m", "edgeapp", *map(str, args)], capture_output=True, text=True,
+                          timeout=300, env=env)
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_infer_detect_on_the_cat():
+    r = edgeapp("infer", "detect", IMAGES / "cat.bmp", "--model", SSD, "--labels", COCO_LABELS, "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    (obj,) = lines(r.stdout)
+    assert obj["frame"] == 0 and obj["backend"] == "cpu"
+    (cat,) = obj["detections"]
+    assert cat["id"] == 1 and cat["label"] == "cat" and cat["score"] > 0.7 and len(cat["box"]) == 4
+
+
+def test_infer_detect_filters_and_threshold():
+    r = edgeapp("infer", "detect", IMAGES / "kite_and_cold.jpg", "--model", SSD, "--labels", COCO_LABELS,
+                "--backend", "cpu", "--threshold", "0.4", "--labels-allow", "person,kite", "--max-results", "4")
+    assert r.returncode == 0, r.stderr
+    dets = lines(r.stdout)[0]["detections"]
+    assert 0 < len(dets) <= 4 and {d["label"] for d in dets} <= {"person", "kite"}
+    assert all(d["score"] >= 0.4 for d in dets) and len({d["id"] for d in dets}) == len(dets)
+
+
+def test_infer_detect_on_a_video_keeps_ids():
+    r = edgeapp("infer", "detect", VIDEO / "opencv_vtest_30s_h264.mp4", "--model", SSD, "--labels", COCO_LABELS,
+                "--backend", "cpu", "--labels-allow", "person")
+    assert r.returncode == 0, r.stderr
+    objs = lines(r.stdout)
+    assert [o["frame"] for o in objs] == list(range(300))
+    ids = [d["id"] for o in objs for d in o["detections"]]
+    assert len(ids) > 1000 and len(set(ids)) < len(ids) / 5  # ids carry over from frame to frame
+
+
+def test_infer_detect_by_registry_name(tmp_path):
+    assert edgeapp("models", "import", MODELS, "ssd-mobilenet-v1-coco", "coco-labels",
+                   env_models=tmp_path).returncode == 0
+    r = edgeapp("infer", "detect", IMAGES / "posenet_test_image.bmp", "--backend", "cpu", env_models=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sum(d["label"] == "person" for d in lines(r.stdout)[0]["detections"]) >= 2
+
+
+def test_bad_label_is_a_config_error():
+    r = edgeapp("infer", "detect", IMAGES / "cat.bmp", "--model", SSD, "--labels", COCO_LABELS,
+                "--labels-allow", "persn", "--backend", "cpu")
+    assert r.returncode == 78
+    assert "detect.labels_allow: 'persn' is not a label" in r.stderr and "did you mean 'person'" in r.stderr
+
+
+def test_bench_detect_reports_invoke_and_path():
+    r = edgeapp("bench", "detect", "--model", SSD, "--labels", COCO_LABELS, "--source",
+                VIDEO / "opencv_vtest_30s_h264.mp4", "--frames", "20", "--warmup", "2", "--backend", "cpu", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["benchmark"] == "detect" and report["frames"] == 20
+    assert 0 < report["invoke"]["p50_ms"] <= report["detect_path"]["p50_ms"]
+    assert report["detections_per_frame"] > 0 and report["tracker"]["n"] == 20
+
+
+def test_pantilt_test_on_the_sim_rig():
+    r = edgeapp("pantilt", "test", "--rig", "sim", "--dwell", "0", "--json")
+    assert r.returncode == 0, r.stderr
+    steps = lines(r.stdout)
+    assert [s["step"] for s in steps] == ["home", "pan min", "pan max", "tilt min", "tilt max", "centre"]
+    assert steps[1]["position"] == [-80.0, 0.0] and "LEFT" in steps[1]["expect"]
+    assert steps[4]["position"] == [0.0, 45.0] and "DOWN" in steps[4]["expect"]
+    assert all(s["write_errors"] == 0 and s["rejected"] == 0 for s in steps)
+
+
+def test_pantilt_test_on_mock_servo_pins_with_a_config(tmp_path):
+    cfg = tmp_path / "edgeapp.toml"
+    cfg.write_text('[pantilt]\nrig = "servo"\n[pantilt.pan]\ninvert = true\nmin_angle = -30.0\n'
+                   '[pantilt.tilt]\nenabled = false\n[pantilt.servo]\npin_factory = "mock"\n')
+    r = edgeapp("pantilt", "test", "--config", cfg, "--dwell", "0")
+    assert r.returncode == 0, r.stderr
+    assert "pan min   pan  -30.0" in r.stdout and "the view should turn RIGHT" in r.stdout
+    assert "tilt min" not in r.stdout
+
+
+def test_pantilt_test_config_errors():
+    r = edgeapp("pantilt", "test")
+    assert r.returncode == 78 and "pantilt.rig" in r.stderr
