@@ -74,23 +74,28 @@ class Publisher:
         self._limiter = PoseRateLimiter(config.pose_rate)
         self.commands.register("pose_rate", self._set_pose_rate, initial=config.pose_rate)
         self._acks: deque[tuple[int, int]] = deque()
+        # The send thread's own state: the connection it sends on, the last seq it handed
+        # to that connection, and mid -> seq of what awaits an acknowledgement.
+        self._generation, self._cursor, self._inflight = 0, 0, {}
         self._wake = threading.Event()
         self._sent_all = threading.Condition()
         self._tally = threading.Lock()
         self._handoff_dropped = self._pose_rate_limited = self._encode_errors = self._store_errors = 0
         self._delivered = 0
         self._started = time.monotonic()
+        self._next_stats = self._started + config.stats_interval
         self._closed = False
         self._stop_sending = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._store_thread = threading.Thread(target=self._guarded, args=(self._store_step,), daemon=True,
+                                              name=f"mqtt-store-{config.device_id}")
+        self._send_thread = threading.Thread(target=self._guarded, args=(self._send_step,), daemon=True,
+                                             name=f"mqtt-send-{config.device_id}")
 
     # --- the service's API --------------------------------------------------------------
 
     def start(self) -> Publisher:
-        for name, target in (("store", self._store_loop), ("send", self._send_loop)):
-            t = threading.Thread(target=target, name=f"mqtt-{name}-{self.topics.device}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._store_thread.start()
+        self._send_thread.start()
         self._link.start()
         if self.outbox.depth:
             log.info("outbox %s holds %d events from before; they go first", self.outbox.path, self.outbox.depth)
@@ -99,6 +104,8 @@ class Publisher:
     def publish(self, event: Event) -> bool:
         """Hand an event over without waiting. False if it was not taken (rate-limited pose,
         full queue, or closing); every such case is counted in ``stats()``."""
+        if not isinstance(event, Event):  # a caller's bug: fail in the caller, not in the store thread
+            raise TypeError(f"publish() takes an edgeapp.events.Event, got {type(event).__name__}")
         if self._closed:
             return False
         if isinstance(event, PoseEvent) and not self._limiter.allow(event.person):
@@ -156,16 +163,16 @@ class Publisher:
         if self._closed:
             return
         self._closed = True
-        if self._threads:  # started: the store thread is taking from the queue, so this put returns
+        if self._store_thread.is_alive():  # it is taking from the queue, so this put returns
             self._queue.put(_STOP)
-            self._threads[0].join()
+            self._store_thread.join()
         if drain_timeout > 0 and self._link.connected:
             with self._sent_all:
                 self._sent_all.wait_for(lambda: self.outbox.depth == 0, drain_timeout)
         self._stop_sending.set()
         self._wake.set()
-        for t in self._threads[1:]:
-            t.join()
+        if self._send_thread.is_alive():
+            self._send_thread.join()
         self._link.stop()
         if self.outbox.depth:
             log.info("%d events stay in the outbox for the next start", self.outbox.depth)
@@ -179,19 +186,29 @@ class Publisher:
 
     # --- store: queue -> outbox ----------------------------------------------------------
 
-    def _store_loop(self) -> None:
-        next_stats = time.monotonic() + self.config.stats_interval
+    def _guarded(self, step: Callable[[], bool]) -> None:
+        """Run ``step`` until it says stop. A dead store or send thread would lose events
+        silently, so an unexpected error is logged and the loop goes on."""
         while True:
-            events, markers, stop = self._take(max(0.0, next_stats - time.monotonic()))
-            if time.monotonic() >= next_stats:
-                events.append(self._stats_event())
-                next_stats = time.monotonic() + self.config.stats_interval
+            try:
+                if not step():
+                    return
+            except Exception:
+                log.exception("MQTT %s failed; carrying on", threading.current_thread().name)
+                time.sleep(POLL_S)
+
+    def _store_step(self) -> bool:
+        events, markers, stop = self._take(max(0.0, self._next_stats - time.monotonic()))
+        if time.monotonic() >= self._next_stats:
+            events.append(self._stats_event())
+            self._next_stats = time.monotonic() + self.config.stats_interval
+        try:
             if events:
                 self._store(events)
+        finally:
             for marker in markers:
                 marker.set()
-            if stop:
-                return
+        return not stop
 
     def _take(self, timeout: float) -> tuple[list[Event], list[threading.Event], bool]:
         """Whatever is queued, up to a batch: waits for the first item only."""
@@ -217,9 +234,9 @@ class Publisher:
             with self._tally:
                 self._store_errors += 1
             return
+        self._wake.set()
         if result.refused:
             self._refused([(events[i], exc) for i, exc in result.refused])
-        self._wake.set()
 
     def _render(self, event: Event, seq: int) -> tuple[str, bytes]:
         if isinstance(event, StatsEvent) and event.mqtt is None:
@@ -246,34 +263,35 @@ class Publisher:
 
     # --- send: outbox -> broker ----------------------------------------------------------
 
-    def _send_loop(self) -> None:
-        generation, cursor, inflight = 0, 0, {}  # inflight: mid -> seq, for this generation
-        while not self._stop_sending.is_set():
-            self._wake.wait(POLL_S)
-            self._wake.clear()
-            self._settle(generation, inflight)
-            if not self._link.connected:
-                continue
-            if self._link.generation != generation:
-                # A new connection: whatever the old one did not get acknowledged goes again.
-                generation, cursor, inflight = self._link.generation, 0, {}
-                if self.outbox.depth:
-                    log.info("sending %d events from the outbox", self.outbox.depth)
-            room = self.config.inflight - len(inflight)
-            for message in self.outbox.peek(cursor, room) if room > 0 else ():
-                mid = self._link.publish(generation, message.topic, message.payload, self.config.qos)
-                if mid is None:
-                    break
-                inflight[mid], cursor = message.seq, message.seq
+    def _send_step(self) -> bool:
+        self._wake.wait(POLL_S)
+        self._wake.clear()
+        if self._stop_sending.is_set():
+            return False
+        self._settle()
+        if not self._link.connected:
+            return True
+        if self._link.generation != self._generation:
+            # A new connection: whatever the old one did not get acknowledged goes again.
+            self._generation, self._cursor, self._inflight = self._link.generation, 0, {}
+            if self.outbox.depth:
+                log.info("sending %d events from the outbox", self.outbox.depth)
+        room = self.config.inflight - len(self._inflight)
+        for message in self.outbox.peek(self._cursor, room) if room > 0 else ():
+            mid = self._link.publish(self._generation, message.topic, message.payload, self.config.qos)
+            if mid is None:
+                break
+            self._inflight[mid], self._cursor = message.seq, message.seq
+        return True
 
-    def _settle(self, generation: int, inflight: dict[int, int]) -> None:
+    def _settle(self) -> None:
         """Delete what the broker acknowledged. Acks of an older connection are stale: their
         rows were re-sent on the new one, whose acks will delete them."""
         done = []
         while self._acks:
             gen, mid = self._acks.popleft()
-            if gen == generation and mid in inflight:
-                done.append(inflight.pop(mid))
+            if gen == self._generation and mid in self._inflight:
+                done.append(self._inflight.pop(mid))
         if not done:
             return
         self.outbox.delete(done)

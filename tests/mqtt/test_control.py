@@ -12,6 +12,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edgeapp.events import PoseEvent
+from edgeapp.mqtt import Publisher
 from edgeapp.mqtt.commands import MAX_COMMAND_BYTES
 
 from .conftest import WAIT_S
@@ -47,7 +48,6 @@ def sender(broker):
 def service(broker, make_config):
     """A publisher with the service's handlers registered, as the pipeline would."""
     seen = {"tracking": [], "classification": [], "snapshot": []}
-    from edgeapp.mqtt import Publisher
 
     def build(**overrides):
         pub = Publisher(make_config(broker.port, **overrides))

@@ -3,6 +3,7 @@ a broker restart, kill -9 of the publishing process, the outbox bound."""
 
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
@@ -10,8 +11,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from edgeapp.bench.mqtt import free_port
-from edgeapp.events import EVENT_TYPES, TrackingEvent
+from edgeapp.events import EVENT_TYPES, DetectionEvent, TrackingEvent
+from edgeapp.mqtt import Publisher
 
 from .conftest import WAIT_S, assert_in_order_none_missing
 from .samples import one_of_each
@@ -179,8 +183,6 @@ def test_outbox_bound_drops_the_oldest_counts_and_reports_them(broker, make_conf
 
 
 def test_a_full_handoff_queue_returns_at_once_and_is_counted(tmp_path, make_config):
-    from edgeapp.mqtt import Publisher
-
     pub = Publisher(make_config(free_port(), handoff_queue=5))  # not started: nothing drains the queue
     t0 = time.perf_counter()
     taken = [pub.publish(TrackingEvent(type="angles", pan=0.0, tilt=0.0)) for _ in range(12)]
@@ -188,3 +190,19 @@ def test_a_full_handoff_queue_returns_at_once_and_is_counted(tmp_path, make_conf
     assert taken == [True] * 5 + [False] * 7
     assert pub.stats().handoff_dropped == 7
     pub.close()
+
+
+def test_an_event_that_cannot_be_json_becomes_an_error_event_and_takes_no_seq(broker, make_config, publishers,
+                                                                              recorders):
+    rec = recorders(broker.port, "edgeapp/dev1/events/#")
+    pub = publishers(make_config(broker.port))
+    assert pub.publish(DetectionEvent(type="new", after={"id": "a", "label": "cat", "score": math.nan}))
+    assert pub.publish(TrackingEvent(type="angles", pan=1.0, tilt=0.0))
+    rec.wait_for(lambda r: len(r.events()) == 2, what="the good event and the error")
+    kinds = sorted(r.event.kind for r in rec.events())
+    assert kinds == ["error", "tracking"] and sorted(rec.seqs()) == [1, 2]
+    error = rec.events("error")[0].event
+    assert error.source == "publisher" and "detection event could not be encoded" in error.message
+    assert pub.stats().encode_errors == 1
+    with pytest.raises(TypeError, match="edgeapp.events.Event"):
+        pub.publish({"not": "an event"})
