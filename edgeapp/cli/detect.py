@@ -40,6 +40,8 @@ def register(cli) -> None:
     s.add_argument("--rig", choices=("servo", "hat", "sim"), default=None, help="override pantilt.rig")
     s.add_argument("--pin-factory", default=None, help="override pantilt.servo.pin_factory (e.g. lgpio, pigpio, mock)")
     s.add_argument("--dwell", type=float, default=1.5, help="seconds to stay at each position (default 1.5)")
+    s.add_argument("--speed", type=float, default=None,
+                   help="degrees per second between positions (default pantilt.home_speed)")
     s.add_argument("--json", action="store_true", help="one JSON line per step instead of text")
     s.set_defaults(func=run_pantilt_test)
 
@@ -144,16 +146,19 @@ def run_pantilt_test(args: argparse.Namespace) -> int:
 
     if args.dwell < 0:
         return usage_error("--dwell must not be negative")
+    if args.speed is not None and args.speed <= 0:
+        return usage_error("--speed must be positive")
     config = load_pantilt_config(args)
+    speed = args.speed or config.home_speed
     rig = open_rig(config)
     axes = {"pan": AxisPid(config.pan), "tilt": AxisPid(config.tilt)}
     tick = 1.0 / config.rate_hz
     try:
         for step, pan, tilt, what in sweep_plan(config):
-            # Move at home_speed, as the tracker does, so a wrong limit is seen before it is hit hard.
+            # Move at a set speed (the tracker homes at home_speed), so a wrong limit is seen before it is hit hard.
             while True:
-                p = axes["pan"].move_towards(pan, tick, config.home_speed)
-                t = axes["tilt"].move_towards(tilt, tick, config.home_speed)
+                p = axes["pan"].move_towards(pan, tick, speed)
+                t = axes["tilt"].move_towards(tilt, tick, speed)
                 rig.command(p if config.pan.enabled else None, t if config.tilt.enabled else None)
                 if p == pan and t == tilt:
                     break

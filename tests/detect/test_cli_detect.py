@@ -75,7 +75,7 @@ def test_bench_detect_reports_invoke_and_path():
 
 
 def test_pantilt_test_on_the_sim_rig():
-    r = edgeapp("pantilt", "test", "--rig", "sim", "--dwell", "0", "--json")
+    r = edgeapp("pantilt", "test", "--rig", "sim", "--dwell", "0", "--speed", "2000", "--json")
     assert r.returncode == 0, r.stderr
     steps = lines(r.stdout)
     assert [s["step"] for s in steps] == ["home", "pan min", "pan max", "tilt min", "tilt max", "centre"]
@@ -88,7 +88,7 @@ def test_pantilt_test_on_mock_servo_pins_with_a_config(tmp_path):
     cfg = tmp_path / "edgeapp.toml"
     cfg.write_text('[pantilt]\nrig = "servo"\n[pantilt.pan]\ninvert = true\nmin_angle = -30.0\n'
                    '[pantilt.tilt]\nenabled = false\n[pantilt.servo]\npin_factory = "mock"\n')
-    r = edgeapp("pantilt", "test", "--config", cfg, "--dwell", "0")
+    r = edgeapp("pantilt", "test", "--config", cfg, "--dwell", "0", "--speed", "2000")
     assert r.returncode == 0, r.stderr
     assert "pan min   pan  -30.0" in r.stdout and "the view should turn RIGHT" in r.stdout
     assert "tilt min" not in r.stdout
