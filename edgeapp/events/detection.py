@@ -19,8 +19,8 @@ class DetectionEvent(Event):
 
     kind = "detection"
     type: str
-    after: dict[str, Any]
     before: dict[str, Any] = field(default=None)  # type: ignore[assignment]
+    after: dict[str, Any]
 
     def __post_init__(self) -> None:
         check_choice(self.kind, "type", self.type, DETECTION_TYPES)
