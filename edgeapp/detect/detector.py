@@ -243,7 +243,7 @@ class Detector:
         self._keep_unlisted = allow is None
         self._window: InputWindow | None = None
         self._window_for: tuple[int, int] | None = None
-        self._outputs = [o for o in model.outputs]
+        self._outputs = list(model.outputs)
 
     @classmethod
     def open(cls, config: DetectConfig, request: BackendRequest | None = None,

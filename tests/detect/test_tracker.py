@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from conftest import VIDEO
 from edgeapp.camera import open_source
 from edgeapp.detect import Detection, IouTracker, TrackerConfig
