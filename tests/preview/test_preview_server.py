@@ -1,0 +1,239 @@
+"""The preview server in-process against a pipeline stand-in fed with real frame results."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from edgeapp.bench.preview import MjpegViewer
+from edgeapp.errors import ConfigError, EdgeappError
+from edgeapp.mqtt.publisher import MqttStats
+from edgeapp.preview import overlay, start_preview
+from edgeapp.preview.config import PreviewConfig
+from edgeapp.preview.server import PreviewServer
+
+from .conftest import FakePipeline, get, get_json, wait_until
+
+TOKEN = "s3cret-token-0123456789"
+
+
+class CountingRender:
+    """overlay.render, counting its calls and the threads they ran on."""
+
+    def __init__(self):
+        self.calls = 0
+        self.threads: set[str] = set()
+
+    def __call__(self, *args, **kw):
+        self.calls += 1
+        self.threads.add(threading.current_thread().name)
+        return overlay.render(*args, **kw)
+
+
+def serve(pipeline, render=None, **preview) -> PreviewServer:
+    config = PreviewConfig(enabled=True, port=0, **preview)
+    return PreviewServer(config, pipeline, render=render or overlay.render).start()
+
+
+def metrics(url: str, **kw) -> dict[str, float]:
+    status, body, headers = get(url + "metrics", **kw)
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            key = s.name + ("{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}" if s.labels else "")
+            out[key] = s.value
+    return out
+
+
+def test_nothing_is_drawn_without_a_viewer_and_at_most_max_fps_with_one(fake_pipeline):
+    render = CountingRender()
+    with serve(fake_pipeline, render, max_fps=5) as server:
+        # State, health and metrics are served all along: none of them draws.
+        for _ in range(5):
+            assert get_json(server.url + "state.json")[0] == 200
+            assert get(server.url + "healthz")[0] == 200
+            metrics(server.url)
+        time.sleep(0.5)
+        assert render.calls == 0 and server.frames_rendered == 0
+
+        viewer = MjpegViewer("127.0.0.1", server.port)
+        viewer.start()
+        wait_until(lambda: viewer.frames >= 3, 5, what="3 frames at the viewer")
+        t0, n0 = time.monotonic(), render.calls
+        time.sleep(1.0)
+        rate = (render.calls - n0) / (time.monotonic() - t0)
+        # The pipeline makes 30 frames a second; the preview draws at most 5 of them.
+        assert 2 <= rate <= 5.5, rate
+        assert render.threads == {"preview-render_0"}, "drawn on the server's own render thread"
+
+        second = MjpegViewer("127.0.0.1", server.port)
+        second.start()
+        wait_until(lambda: server.viewers == 2 and second.frames >= 2, 5, what="a second viewer")
+        t0, n0 = time.monotonic(), render.calls
+        time.sleep(1.0)
+        assert (render.calls - n0) / (time.monotonic() - t0) <= 5.5, "a second viewer shares the frames"
+
+        viewer.close()
+        second.close()
+        wait_until(lambda: server.viewers == 0, 5, what="the viewers leaving")
+        time.sleep(0.3)
+        stopped_at = render.calls
+        time.sleep(0.6)
+        assert render.calls == stopped_at, "drawing stops with the last viewer"
+        m = metrics(server.url)
+        assert m["edgeapp_preview_viewers"] == 0 and m["edgeapp_preview_frames_rendered_total"] == stopped_at
+
+
+def test_stream_is_multipart_jpeg_of_the_newest_frame(fake_pipeline):
+    with serve(fake_pipeline) as server:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        conn.request("GET", "/stream.mjpg")
+        r = conn.getresponse()
+        assert r.status == 200 and r.getheader("Content-Type") == "multipart/x-mixed-replace; boundary=edgeappframe"
+        assert r.readline() == b"--edgeappframe\r\n"
+        frames = []
+        for _ in range(2):
+            assert r.readline() == b"Content-Type: image/jpeg\r\n"
+            n = int(r.readline().split(b":")[1])
+            assert r.readline() == b"\r\n"
+            frames.append(r.read(n))
+            assert r.readline() == b"\r\n" and r.readline() == b"--edgeappframe\r\n"
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        import cv2
+
+        images = [cv2.imdecode(np.frombuffer(f, np.uint8), cv2.IMREAD_COLOR) for f in frames]
+        assert all(i.shape == (240, 320, 3) for i in images)
+        assert not np.array_equal(images[0], images[1]), "each part is a newer frame"
+
+
+def test_state_json(fake_pipeline):
+    with serve(fake_pipeline) as server:
+        wait_until(lambda: fake_pipeline.latest is not None, 2)
+        status, state = get_json(server.url + "state.json")
+        assert status == 200 and state["healthy"] is True
+        assert state["pose"]["label"] == "tree" and state["pose"]["score"] == 0.9 and state["pose"]["held_s"] >= 0
+        assert state["backend"] == "cpu" and state["fallback"] is False and state["person"] is True
+        assert isinstance(state["frame"], int) and state["fps"] == pytest.approx(30.0)
+        assert state["detections"] == [] and state["target"] is None
+
+
+def test_detections_and_target_are_shown_when_the_result_carries_them(fake_pipeline):
+    class WithDetections(FakePipeline):
+        def result(self, index):
+            r = super().result(index)
+            r.detections = [{"label": "person", "score": 0.8, "box": (0.1, 0.1, 0.5, 0.9), "id": 3}]
+            r.target = 3
+            return r
+
+    p = WithDetections().start()
+    try:
+        with serve(p) as server:
+            wait_until(lambda: p.latest is not None, 2)
+            state = get_json(server.url + "state.json")[1]
+            assert state["detections"] == [{"label": "person", "score": 0.8, "box": [0.1, 0.1, 0.5, 0.9], "id": 3}]
+            assert state["target"] == {"id": 3}
+    finally:
+        p.stop()
+
+
+def test_metrics_parse_as_prometheus_text_with_the_stats_figures(fake_pipeline):
+    mqtt = MqttStats(connected=True, last_error=None, connections=1, last_seq=40, delivered=38, outbox_depth=2,
+                     outbox_bytes=900, outbox_dropped=1, handoff_dropped=4, pose_rate_limited=0, encode_errors=0,
+                     store_errors=0, commands_accepted=0, commands_rejected=0)
+    config = PreviewConfig(enabled=True, port=0)
+    with PreviewServer(config, fake_pipeline, mqtt_stats=lambda: mqtt).start() as server:
+        wait_until(lambda: fake_pipeline.stats.frames >= 2, 2)
+        m = metrics(server.url)
+    stats = fake_pipeline.stats_event()
+    assert m["edgeapp_uptime_seconds"] == stats.uptime_s
+    assert m["edgeapp_fps"] == pytest.approx(30.0)
+    assert m["edgeapp_frames_total"] >= 2 and m["edgeapp_dropped_frames_total"] == 3
+    assert m["edgeapp_model_invoke_seconds{model=pose,quantile=0.5}"] == pytest.approx(0.0075)
+    assert m["edgeapp_model_invoke_seconds{model=pose,quantile=0.95}"] == pytest.approx(0.009)
+    assert m["edgeapp_backend_info{backend=cpu}"] == 1 and m["edgeapp_fallback"] == 0
+    assert m["edgeapp_mqtt_outbox_depth"] == 2 and m["edgeapp_mqtt_outbox_dropped_total"] == 1
+    assert m["edgeapp_mqtt_handoff_dropped_total"] == 4 and m["edgeapp_mqtt_connected"] == 1
+
+
+def test_two_pipelines_in_one_process_have_their_own_metrics():
+    a, b = FakePipeline(), FakePipeline()
+    b.stats.frames = 1234
+    with serve(a) as sa, serve(b) as sb:
+        assert metrics(sa.url)["edgeapp_frames_total"] == 0
+        assert metrics(sb.url)["edgeapp_frames_total"] == 1234
+
+
+def test_healthz_turns_503_on_a_stall_and_when_stopped(fake_pipeline):
+    with serve(fake_pipeline, stall_s=1.0) as server:
+        status, body = get_json(server.url + "healthz")
+        assert status == 200 and body["ok"] is True
+        fake_pipeline.stop()  # the frame loop stops turning
+        wait_until(lambda: get(server.url + "healthz")[0] == 503, 3, what="503 after the loop stopped")
+        assert "not turned" in get_json(server.url + "healthz")[1]["reason"]
+        fake_pipeline.progress_at = time.monotonic() + 60
+        assert get(server.url + "healthz")[0] == 200
+        server.mark_stopped()
+        assert get_json(server.url + "healthz") == (503, {"ok": False, "reason": "frame loop stopped",
+                                                         "frames": fake_pipeline.stats.frames})
+
+
+def test_token_is_required_when_set_by_query_or_bearer(fake_pipeline):
+    with serve(fake_pipeline, host="0.0.0.0", token=TOKEN) as server:
+        base = f"http://127.0.0.1:{server.port}/"
+        for path in ("", "state.json", "metrics", "stream.mjpg"):
+            status, _, headers = get(base + path)
+            assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer"), path
+            assert get(base + path + "?token=wrong-token-000000000")[0] == 401
+        assert get(base + "?token=" + TOKEN)[0] == 200
+        assert get(base + "state.json", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
+        assert get(base + "metrics", headers={"Authorization": "Bearer nope"})[0] == 401
+        assert get(base + "healthz")[0] == 200, "probes need no token; the answer says only up or down"
+        viewer = MjpegViewer("127.0.0.1", server.port, TOKEN)
+        viewer.start()
+        wait_until(lambda: viewer.frames >= 1, 5, what="a frame with the token")
+        viewer.close()
+
+
+def test_an_exposed_server_without_token_refuses_to_start(fake_pipeline):
+    # Built directly (not from a checked config): the server checks again.
+    with pytest.raises(ConfigError) as e:
+        PreviewServer(PreviewConfig(enabled=True, host="0.0.0.0"), fake_pipeline)
+    assert e.value.path == "preview.token"
+
+
+def test_disabled_preview_starts_nothing_and_a_busy_port_is_a_clear_error(fake_pipeline):
+    assert start_preview(PreviewConfig(), fake_pipeline) is None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(EdgeappError, match=rf"cannot listen on 127.0.0.1:{port} \(preview.host/preview.port\)"):
+            start_preview(PreviewConfig(enabled=True, port=port), fake_pipeline)
+
+
+def test_page_is_served(fake_pipeline):
+    with serve(fake_pipeline) as server:
+        status, body, headers = get(server.url)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b'src="stream.mjpg' not in body and b"stream.mjpg?" in body and b'data-testid="pose-label"' in body
+
+
+def test_stop_ends_open_streams_promptly(fake_pipeline):
+    server = serve(fake_pipeline)
+    viewer = MjpegViewer("127.0.0.1", server.port)
+    viewer.start()
+    wait_until(lambda: viewer.frames >= 1, 5)
+    t0 = time.monotonic()
+    server.stop()
+    assert time.monotonic() - t0 < 3
+    viewer.join(5)
+    assert not viewer.is_alive()
+    server.stop()  # twice is fine
