@@ -70,13 +70,13 @@ class MjpegViewer(threading.Thread):
             if r.status != 200:
                 raise EdgeappError(f"/stream.mjpg answered {r.status}")
             while not self._closing.is_set():
-                line = r.fp.readline()
+                line = r.readline()
                 if not line:
                     break
                 if line.lower().startswith(b"content-length:"):
                     n = int(line.split(b":", 1)[1])
-                    r.fp.readline()  # the blank line ending the part's headers
-                    self.bytes += len(r.fp.read(n))
+                    r.readline()  # the blank line ending the part's headers
+                    self.bytes += len(r.read(n))
                     self.frames += 1
         except Exception as exc:  # reported by the caller
             if not self._closing.is_set():
