@@ -54,6 +54,6 @@ def run_infer(args: argparse.Namespace) -> int:
 
 def run_bench(args: argparse.Namespace) -> int:
     model = open_model(args, args.model, "pose")
-    report = bench_pose(model, open_source(args.source), frames=args.frames, warmup=args.warmup)
+    report = bench_pose(model, open_source(args.source, loop=True), frames=args.frames, warmup=args.warmup)
     print_report(report, as_json=args.json)
     return 0

@@ -29,6 +29,18 @@ def register(cli) -> None:
     d.add_argument("--camera-timeout", type=float, default=10.0, help="seconds to wait for a first frame")
     d.set_defaults(func=doctor)
 
+    b = cli.add("bench", "pipeline", "end-to-end fps of the service path against the bare models, startup, peak RSS")
+    b.add_argument("--source", required=True, help="a clip (read without dropping)")
+    b.add_argument("--tasks", default="pose,classify,detect", help="comma-separated: pose, classify, detect, track")
+    b.add_argument("--frames", type=int, default=300)
+    b.add_argument("--threads", type=int, default=4)
+    b.add_argument("--backend", default="auto", choices=("auto", "cpu", "edgetpu"))
+    b.add_argument("--models-dir", default=None)
+    b.add_argument("--broker", default="local",
+                   help="HOST:PORT of a broker, 'local' to start a private mosquitto (default), or 'none'")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=bench_pipeline)
+
 
 def configure_logging(level: str) -> None:
     # journald stamps time and unit itself; elsewhere a timestamp helps.
@@ -66,3 +78,29 @@ def doctor(args: argparse.Namespace) -> int:
     checks = run_checks(args.config, args.camera_timeout)
     print_checks(checks)
     return 1 if any(c.failed for c in checks) else 0
+
+
+def bench_pipeline(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from edgeapp.bench.pipeline import bench_pipeline as bench, config_for, print_report
+
+    with tempfile.TemporaryDirectory(prefix="edgeapp-bench-") as tmp:
+        broker, local = None, None
+        if args.broker == "local":
+            from edgeapp.bench.mqtt import LocalMosquitto
+
+            local = LocalMosquitto(Path(tmp) / "broker").start()
+            broker = ("127.0.0.1", local.port)
+        elif args.broker != "none":
+            host, _, port = args.broker.rpartition(":")
+            broker = (host or "127.0.0.1", int(port))
+        try:
+            config = config_for(args.source, [t.strip() for t in args.tasks.split(",") if t.strip()],
+                                args.models_dir, args.threads, args.backend, broker, Path(tmp))
+            print_report(bench(config, args.frames), as_json=args.json)
+        finally:
+            if local is not None:
+                local.stop()
+    return 0

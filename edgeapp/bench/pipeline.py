@@ -1,0 +1,126 @@
+"""``edgeapp bench pipeline``: the whole service path against the bare models.
+
+End-to-end fps is frames over the frame loop's wall time, with decoding (capture
+thread) and publishing (publisher threads, a real broker) overlapped. The bound it
+is compared with is 1 / (sum of the mean invoke times of the models that run on
+every frame). Startup is measured to the first event a separate subscriber receives.
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from pathlib import Path
+
+from edgeapp.bench import dump, machine, print_table
+from edgeapp.config import AppConfig
+from edgeapp.mqtt.config import MqttConfig
+from edgeapp.service.pipeline import Pipeline
+from edgeapp.service.runner import build_sink
+
+PER_FRAME_MODELS = ("pose", "detect")  # the classifier runs only on confident poses and costs ~0.1 ms
+
+
+class FirstEvent:
+    """A paho subscriber on the events topic: when did the first event arrive?"""
+
+    def __init__(self, mqtt: MqttConfig):
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.at: float | None = None
+        self.count = 0
+        self._ready = threading.Event()
+        self.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="edgeapp-bench-sub")
+        topic = f"{mqtt.topic_prefix}/{mqtt.device_id}/events/#"
+        self.client.on_connect = lambda c, *_: (c.subscribe(topic, qos=1), self._ready.set())
+        self.client.on_message = self._on_message
+        self.client.connect(mqtt.host, mqtt.port)
+        self.client.loop_start()
+        self._ready.wait(5)
+
+    def _on_message(self, *_):
+        self.count += 1
+        if self.at is None:
+            self.at = time.monotonic()
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def bench_pipeline(config: AppConfig, frames: int = 300) -> dict:
+    sub = FirstEvent(config.mqtt) if config.mqtt.enabled else None
+    t0 = time.monotonic()
+    sink = build_sink(config, print_events=False)
+    pipeline = Pipeline(config, sink)
+    built = time.monotonic()
+    for s in sink.sinks:
+        if hasattr(s, "stats_source"):
+            s.stats_source = pipeline.stats_event
+    first_frame: list[float] = []
+    loop_start = time.monotonic()
+    n = pipeline.run(threading.Event(), max_frames=frames,
+                     on_frame=lambda r: first_frame.append(time.monotonic()) if not first_frame else None)
+    loop_s = time.monotonic() - loop_start
+    pipeline.close()
+    mqtt_stats = next((s.stats().as_dict() for s in sink.sinks if hasattr(s, "stats")), None)
+    sink.close(10.0)
+    if sub is not None:
+        sub.close()
+    invoke = {name: w.summary().as_dict() for name, w in pipeline.stats.invoke.items() if len(w)}
+    per_frame_ms = sum(invoke[m]["mean_ms"] for m in PER_FRAME_MODELS if m in invoke)
+    bound_fps = 1000.0 / per_frame_ms if per_frame_ms else None
+    fps = n / loop_s if loop_s else 0.0
+    return {
+        "benchmark": "pipeline",
+        "source": config.source.uri,
+        "tasks": [t for t, on in vars(config.tasks).items() if on],
+        "frames": n,
+        "backend": pipeline.backend()[0],
+        "threads": config.runtime.threads,
+        "fps": round(fps, 1),
+        "invoke": invoke,
+        "models_bound_fps": round(bound_fps, 1) if bound_fps else None,
+        "fps_pct_of_bound": round(100 * fps / bound_fps, 1) if bound_fps else None,
+        "dropped_frames": pipeline.dropped_frames,
+        "startup_s": {
+            "build": round(built - t0, 3),
+            "first_frame": round(first_frame[0] - t0, 3) if first_frame else None,
+            "first_event_received": round(sub.at - t0, 3) if sub and sub.at else None,
+        },
+        "events_received": sub.count if sub else None,
+        "mqtt": mqtt_stats,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "machine": machine(),
+    }
+
+
+def config_for(source: str, tasks: list[str], models_dir: str | None, threads: int, backend: str,
+               broker: tuple[str, int] | None, workdir: Path) -> AppConfig:
+    table = {t: (t in tasks) for t in ("pose", "classify", "detect", "track")}
+    data: dict = {"source": {"uri": source}, "tasks": table,
+                  "runtime": {"threads": threads, "backend": backend, "models_dir": models_dir or ""}}
+    if broker:
+        data["mqtt"] = {"host": broker[0], "port": broker[1], "device_id": "bench",
+                        "outbox_path": str(workdir / "outbox.sqlite3"), "stats_interval": 15.0}
+    return AppConfig.from_dict(data)
+
+
+def print_report(r: dict, as_json: bool = False) -> None:
+    if as_json:
+        dump(r)
+        return
+    m = r["machine"]
+    print(f"pipeline {'+'.join(r['tasks'])} on {r['backend']} ({r['threads']} threads), {r['frames']} frames of {r['source']}")
+    print(f"{m['processor']}, {m['cores']} cores, Python {m['python']}, {m['runtime']}, numpy {m['numpy']}, OpenCV {m['opencv']}")
+    rows = [(f"invoke {name}", f"{v['mean_ms']:.2f}", f"{v['p95_ms']:.2f}") for name, v in r["invoke"].items()]
+    print_table("", rows, ("stage", "mean ms", "p95 ms"))
+    print(f"end-to-end: {r['fps']} fps; bound by the models' invoke times: {r['models_bound_fps']} fps "
+          f"-> {r['fps_pct_of_bound']}% of the bound; dropped frames {r['dropped_frames']}")
+    s = r["startup_s"]
+    print(f"startup: models and publisher built in {s['build']} s, first frame at {s['first_frame']} s, "
+          f"first event at the broker at {s['first_event_received']} s")
+    print(f"peak RSS: {r['peak_rss_mb']} MB; events received by a subscriber: {r['events_received']}")
+
