@@ -237,3 +237,28 @@ def test_stop_ends_open_streams_promptly(fake_pipeline):
     viewer.join(5)
     assert not viewer.is_alive()
     server.stop()  # twice is fine
+
+
+def test_the_service_sink_s_mqtt_publisher_feeds_the_outbox_metrics(fake_pipeline):
+    from edgeapp.service.runner import FanOut, PrintSink
+
+    class Publisher:  # what start_preview looks for among the sinks: an outbox and stats()
+        outbox = object()
+
+        def stats(self):
+            return MqttStats(True, None, 1, 9, 9, 5, 100, 0, 0, 0, 0, 0, 0, 0)
+
+        def publish(self, event):
+            return True
+
+    sink = FanOut([PrintSink("dev"), Publisher()])
+    server = start_preview(PreviewConfig(enabled=True, port=0), fake_pipeline, sink)
+    try:
+        assert metrics(server.url)["edgeapp_mqtt_outbox_depth"] == 5
+    finally:
+        server.stop()
+    without = start_preview(PreviewConfig(enabled=True, port=0), fake_pipeline, FanOut([PrintSink("dev")]))
+    try:
+        assert not any(k.startswith("edgeapp_mqtt") for k in metrics(without.url))
+    finally:
+        without.stop()
