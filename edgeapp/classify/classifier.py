@@ -30,6 +30,7 @@ DEFAULT_THRESHOLD = 0.1
 DEFAULT_TOP_K = 3
 NO_CONFIDENT_POSE = "no confident pose"
 NO_POSE = "no pose"
+DEGENERATE_POSE = "degenerate pose"  # e.g. every keypoint on one pixel: the in-graph normalisation divides by 0
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Classification:
     label: str | None
     score: float
     top: tuple[tuple[str, float], ...]  # best first, at most top_k entries
-    status: str  # "ok", "no confident pose" or "no pose"
+    status: str  # "ok", "no confident pose", "no pose" or "degenerate pose"
     min_keypoint_score: float
 
     @property
@@ -161,6 +162,8 @@ class PoseClassifier:
         return self._result(self.probabilities(features), min_score)
 
     def _result(self, probs: np.ndarray, min_score: float) -> Classification:
+        if not np.isfinite(probs).all():
+            return Classification(None, 0.0, (), DEGENERATE_POSE, min_score)
         order = np.argsort(-probs, kind="stable")[: self.top_k]
         top = tuple((self.labels[i], float(probs[i])) for i in order)
         return Classification(top[0][0], top[0][1], top, "ok", min_score)
