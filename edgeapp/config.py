@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
+from edgeapp.detect.detector import DetectConfig
+from edgeapp.pantilt.controller import PanTiltConfig
 from edgeapp.errors import ConfigError
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
@@ -114,6 +116,8 @@ class AppConfig:
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False))
     preview: PreviewConfig = field(default_factory=PreviewConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    pantilt: PanTiltConfig = field(default_factory=PanTiltConfig)
 
     @classmethod
     def from_dict(cls, data: dict) -> AppConfig:
@@ -132,7 +136,10 @@ class AppConfig:
             # Sections that own their reading (mqtt, classify) keep it; the rest are typed tables.
             reader = getattr(section, "from_dict", None)
             sections[f.name] = reader(table, f.name) if reader else build(section, table, f.name)
-        return cls(**sections)
+        config = cls(**sections)
+        require(not config.tasks.track or config.pantilt.rig != "none", "pantilt.rig",
+                "tasks.track needs a rig: servo, hat or sim")
+        return config
 
 
 def load_config(path: str | Path) -> AppConfig:

@@ -48,6 +48,8 @@ def check_models(config: AppConfig) -> Iterator[Check]:
         wanted.append(("pose", config.pose.model))
     if config.tasks.classify:
         wanted.append(("classify", config.classify.model))
+    if config.tasks.detect:
+        wanted.append(("detect", config.detect.model))
     for task, name in wanted:
         try:
             files = registry.resolve(name, task)
@@ -166,6 +168,21 @@ def check_broker(config: AppConfig, timeout_s: float = 5.0) -> Check:
     return Check("broker", "ok", f"{where} accepted us{' over TLS' if m.use_tls else ''}")
 
 
+def check_rig(config: AppConfig) -> Check:
+    if not config.tasks.track:
+        return Check("pan/tilt rig", "skip", "tasks.track is off")
+    from edgeapp.pantilt.rig import open_rig
+
+    p = config.pantilt
+    try:
+        rig = open_rig(p)
+    except Exception as exc:  # gpiozero / smbus raise their own types for missing pins and buses
+        return Check("pan/tilt rig", "fail", f"cannot open the {p.rig} rig: {exc}; check wiring, "
+                                             "dtparam=i2c_arm=on for the HAT, and the gpio/i2c groups")
+    rig.stop(home=(p.pan.home, p.tilt.home))
+    return Check("pan/tilt rig", "ok", f"{p.rig} rig answers; `edgeapp pantilt test --rig {p.rig}` sweeps it")
+
+
 def run_checks(config_path: str, camera_timeout_s: float = 10.0) -> list[Check]:
     checks = [check_runtime()]
     try:
@@ -177,6 +194,7 @@ def run_checks(config_path: str, camera_timeout_s: float = 10.0) -> list[Check]:
         lambda: list(check_models(config)),
         lambda: check_camera(config, camera_timeout_s),
         lambda: check_edgetpu(config),
+        lambda: check_rig(config),
         lambda: check_broker(config),
     ]
     for step in steps:

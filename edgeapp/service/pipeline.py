@@ -19,12 +19,18 @@ import numpy as np
 from edgeapp.camera import Frame
 from edgeapp.camera.capture import Capture, EndOfStream
 from edgeapp.camera.sources import open_service_source
-from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.stage import ClassifyResult, ClassifyStage
 from edgeapp.config import AppConfig
-from edgeapp.events import ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, cpu_temperature
+from edgeapp.detect.detection import Detection
+from edgeapp.detect.detector import Detector, load_labels
+
+from edgeapp.detect.tracker import IouTracker, Track
+from edgeapp.events import (DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent,
+                            cpu_temperature)
 from edgeapp.events.base import Event
 from edgeapp.latency import LatencyWindow
+from edgeapp.pantilt.controller import Command, PanTiltController
+from edgeapp.pantilt.rig import open_rig
 from edgeapp.pose import MoveNet, Pose
 from edgeapp.registry import Registry, registry_from
 from edgeapp.runtime.failover import FailoverModel
@@ -51,7 +57,9 @@ class FrameResult:
     frame: Frame
     pose: Pose | None = None
     classification: ClassifyResult | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    detections: list[dict] | None = None  # {"id", "label", "score", "box"} as `edgeapp infer detect` prints
+    target: Track | None = None
+    command: Command | None = None
 
 
 @dataclass
@@ -69,8 +77,7 @@ class PipelineStats:
 
 
 class Pipeline:
-    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None,
-                 classify: ClassifyConfig | None = None, source=None):
+    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None, source=None):
         self.config = config
         self.sink = sink
         self.controls = Controls()
@@ -87,9 +94,18 @@ class Pipeline:
             self.movenet = MoveNet(model, smart_crop=config.pose.smart_crop)  # type: ignore[arg-type]
         self.classifier: ClassifyStage | None = None
         if config.tasks.classify:
-            self.classifier = ClassifyStage.from_config(classify or ClassifyConfig(), registry)
+            self.classifier = ClassifyStage.from_config(config.classify, registry)
             self.models["classify"] = self.classifier.classifier.model
-        for name, model in self.models.items():
+        self.detector: Detector | None = None
+        self.tracker: IouTracker | None = None
+        if config.tasks.detect:
+            d = config.detect
+            model = FailoverModel(registry.resolve(d.model, "detect"), request, config.runtime.tpu_retry_s)
+            self.models["detect"] = model
+            self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
+            self.tracker = IouTracker(d.tracker)
+        self.tracking = TrackingStage(config, self._emit) if config.tasks.track else None
+        for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
         self.source = source if source is not None else open_service_source(config.source)
         self.capture: Capture | None = None
@@ -136,7 +152,22 @@ class Pipeline:
             score = result.classification.classification.score
             for hold in result.classification.events:
                 self._emit(PoseClassEvent.from_hold(hold.to_dict(), score=score))
+        if self.detector is not None:
+            self._detect(result)
         return result
+
+    def _detect(self, result: FrameResult) -> None:
+        frame = result.frame
+        detections = self.detector.detect(frame.image)
+        self._timed("detect", self.detector.model)
+        shift = self.tracking.view_shift if self.tracking else (0.0, 0.0)
+        update = self.tracker.update(detections, frame.index, frame.time, shift)
+        result.detections = [_detection_dict(d, i) for d, i in zip(detections, update.ids)]
+        result.target = update.target
+        for event in update.events:
+            self._emit(DetectionEvent(type=event.type, before=event.before, after=event.after))
+        if self.tracking is not None:
+            result.command = self.tracking.follow(update, frame.time, self.controls.tracking)
 
     def _timed(self, name: str, model) -> None:
         self.stats.invoke[name].add(model.last_invoke_s)
@@ -191,12 +222,78 @@ class Pipeline:
         return self.capture.dropped if self.capture else 0
 
     def close(self) -> None:
-        """End holds still open (their 'ended' events go out) and stop the capture."""
+        """End holds and tracks still open (their 'ended' events go out), home the rig, stop the capture."""
         if self.classifier is not None and self.latest is not None:
             for hold in self.classifier.finish(self.latest.frame.time):
                 self._emit(PoseClassEvent.from_hold(hold.to_dict()))
+        if self.tracker is not None:
+            for event in self.tracker.reset():
+                self._emit(DetectionEvent(type=event.type, before=event.before, after=event.after))
+        if self.tracking is not None:
+            self.tracking.close()
         if self.capture is not None:
             self.capture.stop()
+
+
+class TrackingStage:
+    """The controller and the rig: turn toward the target, and say so when that changes."""
+
+    ANGLES_EVERY_S = 1.0  # while moving, where the head points, at most this often
+
+    def __init__(self, config: AppConfig, emit: Callable):
+        self.config = config.pantilt
+        self.controller = PanTiltController(self.config)
+        self.rig = open_rig(self.config)
+        self.view_shift = (0.0, 0.0)
+        self._emit = emit
+        self._state = "idle"
+        self._last_angles = float("-inf")
+        self._target: str | None = None
+        self._enabled = True
+
+    def follow(self, update, t: float, enabled: bool) -> Command | None:
+        if not enabled:
+            if self._enabled:  # switched off: stop following and go home
+                self._enabled = False
+                self.view_shift = (0.0, 0.0)
+                self.rig.command(self.config.pan.home, self.config.tilt.home)
+                self._emit(TrackingEvent(type="returned_home", pan=self.config.pan.home, tilt=self.config.tilt.home))
+            return None
+        if not self._enabled:
+            self._enabled = True
+            self.controller.clear_fault()
+        cmd = self.controller.follow(update, t)
+        self.view_shift = cmd.view_shift
+        self.rig.command(cmd.pan if self.config.pan.enabled else None, cmd.tilt if self.config.tilt.enabled else None)
+        if update.target is not None:
+            self._target = f"{update.target.label}#{update.target.id}"
+        self._report(cmd, t)
+        return cmd
+
+    def _report(self, cmd: Command, t: float) -> None:
+        before, self._state = self._state, cmd.state
+        kind = None
+        if cmd.state == "tracking" and before != "tracking":
+            kind = "acquired"
+        elif cmd.state == "holding" and before == "tracking":
+            kind = "lost"
+        elif cmd.state == "idle" and before == "homing":
+            kind = "returned_home"
+        if kind:
+            self._emit(TrackingEvent(type=kind, pan=cmd.pan, tilt=cmd.tilt, target=self._target))
+        elif cmd.moved and t - self._last_angles >= self.ANGLES_EVERY_S:
+            self._last_angles = t
+            self._emit(TrackingEvent(type="angles", pan=cmd.pan, tilt=cmd.tilt, target=self._target))
+        if cmd.state == "fault" and before != "fault":
+            self._emit(ErrorEvent(source="pantilt", message=cmd.message))
+
+    def close(self) -> None:
+        self.rig.stop(home=(self.config.pan.home, self.config.tilt.home))
+
+
+def _detection_dict(d: Detection, track_id: int) -> dict:
+    return {"id": track_id, "label": d.label, "score": round(float(d.score), 4),
+            "box": [round(float(v), 4) for v in d.box]}
 
 
 def _usable(image) -> bool:

@@ -129,3 +129,48 @@ def test_failover_to_cpu_and_back_when_the_edge_tpu_returns():
     movenet.estimate(image)
     assert model.info.backend == "edgetpu" and not model.info.fallback
     assert model.switches == 2
+
+
+def test_detection_and_tracking_publish_frigate_style_events_and_home_the_rig():
+    sink = ListSink()
+    cfg = config(tasks={"pose": False, "detect": True, "track": True}, pantilt={"rig": "sim"})
+    pipeline = Pipeline(cfg, sink)
+    pipeline.run(threading.Event(), max_frames=40)
+    dets = pipeline.latest.detections
+    assert dets and all(d["label"] and 0 <= d["box"][0] < d["box"][2] <= 1 for d in dets)
+    assert any(d["label"] == "person" for d in dets)
+    pipeline.close()
+    from edgeapp.events import DetectionEvent, TrackingEvent
+
+    kinds = {(type(e).__name__, e.type) for e in sink.events if hasattr(e, "type")}
+    assert ("DetectionEvent", "new") in kinds and ("DetectionEvent", "end") in kinds
+    assert ("TrackingEvent", "acquired") in kinds
+    new_ids = {e.after["id"] for e in sink.events if isinstance(e, DetectionEvent) and e.type == "new"}
+    end_ids = {e.after["id"] for e in sink.events if isinstance(e, DetectionEvent) and e.type == "end"}
+    assert end_ids <= new_ids and end_ids  # every track that ended was announced; close() ends the rest
+    assert pipeline.tracking.rig.position == (cfg.pantilt.pan.home, cfg.pantilt.tilt.home)
+    assert "detect" in pipeline.stats_event().models
+
+
+def test_tracking_switched_off_returns_home():
+    sink = ListSink()
+    cfg = config(tasks={"pose": False, "detect": True, "track": True}, pantilt={"rig": "sim"})
+    pipeline = Pipeline(cfg, sink)
+
+    def command_midway(result):  # as an MQTT tracking/set OFF would, from another thread
+        if result.frame.index == 15:
+            pipeline.controls.tracking = False
+
+    pipeline.run(threading.Event(), max_frames=25, on_frame=command_midway)
+    from edgeapp.events import TrackingEvent
+
+    homes = [e for e in sink.events if isinstance(e, TrackingEvent) and e.type == "returned_home"]
+    assert homes and pipeline.latest.command is None
+    pipeline.close()
+
+
+def test_track_without_a_rig_is_a_config_error():
+    from edgeapp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="pantilt.rig"):
+        config(tasks={"detect": True, "track": True})

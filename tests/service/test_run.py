@@ -189,3 +189,32 @@ def test_stall_watchdog_exits_when_the_frame_loop_stops_turning():
     dog.start()
     dog.join(5)
     assert codes == [EXIT_STALLED]
+
+
+def test_pose_classification_and_detection_together_publish_to_a_real_broker(tmp_path, broker):
+    cfg = write_config(
+        tmp_path / "config.toml",
+        source={"uri": str(CLIP)},
+        tasks={"pose": True, "classify": True, "detect": True},
+        runtime={"models_dir": str(MODELS), "threads": 2},
+        mqtt={"host": "127.0.0.1", "port": broker.port, "device_id": "street",
+              "outbox_path": str(tmp_path / "outbox.sqlite3"), "pose_rate": 30.0},
+    )
+    received = tmp_path / "sub.txt"
+    sub = subscribe(broker.port, received)
+    time.sleep(0.3)
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg), "--max-frames", "60"],
+                       capture_output=True, text=True, timeout=300)
+    time.sleep(0.5)
+    sub.terminate()
+    sub.wait()
+    assert r.returncode == 0, r.stderr
+    events = [json.loads(line.split(" ", 1)[1]) for line in received.read_text().splitlines() if "/events/" in line]
+    kinds = {e["event"] for e in events}
+    assert {"pose", "detection", "stats"} <= kinds
+    stats = [e for e in events if e["event"] == "stats"][-1]
+    assert set(stats["models"]) >= {"pose", "detect"} and "outbox_depth" in stats["mqtt"]
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(1, len(seqs) + 1))  # the drain on exit delivered everything, in order
+    people = [e for e in events if e["event"] == "detection" and e["type"] == "new" and e["after"]["label"] == "person"]
+    assert len(people) >= 3  # a street with 5-9 pedestrians
