@@ -71,7 +71,6 @@ class PreviewServer:
             pipeline, mqtt_stats, lambda: {"viewers": self.viewers, "frames_rendered": self.frames_rendered,
                                         "render_cpu_s": self.render_cpu_s}))
         self.port: int | None = None
-        self._stopped = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -109,7 +108,6 @@ class PreviewServer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the streams, close the socket, join the thread. Safe to call twice."""
-        self._stopped = True
         loop, self._loop = self._loop, None
         if loop is None:
             return
@@ -121,10 +119,6 @@ class PreviewServer:
         if self._thread is not None:
             self._thread.join(timeout)
         self._render_pool.shutdown(wait=False)
-
-    def mark_stopped(self) -> None:
-        """The frame loop has ended: ``/healthz`` answers 503 from now on."""
-        self._stopped = True
 
     def __enter__(self) -> PreviewServer:
         return self.start()
@@ -180,7 +174,7 @@ class PreviewServer:
     def health(self) -> tuple[bool, str]:
         """Healthy while the frame loop turns: it beats ``progress_at`` every turn, at least
         every 0.5 s even without frames, so a stale beat means stopped or stuck."""
-        if self._stopped:
+        if not self.pipeline.running:
             return False, "frame loop stopped"
         age = time.monotonic() - self.pipeline.progress_at
         if age > self.config.stall_s:

@@ -83,6 +83,7 @@ class Pipeline:
         self.controls = Controls()
         self.stats = PipelineStats()
         self.latest: FrameResult | None = None
+        self.running = False  # True while run() is in its frame loop
         self.progress_at = time.monotonic()  # the frame loop's heartbeat, for the stall watchdog
         registry = registry or registry_from(config.runtime.models_dir or None)
         request = config.runtime.request()
@@ -185,6 +186,7 @@ class Pipeline:
         """The frame loop, until ``stop``, the end of a file, or ``max_frames``. Returns frames processed."""
         self.capture = Capture(self.source).start()
         last = None
+        self.running = True
         try:
             while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
                 self.progress_at = time.monotonic()
@@ -214,6 +216,7 @@ class Pipeline:
                 if on_frame:
                     on_frame(result)
         finally:
+            self.running = False
             self.capture.stop()
         return self.stats.frames
 

@@ -41,9 +41,14 @@ class FakePipeline:
         self.progress_at = time.monotonic()
         self.fps = fps
         self._stop = threading.Event()
+        self.stall = threading.Event()  # set: the loop stays alive but stops turning (a hung inference)
         self._thread = threading.Thread(target=self._run, daemon=True)
         rng = np.random.default_rng(0)
         self.xy = rng.uniform(0.3, 0.7, size=(17, 2))
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def backend(self) -> tuple[str, bool]:
         return "cpu", False
@@ -66,6 +71,8 @@ class FakePipeline:
     def _run(self) -> None:
         i = 0
         while not self._stop.wait(1.0 / self.fps):
+            if self.stall.is_set():
+                continue
             self.progress_at = time.monotonic()
             self.latest = self.result(i)
             self.stats.frames += 1

@@ -175,12 +175,12 @@ def test_healthz_turns_503_on_a_stall_and_when_stopped(fake_pipeline):
     with serve(fake_pipeline, stall_s=1.0) as server:
         status, body = get_json(server.url + "healthz")
         assert status == 200 and body["ok"] is True
-        fake_pipeline.stop()  # the frame loop stops turning
-        wait_until(lambda: get(server.url + "healthz")[0] == 503, 3, what="503 after the loop stopped")
+        fake_pipeline.stall.set()  # the loop is alive but stuck
+        wait_until(lambda: get(server.url + "healthz")[0] == 503, 3, what="503 after the loop stalled")
         assert "not turned" in get_json(server.url + "healthz")[1]["reason"]
-        fake_pipeline.progress_at = time.monotonic() + 60
-        assert get(server.url + "healthz")[0] == 200
-        server.mark_stopped()
+        fake_pipeline.stall.clear()
+        wait_until(lambda: get(server.url + "healthz")[0] == 200, 3, what="200 once it turns again")
+        fake_pipeline.stop()  # the frame loop has ended
         assert get_json(server.url + "healthz") == (503, {"ok": False, "reason": "frame loop stopped",
                                                          "frames": fake_pipeline.stats.frames})
 
