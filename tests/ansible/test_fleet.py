@@ -1,0 +1,179 @@
+"""The fleet playbook for real: lint, syntax, converge on fresh bookworm systemd containers, idempotence, the
+service publishing to the provisioned hub with per-device credentials, the ACL, and a broken release rolled back.
+
+One hub and two device containers serve the whole module (see conftest.py); the tests run in file order.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import threading
+
+import pytest
+from conftest import ANSIBLE_DIR, Fleet, tool
+
+pytestmark = pytest.mark.container
+
+CA = "/etc/mosquitto/certs/ca.crt"
+PREFIX = "edgeapp"
+
+
+def mqtt(fleet: Fleet, tool_name: str, user: str, *args: str, password: str | None = None, check: bool = False):
+    """mosquitto_pub/sub on the hub (the devices share its loopback), over TLS, as ``user``."""
+    pw = password if password is not None else fleet.password(user)
+    cmd = [tool_name, "-h", "localhost", "-p", "8883", "--cafile", CA, "-u", user, "-P", pw, *args]
+    return fleet.containers["hub"].exec(cmd, check=check, timeout=60)
+
+
+def test_ansible_lint_production_profile():
+    proc = subprocess.run([tool("ansible-lint"), "--offline", "--profile", "production", "--nocolor"],
+                          cwd=ANSIBLE_DIR, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def test_syntax_check():
+    proc = subprocess.run([tool("ansible-playbook"), "-i", "inventory.example.ini", "site.yml", "--syntax-check"],
+                          cwd=ANSIBLE_DIR, capture_output=True, text=True, timeout=120,
+                          env={"ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_converge(fleet, converged):
+    recap = converged.recap()
+    assert set(recap) == {"hub", "edge-01", "edge-02"}, converged.output[-3000:]
+    assert all(r["failed"] == 0 and r["unreachable"] == 0 for r in recap.values()), recap
+    print(f"converge: {converged.seconds:.0f}s {recap}")
+
+
+def test_second_run_changes_nothing(fleet, converged):
+    run = fleet.playbook("-e", '{"edgeapp_serial": "100%"}')
+    assert run.rc == 0, run.output[-6000:]
+    recap = run.recap()
+    changed = {host: r["changed"] for host, r in recap.items() if r["changed"]}
+    assert not changed, f"not idempotent: {changed}; see {run.log}\n" + "\n".join(
+        line for line in run.output.splitlines() if line.startswith("changed:"))
+    print(f"second run: {run.seconds:.0f}s {recap}")
+
+
+@pytest.mark.parametrize("device", ["edge-01", "edge-02"])
+def test_service_active_on_current_release(fleet, converged, device):
+    c = fleet.containers[device]
+    assert c.is_active("edgeapp") == "active", c.journal("edgeapp")
+    props = c.show("edgeapp", "Type", "User", "NRestarts", "MainPID")
+    assert props["Type"] == "notify" and props["User"] == "edgeapp", props
+    release = c.sh("readlink /opt/edgeapp/current")
+    assert release.startswith("releases/"), release
+    assert c.sh("cat /opt/edgeapp/current/.installed") == release.split("/", 1)[1]
+    # the process is the release's venv, running as edgeapp with the device groups
+    cmdline = c.sh(f"tr '\\0' ' ' < /proc/{props['MainPID']}/cmdline")
+    assert "/opt/edgeapp/current/bin/edgeapp run --config /etc/edgeapp/config.toml" in cmdline, cmdline
+    groups = set(c.sh("id -nG edgeapp").split())
+    assert {"video", "gpio", "i2c", "plugdev"} <= groups, groups
+    config = c.read_file("/etc/edgeapp/config.toml")
+    assert f'device_id = "{device}"' in config and f'username = "{device}"' in config, config
+    assert c.sh("stat -c '%U:%G %a' /etc/edgeapp/mqtt-password") == "root:edgeapp 640"
+    assert c.sh("cat /etc/edgeapp/mqtt-password") == fleet.password(device)
+    assert c.sh(f"{'/opt/edgeapp/current/bin/edgeapp'} config check /etc/edgeapp/config.toml").endswith(
+        "mqtt on)"), "config check"
+    # models pushed from the controller's cache, checked by the release itself
+    verify = c.exec("EDGEAPP_MODELS_DIR=/opt/edgeapp/models /opt/edgeapp/current/bin/edgeapp models verify "
+                    "movenet-lightning-int8 yoga-classifier", check=False)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize("device", ["edge-01", "edge-02"])
+def test_device_publishes_to_hub_with_its_credentials(fleet, converged, device):
+    topic = f"{PREFIX}/{device}/available"
+    proc = mqtt(fleet, "mosquitto_sub", "monitor", "-t", topic, "-C", "1", "-W", "20")
+    assert proc.returncode == 0 and proc.stdout.strip() == "online", proc.stdout + proc.stderr
+    # and events keep flowing under the device's prefix (the retained availability aside)
+    proc = mqtt(fleet, "mosquitto_sub", "monitor", "-t", f"{PREFIX}/{device}/#", "-v", "-R", "-C", "1", "-W", "90")
+    assert proc.returncode == 0 and proc.stdout.startswith(f"{PREFIX}/{device}/"), proc.stdout + proc.stderr
+    # the broker knows this device by its own account
+    conf = fleet.containers["hub"].read_file("/etc/mosquitto/edgeapp.passwd")
+    assert f"\n{device}:$7$" in "\n" + conf
+
+
+def test_wrong_password_is_refused(fleet, converged):
+    proc = mqtt(fleet, "mosquitto_pub", "edge-01", "-t", f"{PREFIX}/edge-01/x", "-m", "x", password="wrong")
+    assert proc.returncode != 0
+    assert "not authori" in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr
+
+
+def test_acl_keeps_each_device_to_its_own_topics(fleet, converged):
+    hub = fleet.containers["hub"]
+    got: dict[str, subprocess.CompletedProcess] = {}
+
+    def sub(name: str, user: str, topic: str, count: int) -> None:
+        got[name] = mqtt(fleet, "mosquitto_sub", user, "-t", topic, "-v", "-C", str(count), "-W", "8")
+
+    # monitor watches the whole test subtree; edge-01 tries to read edge-02's command topic
+    watchers = [threading.Thread(target=sub, args=("monitor", "monitor", f"{PREFIX}/+/acltest", 2)),
+                threading.Thread(target=sub, args=("edge01-spy", "edge-01", f"{PREFIX}/edge-02/set", 1)),
+                threading.Thread(target=sub, args=("edge02-own", "edge-02", f"{PREFIX}/edge-02/set", 1))]
+    for t in watchers:
+        t.start()
+    hub.exec("sleep 1.5")
+    # edge-01 publishing under edge-02 is dropped by the broker; under its own prefix it goes through
+    mqtt(fleet, "mosquitto_pub", "edge-01", "-t", f"{PREFIX}/edge-02/acltest", "-m", "spoofed", "-q", "1")
+    mqtt(fleet, "mosquitto_pub", "edge-01", "-t", f"{PREFIX}/edge-01/acltest", "-m", "genuine", "-q", "1")
+    # a command for edge-02 (published here with edge-02's own account, which may write under its prefix)
+    mqtt(fleet, "mosquitto_pub", "edge-02", "-t", f"{PREFIX}/edge-02/set", "-m", '{"cmd":"noop"}', "-q", "1")
+    for t in watchers:
+        t.join(30)
+    monitor = got["monitor"].stdout
+    assert f"{PREFIX}/edge-01/acltest genuine" in monitor, monitor
+    assert "spoofed" not in monitor, monitor
+    assert got["edge02-own"].stdout.strip() == f'{PREFIX}/edge-02/set {{"cmd":"noop"}}', got["edge02-own"]
+    assert got["edge01-spy"].stdout.strip() == "", "edge-01 read edge-02's command topic"
+    # nor may a device read another device's events
+    proc = mqtt(fleet, "mosquitto_sub", "edge-01", "-t", f"{PREFIX}/edge-02/available", "-C", "1", "-W", "3")
+    assert "online" not in proc.stdout, proc.stdout
+
+
+def _broken_copy(fleet: Fleet) -> tuple[str, str]:
+    """A copy of the project as a new version whose `edgeapp run` exits at once (so it never reaches READY)."""
+    import re
+    import shutil
+
+    src, dest = fleet.project, fleet.work / "broken"
+    shutil.copytree(src, dest)
+    pyproject = (dest / "pyproject.toml").read_text()
+    old = re.search(r'(?m)^version\s*=\s*"([^"]+)"', pyproject)[1]
+    new = f"{old}.post1"
+    (dest / "pyproject.toml").write_text(pyproject.replace(f'version = "{old}"', f'version = "{new}"', 1))
+    init = dest / "edgeapp" / "__init__.py"
+    init.write_text(init.read_text().replace(f'"{old}"', f'"{new}"'))
+    service = dest / "edgeapp" / "cli" / "service.py"
+    text = service.read_text()
+    marker = "def run(args: argparse.Namespace) -> int:\n"
+    assert marker in text, "edgeapp/cli/service.py changed: update the broken-release test"
+    service.write_text(text.replace(marker, marker + '    raise SystemExit("deliberately broken release")\n', 1))
+    return old, new
+
+
+def test_broken_release_rolls_back_and_stops_the_batch(fleet, converged):
+    old, new = _broken_copy(fleet)
+    edge1, edge2 = fleet.containers["edge-01"], fleet.containers["edge-02"]
+    pid_before = edge2.show("edgeapp", "MainPID")["MainPID"]
+    run = fleet.playbook("-e", f'{{"edgeapp_project_dir": "{fleet.work / "broken"}"}}')
+    print(f"broken update: {run.seconds:.0f}s rc={run.rc} {run.recap()}")
+    assert run.rc != 0, run.output[-4000:]
+    recap = run.recap()
+    # the first batch (edge-01) failed; the second batch never started
+    assert recap["edge-01"]["failed"] == 1, recap
+    assert "edge-02" not in recap, f"edge-02 was touched: {recap}"
+    assert f"rolled back to {old}" in run.output, run.output[-4000:]
+    # edge-01 runs the previous release again, and is healthy and online
+    assert edge1.sh("readlink /opt/edgeapp/current") == f"releases/{old}"
+    assert edge1.is_active("edgeapp") == "active", edge1.journal("edgeapp")
+    assert "deliberately broken release" in edge1.journal("edgeapp", lines=500)
+    assert edge1.sh(f"test -x /opt/edgeapp/releases/{new}/bin/edgeapp && echo installed") == "installed"
+    proc = mqtt(fleet, "mosquitto_sub", "monitor", "-t", f"{PREFIX}/edge-01/available", "-C", "1", "-W", "30")
+    assert proc.stdout.strip() == "online", proc.stdout + proc.stderr
+    # edge-02 was not touched at all
+    assert edge2.sh("readlink /opt/edgeapp/current") == f"releases/{old}"
+    assert edge2.sh(f"ls /opt/edgeapp/releases") == old
+    assert edge2.show("edgeapp", "MainPID")["MainPID"] == pid_before
+    assert shlex.quote  # keep the import honest for helpers above
