@@ -72,6 +72,7 @@ class TrainConfig:
     learning_rate: float = 0.001
     order: str = "yx"  # the input order of the exported model (see contract.py)
     quantize: bool = True  # the notebook's Optimize.DEFAULT (dynamic-range weights)
+    monitor: str = "val_loss"  # early stopping on "val_loss" or "val_accuracy" (the notebook's; see module doc)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
@@ -79,6 +80,8 @@ class TrainConfig:
         if not 0.0 <= self.validation_split < 1.0:
             raise ValueError(f"validation_split must be within [0, 1), got {self.validation_split}")
         ClassifierContract(order=self.order)  # validates the order
+        if self.monitor not in ("val_loss", "val_accuracy"):
+            raise ValueError(f"monitor must be val_loss or val_accuracy, got {self.monitor!r}")
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,9 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     y = np.eye(k, dtype=np.float32)[table.class_no]
     fit_idx, val_idx = split_validation(table.class_no, config.validation_split, config.seed)
     has_val = len(val_idx) > 0
-    monitor = "val_accuracy" if has_val else "accuracy"
+    # Without a validation split (a tiny table) the training metric is all there is.
+    monitor = config.monitor if has_val else config.monitor.removeprefix("val_")
+    mode = "min" if monitor.endswith("loss") else "max"
 
     model = build_model(k, config.dropout)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy",
@@ -227,7 +232,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
             if progress:
                 progress(entry)
 
-    stop = keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience,
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=config.patience,
                                          restore_best_weights=True)
     model.fit(x[fit_idx], y[fit_idx], epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
               validation_data=(x[val_idx], y[val_idx]) if has_val else None,
@@ -236,7 +241,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     if stop.best_weights is not None:
         model.set_weights(stop.best_weights)
     scores = [getattr(h, monitor) for h in history]
-    best_epoch = int(np.argmax(scores)) + 1 if scores else 0
+    best_epoch = int(np.argmin(scores) if mode == "min" else np.argmax(scores)) + 1 if scores else 0
 
     contract = ClassifierContract(order=config.order, units="pixels", labels=labels)
     model_path = out_dir / MODEL_FILE
@@ -248,8 +253,10 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
 
     if test is not None:
         eval_x, eval_y, evaluated_on = encode_table(test.xy, test.scores, config.order), test.class_no, "test"
-    else:
+    elif has_val:
         eval_x, eval_y, evaluated_on = x[val_idx], table.class_no[val_idx], "validation"
+    else:  # too few rows to hold any back: say so rather than report an accuracy of nothing
+        eval_x, eval_y, evaluated_on = x, table.class_no, "training (no rows held back)"
     keras_probs = model.predict(eval_x, batch_size=256, verbose=0) if len(eval_x) else np.zeros((0, k))
     tflite_probs = run_exported(model_path, eval_x)
     keras_eval = evaluate(eval_y, keras_probs.argmax(axis=1), labels)
