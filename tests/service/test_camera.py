@@ -35,6 +35,25 @@ def mjpeg():
     camera.stop()
 
 
+class Consumer:
+    """Reads a source through a Capture on a thread, as the frame loop does, keeping every frame."""
+
+    def __init__(self, source):
+        self.source = source
+        self.frames: list = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=_consume, args=(source, self.frames, self.stop))
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.source.close()
+        self.thread.join(10)
+
+
 def _consume(source, frames: list, stop: threading.Event):
     capture = Capture(source).start()
     try:
@@ -52,94 +71,62 @@ def _consume(source, frames: list, stop: threading.Event):
 def test_stream_cut_and_restored_resumes(mjpeg):
     source = ReconnectingSource(lambda: OpenCVCamera(mjpeg.url, timeout_s=2), mjpeg.url,
                                 reconnect_min_s=0.1, reconnect_max_s=0.5)
-    frames, stop = [], threading.Event()
-    t = threading.Thread(target=_consume, args=(source, frames, stop))
-    t.start()
-    try:
-        assert wait_until(lambda: len(frames) >= 10)
+    with Consumer(source) as c:
+        assert wait_until(lambda: len(c.frames) >= 10)
         mjpeg.stop()  # the camera goes away
         assert wait_until(lambda: source.status.state == "down")
         assert source.status.outages == 1 and source.status.last_error
-        count = len(frames)
+        count = len(c.frames)
         mjpeg.start()  # and comes back on the same address
-        assert wait_until(lambda: len(frames) >= count + 10)
+        assert wait_until(lambda: len(c.frames) >= count + 10)
         assert source.status.state == "up" and source.status.reconnects == 1
-        assert frames[-1].image.shape == (610, 500, 3)
-    finally:
-        stop.set()
-        t.join(10)
+        assert c.frames[-1].image.shape == (610, 500, 3)
 
 
 def test_frames_that_fail_to_decode_are_counted_and_survived(mjpeg):
     source = ReconnectingSource(lambda: OpenCVCamera(mjpeg.url, timeout_s=2), mjpeg.url,
                                 reconnect_min_s=0.1, reconnect_max_s=0.5, max_bad_frames=5)
-    frames, stop = [], threading.Event()
-    t = threading.Thread(target=_consume, args=(source, frames, stop))
-    t.start()
-    try:
-        assert wait_until(lambda: len(frames) >= 5)
+    with Consumer(source) as c:
+        assert wait_until(lambda: len(c.frames) >= 5)
         mjpeg.garbage.set()
         assert wait_until(lambda: source.status.bad_frames >= 5)
         mjpeg.garbage.clear()
-        count = len(frames)
-        assert wait_until(lambda: len(frames) >= count + 10)
-        assert all(f.image.ndim == 3 for f in frames)
-    finally:
-        stop.set()
-        t.join(10)
+        count = len(c.frames)
+        assert wait_until(lambda: len(c.frames) >= count + 10)
+        assert all(f.image.ndim == 3 for f in c.frames)
 
 
 def test_looping_file_removed_and_restored(tmp_path):
     clip = tmp_path / "clip.mp4"
     shutil.copyfile(VIDEO / "carving_ice.mp4", clip)
     source = VideoFileSource(clip, loop=True, retry=True, reconnect_min_s=0.05, reconnect_max_s=0.2)
-    frames, stop = [], threading.Event()
-    t = threading.Thread(target=_consume, args=(source, frames, stop))
-    t.start()
-    try:
-        assert wait_until(lambda: len(frames) >= 10)
+    with Consumer(source) as c:
+        assert wait_until(lambda: len(c.frames) >= 10)
         clip.unlink()  # the reader keeps its open file; the next loop finds nothing
         assert wait_until(lambda: source.status.state == "down", timeout=60)
         assert "not there" in source.status.last_error
-        count = len(frames)
+        count = len(c.frames)
         shutil.copyfile(VIDEO / "carving_ice.mp4", clip)
-        assert wait_until(lambda: len(frames) >= count + 10, timeout=30)
+        assert wait_until(lambda: len(c.frames) >= count + 10, timeout=30)
         assert source.status.reconnects == 1
-        times = [f.time for f in frames]
+        times = [f.time for f in c.frames]
         assert times == sorted(times)  # media time keeps increasing across loops
-    finally:
-        stop.set()
-        t.join(10)
 
 
 def test_missing_device_reports_and_retries():
     source = open_service_source(SourceConfig(uri="/dev/video99", reconnect_min_s=0.05, reconnect_max_s=0.1))
-    frames, stop = [], threading.Event()
-    t = threading.Thread(target=_consume, args=(source, frames, stop))
-    t.start()
-    try:
+    with Consumer(source) as c:
         assert wait_until(lambda: source.status.outages == 1)
         assert "/dev/video99 is not there" in source.status.last_error
         time.sleep(0.3)
-        assert t.is_alive() and frames == []  # still trying, not crashed
-    finally:
-        stop.set()
-        source.close()
-        t.join(10)
+        assert c.thread.is_alive() and c.frames == []  # still trying, not crashed
 
 
 def test_picamera2_off_a_pi_is_a_clear_outage():
     source = open_service_source(SourceConfig(uri="picamera2", reconnect_min_s=0.05, reconnect_max_s=0.1))
-    frames, stop = [], threading.Event()
-    t = threading.Thread(target=_consume, args=(source, frames, stop))
-    t.start()
-    try:
+    with Consumer(source):
         assert wait_until(lambda: source.status.outages == 1)
         assert "python3-picamera2" in source.status.last_error
-    finally:
-        stop.set()
-        source.close()
-        t.join(10)
 
 
 def test_files_are_never_dropped_live_frames_are():
