@@ -1,6 +1,6 @@
 """The publisher: events in from the frame loop, out to the broker, never lost on the way.
 
-Three threads, each owning one kind of waiting, so that the frame loop owns none:
+Each kind of waiting has a thread of its own, so that the frame loop has none:
 
 * the caller's thread: ``publish(event)`` is a put on a bounded queue (full: counted, dropped);
 * ``store``: queue -> outbox, in batches of one transaction each; stamps ``seq`` and ``device``;
