@@ -78,10 +78,11 @@ class Commands:
     thread: handlers must be quick (set a flag, put on a queue), never do I/O."""
 
     def __init__(self, topics: Topics, report: Callable[[ErrorEvent], None],
-                 publish_state: Callable[[str, str], None]):
+                 publish_state: Callable[[str, str], None], registered: Callable[[str], None] = lambda f: None):
         self._topics = topics
         self._report = report
         self._publish_state = publish_state
+        self._registered = registered
         self._handlers: dict[str, Handler] = {}
         self._states: dict[str, str] = {}
         self.rejected = 0
@@ -94,14 +95,16 @@ class Commands:
         self._handlers[feature] = handler
         if initial is not None:
             self._set_state(feature, initial)
+        self._registered(feature)
 
     @property
     def registered(self) -> tuple[str, ...]:
-        return tuple(self._handlers)
+        return tuple(list(self._handlers))
 
     def states(self) -> dict[str, str]:
         """Topic -> retained payload, re-published on every connect."""
-        return {self._topics.state(f): s for f, s in self._states.items()}
+        # list() copies in one step: the service may register while the MQTT thread reads this.
+        return {self._topics.state(f): s for f, s in list(self._states.items())}
 
     def dispatch(self, topic: str, payload: bytes) -> bool:
         """Validate and apply one command; True if a handler accepted it."""

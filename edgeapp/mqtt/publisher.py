@@ -70,7 +70,8 @@ class Publisher:
         self.stats_source = stats_source
         self._queue: queue.Queue = queue.Queue(config.handoff_queue)
         self._link = Link(config, self.topics, LinkCallbacks(self._on_connected, self._on_acked, self._on_message))
-        self.commands = Commands(self.topics, report=self.publish, publish_state=self._link.publish_now)
+        self.commands = Commands(self.topics, report=self.publish, publish_state=self._link.publish_now,
+                                 registered=self._on_registered)
         self._limiter = PoseRateLimiter(config.pose_rate)
         self.commands.register("pose_rate", self._set_pose_rate, initial=config.pose_rate)
         self._acks: deque[tuple[int, int]] = deque()
@@ -323,6 +324,11 @@ class Publisher:
     def _send_discovery(self) -> None:
         topic, payload = discovery_message(self.topics, self.commands.registered, self.config.qos)
         self._link.publish_now(topic, payload, retain=False)
+
+    def _on_registered(self, feature: str) -> None:
+        # A handler registered after connecting is a new Home Assistant entity: say so now.
+        if self.config.discovery and self._link.connected:
+            self._send_discovery()
 
     def _set_pose_rate(self, rate: float) -> None:
         self._limiter.rate = rate

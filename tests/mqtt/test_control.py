@@ -206,3 +206,15 @@ def test_mosquitto_sub_sees_the_documented_topics(broker, service, recorders):
     assert seen[f"{BASE}/available"] == "online"
     stats = next(json.loads(ln.split(" ", 1)[1]) for ln in lines if ln.startswith(f"{BASE}/events/stats "))
     assert stats["schema"] == 1 and stats["device"] == "dev1" and stats["seq"] >= 1
+
+
+def test_handlers_registered_after_start_are_announced(broker, make_config, publishers, recorders):
+    """The service may register its handlers once the publisher is already connected."""
+    rec = recorders(broker.port, "#")
+    pub = publishers(make_config(broker.port, discovery=True))
+    assert pub.wait_connected(WAIT_S)
+    pub.commands.register("tracking", lambda on: None, initial=True)
+    rec.wait_for(lambda r: r.on(f"{BASE}/tracking/state"), what="the state of a late handler")
+    topic = "homeassistant/device/edgeapp_dev1/config"
+    rec.wait_for(lambda r: any("edgeapp_dev1_tracking" in m.json["cmps"] for m in r.on(topic)),
+                 what="discovery with the late switch")
