@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import CLASSIFIER_LABELS, IMAGES, MODELS, MOVENET, SSD, VIDEO
+from support.shared import CLASSIFIER_LABELS, IMAGES, MODELS, MOVENET, SSD, VIDEO
 
 
 def edgeapp(*args, env_models=None, check=False):

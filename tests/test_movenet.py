@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DATA, IMAGES, MOVENET
+from support.shared import DATA, IMAGES, MOVENET
 from edgeapp.camera import open_source
 from edgeapp.pose import KEYPOINT_NAMES, MoveNet
 from edgeapp.runtime.backend import BackendRequest

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from conftest import MODELS, MOVENET
+from support.shared import MODELS, MOVENET
 from edgeapp.errors import ModelError
 from edgeapp.registry import Registry, default_manifest, load_manifest
 

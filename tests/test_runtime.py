@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import CLASSIFIER_LABELS, MOVENET, MOVENET_EDGETPU, SSD
+from support.shared import CLASSIFIER_LABELS, MOVENET, MOVENET_EDGETPU, SSD
 from edgeapp.errors import BackendError, ConfigError, ModelError
 from edgeapp.pose.movenet import MoveNet
 from edgeapp.runtime.backend import BackendRequest, ModelFiles, is_edgetpu_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import COCO_LABELS, SSD
+from support.shared import COCO_LABELS, SSD
 from edgeapp.detect import DetectConfig, Detector, Labels
 from edgeapp.runtime.backend import BackendRequest
 from edgeapp.runtime.model import Model

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import COCO_LABELS, IMAGES, MODELS, SSD, VIDEO
+from support.shared import COCO_LABELS, IMAGES, MODELS, SSD, VIDEO
 
 
 def edgeapp(*args, env_models=None):

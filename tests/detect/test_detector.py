@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import COCO_LABELS, IMAGES, MODELS, SSD
+from support.shared import COCO_LABELS, IMAGES, MODELS, SSD
 from edgeapp.detect import DetectConfig, Detector, Labels, iou
 from edgeapp.errors import ConfigError, ModelError
 from edgeapp.registry import Registry
@@ -136,7 +136,7 @@ def test_open_from_config_uses_the_registry_labels(tmp_path):
 
 
 def test_not_a_detection_model():
-    from conftest import MOVENET
+    from support.shared import MOVENET
 
     with pytest.raises(ModelError, match="4 outputs"):
         Detector(Model.open(MOVENET, BackendRequest("cpu")), Labels.from_file(COCO_LABELS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import COCO_LABELS, MODELS
+from support.shared import COCO_LABELS, MODELS
 from edgeapp.detect.labels import Labels
 from edgeapp.errors import ConfigError, ModelError
 

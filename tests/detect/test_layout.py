@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import IMAGES
+from support.shared import IMAGES
 from edgeapp.detect.detector import OutputLayout, resolve_layout, select, split_outputs
 from edgeapp.errors import ModelError
 from edgeapp.runtime.model import write_image

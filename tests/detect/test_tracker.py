@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import VIDEO
+from support.shared import VIDEO
 from edgeapp.camera import open_source
 from edgeapp.detect import Detection, IouTracker, TrackerConfig
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import COCO_LABELS, IMAGES, SSD
+from support.shared import COCO_LABELS, IMAGES, SSD
 from edgeapp.detect import DetectConfig, Detector, IouTracker, Labels
 from edgeapp.pantilt import PanTiltConfig, PanTiltController, open_rig
 from edgeapp.pantilt.sim import Sprite, VirtualCamera, load_images, tile_scene

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import IMAGES
+from support.shared import IMAGES
 from edgeapp.bench.preview import make_pose_clip
 from edgeapp.camera.frame import Frame
 from edgeapp.classify.classifier import Classification

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import MODELS
+from support.config import write_config
+from support.shared import MODELS
 from edgeapp.bench.mqtt import free_port
 from edgeapp.config import AppConfig
 from edgeapp.preview.server import PreviewServer
@@ -27,14 +28,6 @@ from .conftest import get, get_json, wait_until
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 APT_HINT = "apt-get install -y chromium chromium-driver"
 
-
-def write_config(path: Path, **tables) -> Path:
-    lines = []
-    for table, values in tables.items():
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def tables(clip: Path, port: int, **preview) -> dict:

@@ -9,7 +9,7 @@ import time
 import cv2
 import pytest
 
-from conftest import IMAGES, VIDEO
+from support.shared import IMAGES, VIDEO
 from edgeapp.camera.capture import Capture, EndOfStream
 from edgeapp.camera.files import VideoFileSource
 from edgeapp.camera.live import OpenCVCamera

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from conftest import MODELS, VIDEO
+from support.shared import MODELS, VIDEO
 from edgeapp.bench.mqtt import LocalMosquitto
 from edgeapp.service.doctor import coral_devices
-from test_run import write_config
+from support.config import write_config
 
 
 def doctor(cfg, *args):

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from conftest import MODELS, MOVENET, VIDEO
+from support.shared import MODELS, MOVENET, VIDEO
 from edgeapp.config import AppConfig
 from edgeapp.events import PoseClassEvent, PoseEvent
 from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
@@ -105,7 +105,7 @@ def test_failover_to_cpu_and_back_when_the_edge_tpu_returns():
     model = FailoverModel(files, BackendRequest("auto", threads=1), retry_s=30, opener=tpu, clock=lambda: now[0])
     from edgeapp.pose import MoveNet
     import cv2
-    from conftest import IMAGES
+    from support.shared import IMAGES
 
     image = cv2.imread(str(IMAGES / "tfex_pose_image1.png"))
     movenet = MoveNet(model)

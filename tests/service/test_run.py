@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MODELS, REPO, VIDEO
+from support.config import write_config
+from support.shared import MODELS, REPO, VIDEO
 from edgeapp.bench.mqtt import LocalMosquitto
 from edgeapp.config import AppConfig, load_config
 from edgeapp.errors import EXIT_CONFIG
@@ -23,14 +24,6 @@ from edgeapp.service.runner import EXIT_STALLED, StallWatchdog
 
 CLIP = VIDEO / "opencv_vtest_30s_h264.mp4"
 
-
-def write_config(path: Path, **tables) -> Path:
-    lines = []
-    for table, values in tables.items():
-        lines.append(f"[{table}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 class NotifySocket:

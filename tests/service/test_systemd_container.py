@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import MODELS, REPO, VIDEO
+from support.shared import MODELS, REPO, VIDEO
 from infra.fixtures import debian_image, docker_daemon, systemd_container_factory, wheelhouse  # noqa: F401
 
 pytestmark = pytest.mark.container

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from support.shared import REPO
 
 UNIT = REPO / "systemd" / "edgeapp.service"
 RULES = REPO / "systemd" / "99-edgeapp-coral.rules"
