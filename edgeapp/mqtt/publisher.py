@@ -121,6 +121,11 @@ class Publisher:
             return False
         return True
 
+    def publish_snapshot(self, jpeg: bytes) -> None:
+        """The latest annotated frame, retained on ``<prefix>/<device>/snapshot``. Not an event: it
+        is not outboxed (a picture taken while the broker is away is stale by the time it is back)."""
+        self._link.publish_now(self.topics.snapshot, jpeg, retain=True)
+
     def publish_stats(self) -> bool:
         """A stats event now, besides the periodic ones (e.g. right after startup)."""
         return self.publish(self._stats_event())

@@ -26,6 +26,10 @@ class Topics:
     def event(self, kind: str) -> str:
         return f"{self.base}/events/{kind}"
 
+    @property
+    def snapshot(self) -> str:
+        return f"{self.base}/snapshot"
+
     def command(self, feature: str) -> str:
         return f"{self.base}/{feature}/set"
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+import cv2
 import numpy as np
 
 from edgeapp.camera import Frame
@@ -204,6 +205,9 @@ class Pipeline:
                     self._emit(ErrorEvent(source="camera", message=f"frame {frame.index} is not a BGR image"))
                     continue
                 result = self.process(frame)
+                if self.controls.snapshot_requested:
+                    self.controls.snapshot_requested = False
+                    self._snapshot(result)
                 now = time.monotonic()
                 if last is not None:
                     self.stats.frame_times.add(now - last)
@@ -219,6 +223,25 @@ class Pipeline:
             self.running = False
             self.capture.stop()
         return self.stats.frames
+
+    def _snapshot(self, result: FrameResult) -> None:
+        """Draw and encode on a thread of its own: a snapshot must not cost the frame loop a frame."""
+        publish = getattr(self.sink, "publish_snapshot", None)
+        if publish is None:
+            return
+
+        def encode() -> None:
+            from edgeapp.preview.overlay import annotated
+
+            try:
+                ok, jpeg = cv2.imencode(".jpg", annotated(self, result), [cv2.IMWRITE_JPEG_QUALITY, 85])
+            except Exception as exc:  # drawing must never take the service down; say so instead
+                self._emit(ErrorEvent(source="snapshot", message=f"snapshot of frame {result.frame.index} failed: {exc}"))
+                return
+            if ok:
+                publish(jpeg.tobytes())
+
+        threading.Thread(target=encode, name="snapshot", daemon=True).start()
 
     @property
     def dropped_frames(self) -> int:

@@ -60,6 +60,11 @@ class FanOut:
     def publish(self, event: Event) -> bool:
         return all([s.publish(event) for s in self.sinks])
 
+    def publish_snapshot(self, jpeg: bytes) -> None:
+        for s in self.sinks:
+            if hasattr(s, "publish_snapshot"):
+                s.publish_snapshot(jpeg)
+
     def close(self, drain_s: float = 0) -> None:
         for s in self.sinks:
             s.close(drain_s)

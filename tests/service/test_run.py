@@ -211,3 +211,34 @@ def test_pose_classification_and_detection_together_publish_to_a_real_broker(tmp
     assert seqs == list(range(1, len(seqs) + 1))  # the drain on exit delivered everything, in order
     people = [e for e in events if e["event"] == "detection" and e["type"] == "new" and e["after"]["label"] == "person"]
     assert len(people) >= 3  # a street with 5-9 pedestrians
+
+
+def test_snapshot_command_publishes_an_annotated_jpeg(tmp_path, broker):
+    import cv2
+    import numpy as np
+
+    cfg = write_config(
+        tmp_path / "config.toml",
+        source={"uri": str(CLIP), "loop": True},
+        tasks={"pose": True},
+        runtime={"models_dir": str(MODELS), "threads": 2},
+        mqtt={"host": "127.0.0.1", "port": broker.port, "device_id": "cam",
+              "outbox_path": str(tmp_path / "outbox.sqlite3")},
+    )
+    notify = NotifySocket(tmp_path / "notify.sock")
+    proc = start(cfg, {"NOTIFY_SOCKET": notify.path})
+    try:
+        notify.wait_for("READY=1")
+        online = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "edgeapp/cam/available",
+                                 "-C", "1", "-W", "10"], capture_output=True, text=True)
+        assert online.stdout.strip() == "online"  # connected and subscribed to its commands
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "edgeapp/cam/snapshot/set",
+                        "-m", "PRESS"], check=True)
+        jpeg = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "edgeapp/cam/snapshot",
+                               "-C", "1", "-W", "20"], capture_output=True, timeout=30).stdout
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape == (576, 768, 3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        notify.close()
