@@ -19,7 +19,7 @@ from edgeapp.errors import ConfigError
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
 from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
-from edgeapp.detect.typedconfig import build, require
+from edgeapp.settings import build, require
 
 DEFAULT_CONFIG = Path("/etc/edgeapp/config.toml")
 

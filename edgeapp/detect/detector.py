@@ -27,7 +27,7 @@ import numpy as np
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.labels import Labels
 from edgeapp.detect.tracker import TrackerConfig
-from edgeapp.detect.typedconfig import build, require
+from edgeapp.settings import build, require
 from edgeapp.errors import ModelError
 from edgeapp.registry import DEFAULT_MODELS, Registry
 from edgeapp.runtime.backend import BackendRequest

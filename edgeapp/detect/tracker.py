@@ -18,7 +18,7 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 
 from edgeapp.detect.detection import Box, Detection, boxes_of, iou, iou_matrix
-from edgeapp.detect.typedconfig import build, require
+from edgeapp.settings import build, require
 
 
 @dataclass(frozen=True)

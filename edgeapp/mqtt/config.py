@@ -3,15 +3,15 @@ ConfigError naming its dotted path, so a typo never silently becomes a default."
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import socket
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 from edgeapp.errors import ConfigError
+from edgeapp.settings import build
 
 MIN_STATS_INTERVAL = 15.0  # as Frigate: more often only adds broker and database load
 MAX_POSE_RATE = 30.0
@@ -57,19 +57,11 @@ class MqttConfig:
     discovery_prefix: str = "homeassistant"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], path: str = "mqtt") -> MqttConfig:
-        if not isinstance(d, dict):
-            raise ConfigError(path, f"must be a table, got {type(d).__name__}")
-        hints = get_type_hints(cls)
-        names = {f.name for f in fields(cls)}
-        values = {}
-        for key, value in d.items():
-            if key not in names:
-                raise ConfigError(f"{path}.{key}", f"unknown key (known: {', '.join(sorted(names))})")
-            values[key] = _typed(f"{path}.{key}", value, hints[key])
-        config = cls(**values)
-        config.validate(path)
-        return config
+    def from_dict(cls, d: dict[str, Any] | None, path: str = "mqtt") -> MqttConfig:
+        return build(cls, d, path)
+
+    def check(self, path: str) -> None:
+        self.validate(path)
 
     @property
     def effective_client_id(self) -> str:
@@ -140,21 +132,3 @@ class MqttConfig:
         if not self.reconnect_min <= self.reconnect_max <= 3600:
             yield "reconnect_max", f"must be reconnect_min..3600 seconds, got {self.reconnect_max}"
 
-
-def _typed(path: str, value: Any, hint: Any) -> Any:
-    """Check a TOML value against the field's type; ints are accepted where floats are."""
-    allowed = hint.__args__ if hasattr(hint, "__args__") else (hint,)
-    if bool in allowed:
-        ok = isinstance(value, bool)
-    elif int in allowed:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif float in allowed:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        value = float(value) if ok else value
-    else:
-        ok = isinstance(value, str)
-    if not ok:
-        wanted = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
-        kind = next(wanted[t] for t in (bool, int, float, str) if t in allowed)
-        raise ConfigError(path, f"must be {kind}, got {value!r}")
-    return value

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
 from edgeapp.detect.tracker import TrackerUpdate
-from edgeapp.detect.typedconfig import build, require
+from edgeapp.settings import build, require
 from edgeapp.pantilt.hat import HatConfig
 from edgeapp.pantilt.pid import AxisConfig, AxisPid, clamp
 from edgeapp.pantilt.servo import ServoConfig

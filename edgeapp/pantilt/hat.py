@@ -18,7 +18,7 @@ import errno
 from dataclasses import dataclass
 from typing import Mapping
 
-from edgeapp.detect.typedconfig import build, require
+from edgeapp.settings import build, require
 from edgeapp.pantilt.rig import ActuatorError
 
 HAT_RANGE = (-90.0, 90.0)  # the library's own angle range

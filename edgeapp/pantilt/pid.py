@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from edgeapp.detect.typedconfig import build, require
+from edgeapp.settings import build, require
 
 # Longest time between observations the slew limit and the integral will credit:
 # after a gap the next step is as small as after a normal frame, never larger.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from edgeapp.detect.typedconfig import build, require
+from edgeapp.settings import build, require
 from edgeapp.pantilt.rig import ActuatorError
 
 PIN_FACTORIES = ("", "lgpio", "pigpio", "rpigpio", "native", "mock")

@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Sequence
 import cv2
 import numpy as np
 
-from edgeapp.detect.typedconfig import build, require
+from edgeapp.settings import build, require
 from edgeapp.pantilt.rig import ActuatorError
 from edgeapp.window import InputWindow, sample
 

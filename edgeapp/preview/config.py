@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeapp.detect.typedconfig import require
+from edgeapp.settings import require
 from edgeapp.errors import ConfigError
 
 MIN_TOKEN_CHARS = 16  # a token guards camera images on a network: no short, guessable ones

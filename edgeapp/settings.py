@@ -69,7 +69,7 @@ def _coerce(tp, value, path: str):
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(path, f"must be an integer, got {value!r}")
+            raise ConfigError(path, f"must be a whole number, got {value!r}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -88,4 +88,4 @@ def _coerce(tp, value, path: str):
             raise ConfigError(path, f"must be a list, got {value!r}")
         item = typing.get_args(tp)[0]
         return tuple(_coerce(item, v, f"{path}[{i}]") for i, v in enumerate(value))
-    raise TypeError(f"typedconfig: unsupported field type {tp!r} at {path}")  # a programming error
+    raise TypeError(f"settings: unsupported field type {tp!r} at {path}")  # a programming error
