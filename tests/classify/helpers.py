@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import CLASSIFIER, CLASSIFIER_LABELS, DATA, MOVENET
+from support.shared import CLASSIFIER, CLASSIFIER_LABELS, DATA, MOVENET
 from edgeapp.camera.files import read_image
 from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.pose import MoveNet, Pose
@@ -19,9 +19,17 @@ YOGA = DATA / "yoga"
 TRAIN_CSV = YOGA / "train_data.csv"
 TEST_CSV = YOGA / "test_data.csv"
 TRAIN_IMAGES = YOGA / "images" / "train"
-# MoveNet Lightning INT8 scores this image's nose 0.074, under the classifier's 0.1 gate (the
-# tutorial's Thunder FP16 scored it 0.238 when train_data.csv was made), so the runtime must
-# answer "no confident pose" for it rather than a label.
+# Two of the ten photos are on a knife edge with MoveNet Lightning INT8, and which side they
+# fall on depends on the OpenCV build (a difference of 1 grey level in 0.15% of the resized
+# pixels between OpenCV 4.11, the Pi profile, and 5.0 is enough). Measured, not guessed:
+FRAGILE = {
+    "chair/girl1_chair070.jpg": "chair vs tree is close even on the tutorial's own Thunder keypoints in "
+                                "train_data.csv (chair 0.67, tree 0.33); OpenCV 5.0: chair 0.95, OpenCV 4.11: tree 0.54",
+    "warrior/girl2_warrior078.jpg": "Lightning INT8 puts the ankles ~130 px from the tutorial's keypoints and scores "
+                                    "the nose 0.07-0.12, around the 0.1 gate; OpenCV 5.0: gated (no confident pose), "
+                                    "OpenCV 4.11: the smart crop tightens and the legs read as cobra",
+}
+# With OpenCV 5.0 (the default profile) this photo's nose scores 0.074, under the gate.
 BELOW_GATE = "warrior/girl2_warrior078.jpg"
 
 
@@ -39,6 +47,15 @@ def movenet() -> MoveNet:
 
 def training_images() -> list[Path]:
     return sorted(TRAIN_IMAGES.rglob("*.jpg"))
+
+
+def image_name(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def gated_images(threshold: float = 0.1) -> list[str]:
+    """The photos whose pose, on this platform, has a keypoint under the classifier gate."""
+    return [image_name(p) for p in training_images() if still_pose(p).min_score < threshold]
 
 
 @lru_cache(maxsize=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DATA, IMAGES
+from support.shared import DATA, IMAGES
 from edgeapp.classify import ClassifyConfig, ClassifyStage, HoldConfig, PoseHeld, PoseStarted
 from edgeapp.errors import ConfigError
 from edgeapp.registry import Registry

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import CLASSIFIER, CLASSIFIER_LABELS, MOVENET
+from support.shared import CLASSIFIER, CLASSIFIER_LABELS, MOVENET
 from edgeapp.classify.classifier import PoseClassifier, resolve_contract
 from edgeapp.classify.contract import (STOCK_CONTRACT, ClassifierContract, encode_keypoints, load_contract,
                                        pose_features, read_labels, sidecar_path)

@@ -1,0 +1,131 @@
+"""`edgeapp infer classify`, `edgeapp classifier extract`, `edgeapp bench classify` as a user runs them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from support.shared import CLASSIFIER, CLASSIFIER_LABELS, IMAGES, MOVENET, VIDEO
+from edgeapp.classify.dataset import HEADER, read_csv
+
+from .helpers import TRAIN_IMAGES, gated_images
+
+
+def edgeapp(*args):
+    return subprocess.run([sys.executable, "-m", "edgeapp", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+MODELS = ("--pose-model", MOVENET, "--classifier", CLASSIFIER, "--labels", CLASSIFIER_LABELS, "--backend", "cpu")
+
+
+def test_infer_classify_tree_image():
+    r = edgeapp("infer", "classify", IMAGES / "tfex_pose_image3_tree.jpeg", *MODELS)
+    assert r.returncode == 0, r.stderr
+    (obj,) = lines(r.stdout)
+    assert obj["label"] == "tree" and obj["status"] == "ok" and obj["score"] > 0.9
+    assert list(obj["scores"])[0] == "tree" and len(obj["scores"]) == 3
+    assert len(obj["pose"]["keypoints"]) == 17
+    assert obj["hold"] is None and obj["events"] == []  # a still image holds nothing
+
+
+def test_infer_classify_defaults_come_from_the_registry():
+    r = edgeapp("infer", "classify", IMAGES / "tfex_pose_image3_tree.jpeg", "--models-dir", CLASSIFIER.parent.parent,
+                "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert lines(r.stdout)[0]["label"] == "tree"
+
+
+def test_infer_classify_video_has_hold_state_in_frame_time():
+    r = edgeapp("infer", "classify", VIDEO / "carving_ice.mp4", *MODELS, "--confirm-frames", "2", "--confirm-s", "0")
+    assert r.returncode == 0, r.stderr
+    objs = lines(r.stdout)
+    frames = [o for o in objs if "frame" in o and "pose" in o]
+    assert len(frames) == 200
+    assert frames[30]["time"] == pytest.approx(1.0, abs=1e-3)  # 30 fps media time, not wall time
+    assert all(set(o["hold"]) == {"current", "held_s", "started_at", "candidate", "candidate_frames"} for o in frames)
+    assert all(o["label"] is None or o["status"] == "ok" for o in frames)
+    assert any(o["status"] == "no confident pose" for o in frames)  # a close-up: most frames are gated
+
+
+def test_infer_classify_bad_sidecar_is_a_clear_error(tmp_path):
+    model = tmp_path / "m.tflite"
+    shutil.copyfile(CLASSIFIER, model)
+    (tmp_path / "m.contract.json").write_text('{"schema": 1, "order": "x,y", "units": "pixels"}')
+    r = edgeapp("infer", "classify", IMAGES / "tfex_pose_image3_tree.jpeg", "--pose-model", MOVENET,
+                "--classifier", model, "--labels", CLASSIFIER_LABELS, "--backend", "cpu")
+    assert r.returncode == 2 and r.stdout == ""
+    assert "m.contract.json" in r.stderr and "'x,y'" in r.stderr
+
+
+def test_infer_classify_bad_options():
+    r = edgeapp("infer", "classify", IMAGES / "tfex_pose_image3_tree.jpeg", *MODELS, "--threshold", "2")
+    assert r.returncode == 2 and "--threshold" in r.stderr
+    r = edgeapp("infer", "classify", IMAGES / "tfex_pose_image3_tree.jpeg", *MODELS, "--confirm-frames", "-1")
+    assert r.returncode == 2 and "confirm-frames" in r.stderr
+
+
+def test_classifier_extract(tmp_path):
+    out = tmp_path / "kp.csv"
+    r = edgeapp("classifier", "extract", TRAIN_IMAGES, "--out", out, "--pose-model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    gated = gated_images()  # what the runtime would refuse on this platform (see helpers.FRAGILE)
+    assert f"wrote {10 - len(gated)} rows" in r.stdout and "x, y (pixels), score" in r.stdout
+    for name in gated:
+        assert f"\n  {name}: no confident pose (min keypoint score 0.0" in r.stdout
+    assert ("skipped" in r.stdout) == bool(gated)
+    assert out.read_text().splitlines()[0] == ",".join(HEADER)
+    table = read_csv(out)
+    assert table.labels == ("chair", "cobra", "dog", "tree", "warrior")
+    assert [f.split("/")[0] for f in table.files] == [table.labels[c] for c in table.class_no]
+    assert not set(gated) & set(table.files) and (table.scores >= 0.1).all()
+
+
+def test_classifier_extract_needs_class_folders(tmp_path):
+    r = edgeapp("classifier", "extract", tmp_path, "--out", tmp_path / "k.csv", "--pose-model", MOVENET,
+                "--backend", "cpu")
+    assert r.returncode == 2 and "no class folders" in r.stderr
+
+
+def test_bench_classify_reports_the_cost_per_frame():
+    r = edgeapp("bench", "classify", "--source", VIDEO / "carving_ice.mp4", *MODELS, "--frames", "30",
+                "--warmup", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["frames"] == 30 and report["benchmark"] == "classify"
+    assert report["classify"]["n"] == 30 and report["classify"]["p50_ms"] > 0
+    # Measured, not asserted as a speed: only that both figures are there to compare.
+    assert report["pose_path"]["p50_ms"] > 0 and report["classify_pct_of_pose_p50"] is not None
+
+
+def test_bench_classify_loops_a_short_source():
+    r = edgeapp("bench", "classify", "--source", IMAGES / "tfex_pose_image3_tree.jpeg", *MODELS, "--frames", "5",
+                "--warmup", "1")
+    assert r.returncode == 0, r.stderr
+    assert "5 frames" in r.stdout and "classify (features+invoke+top-k)" in r.stdout
+
+
+def test_the_runtime_never_imports_tensorflow():
+    code = ("import sys, edgeapp.classify, edgeapp.classify.extract, edgeapp.classify.bench, edgeapp.cli.classify; "
+            "from edgeapp.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'matplotlib')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is not None, reason="TensorFlow is installed here")
+def test_train_without_tensorflow_says_how_to_get_it(tmp_path):
+    from .helpers import TRAIN_CSV
+
+    r = edgeapp("classifier", "train", "--csv", TRAIN_CSV, "--out", tmp_path / "out")
+    assert r.returncode == 2 and "needs TensorFlow" in r.stderr and "edgeapp[train]" in r.stderr
