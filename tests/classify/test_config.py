@@ -53,7 +53,7 @@ def test_path_prefix_is_the_callers():
     assert e.value.path == "yoga.top_k"
 
 
-def test_stage_from_config_with_the_registry(cpu_request):
+def test_stage_from_config_with_the_registry():
     """The service's call: config -> stage -> per frame (pose, frame time) -> label, hold, events."""
     registry = Registry(DATA / "models")  # the registry layout of the shared models
     stage = ClassifyStage.from_config(ClassifyConfig.from_dict({"hold": {"confirm_frames": 2, "confirm_s": 0.1}}),
