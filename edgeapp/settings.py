@@ -38,7 +38,10 @@ def build(cls: type[T], table: Mapping[str, Any] | None, path: str) -> T:
             raise ConfigError(_join(path, str(key)), f"unknown key{hint}")
     hints = typing.get_type_hints(cls)
     values = {name: _coerce(hints[name], value, _join(path, name)) for name, value in table.items()}
-    obj = cls(**values)
+    try:
+        obj = cls(**values)
+    except ConfigError as exc:  # a dataclass that validates itself names keys relative to its table
+        raise ConfigError(_join(path, exc.path), exc.message) from None
     check = getattr(obj, "check", None)
     if check is not None:
         check(path)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from edgeapp.bench import dump, machine, print_table
+from edgeapp.bench import bench_frames, dump, machine, print_table
 from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.classify.hold import HoldTracker
 from edgeapp.latency import summarize
@@ -18,28 +18,19 @@ from edgeapp.pose import MoveNet
 def bench_classify(estimator: MoveNet, classifier: PoseClassifier, source, frames: int = 200, warmup: int = 10) -> dict:
     tracker = HoldTracker()
     pose_t, classify_t, invoke_t, hold_t = [], [], [], []
-    it = _looped(source)
-    try:
-        n = 0
-        while n < warmup + frames:
-            frame = next(it, None)
-            if frame is None:
-                break
-            t0 = time.perf_counter()
-            pose = estimator.estimate(frame.image)
-            t1 = time.perf_counter()
-            result = classifier.classify(pose)
-            t2 = time.perf_counter()
-            tracker.update(result.label, frame.time)
-            t3 = time.perf_counter()
-            if n >= warmup:
-                pose_t.append(t1 - t0)
-                classify_t.append(t2 - t1)
-                invoke_t.append(classifier.model.last_invoke_s)
-                hold_t.append(t3 - t2)
-            n += 1
-    finally:
-        source.close()
+    for frame, _decode_s, timed in bench_frames(source, frames, warmup):
+        t0 = time.perf_counter()
+        pose = estimator.estimate(frame.image)
+        t1 = time.perf_counter()
+        result = classifier.classify(pose)
+        t2 = time.perf_counter()
+        tracker.update(result.label, frame.time)
+        t3 = time.perf_counter()
+        if timed:
+            pose_t.append(t1 - t0)
+            classify_t.append(t2 - t1)
+            invoke_t.append(classifier.model.last_invoke_s)
+            hold_t.append(t3 - t2)
     p, c, i, h = summarize(pose_t), summarize(classify_t), summarize(invoke_t), summarize(hold_t)
     return {
         "benchmark": "classify",
@@ -56,18 +47,6 @@ def bench_classify(estimator: MoveNet, classifier: PoseClassifier, source, frame
         "classify_pct_of_pose_p50": round(100 * c.p50_ms / p.p50_ms, 2) if p.p50_ms else None,
         "machine": machine(),
     }
-
-
-def _looped(source):
-    """The source's frames again and again (a short clip gives enough frames), never closing it in between:
-    a closed source stays closed. Ends if a pass yields nothing."""
-    while True:
-        got = False
-        for frame in source.frames():
-            got = True
-            yield frame
-        if not got:
-            return
 
 
 def print_report(r: dict, as_json: bool = False) -> None:

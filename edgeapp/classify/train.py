@@ -303,7 +303,7 @@ def write_report(r: TrainResult, config: TrainConfig, table: KeypointTable, test
     }
     (r.out_dir / REPORT_JSON).write_text(json.dumps(summary, indent=2) + "\n")
     md = [
-        f"# Pose classifier training report",
+        "# Pose classifier training report",
         "",
         f"- model: `{r.model_path.name}` ({r.model_path.stat().st_size} bytes), labels `{LABELS_FILE}`, "
         f"contract `{CONTRACT_FILE}`: input 17 x ({r.contract.order[0]}, {r.contract.order[1]}, score), {r.contract.units}",

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from edgeapp.camera import open_source
+from edgeapp.errors import ConfigError
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD, DEFAULT_TOP_K, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldConfig, HoldTracker
@@ -110,8 +111,8 @@ def run_infer(args: argparse.Namespace) -> int:
         return usage_error("--top-k must be at least 1")
     try:
         hold = HoldConfig(args.confirm_frames, args.confirm_s, args.release_frames, args.release_s, args.milestone_s)
-    except ValueError as exc:
-        return usage_error(str(exc).replace("_", "-"))
+    except ConfigError as exc:  # the config's key is the flag's name
+        return usage_error(f"--{exc.path.replace('_', '-')} {exc.message}")
     classifier = _classifier(args, args.threshold, args.top_k)
     model = open_model(args, args.pose_model, "pose")
     estimator = MoveNet(model, smart_crop=not args.no_crop)

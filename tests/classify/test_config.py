@@ -19,11 +19,11 @@ def test_defaults():
 
 
 def test_full_section():
-    c = ClassifyConfig.from_dict({"enabled": False, "model": "my.tflite", "labels": "l.txt", "threshold": 0.2,
+    c = ClassifyConfig.from_dict({"model": "my.tflite", "labels": "l.txt", "threshold": 0.2,
                                   "top_k": 5, "threads": 2,
                                   "hold": {"confirm_frames": 5, "confirm_s": 1, "release_frames": 2,
                                            "release_s": 0.5, "milestone_s": 10}})
-    assert (c.enabled, c.model, c.labels, c.threshold, c.top_k, c.threads) == (False, "my.tflite", "l.txt", 0.2, 5, 2)
+    assert (c.model, c.labels, c.threshold, c.top_k, c.threads) == ("my.tflite", "l.txt", 0.2, 5, 2)
     assert c.hold == HoldConfig(5, 1.0, 2, 0.5, 10.0)
 
 
@@ -32,7 +32,7 @@ def test_full_section():
     ({"threshold": "0.1"}, "classify.threshold"),
     ({"top_k": 0}, "classify.top_k"),
     ({"top_k": 2.0}, "classify.top_k"),
-    ({"enabled": "yes"}, "classify.enabled"),
+    ({"enabled": True}, "classify.enabled"),  # [tasks] classify switches it; a second switch would be ignored
     ({"model": ""}, "classify.model"),
     ({"model": 3}, "classify.model"),
     ({"treshold": 0.1}, "classify.treshold"),

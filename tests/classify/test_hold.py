@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from edgeapp.errors import ConfigError
+
 from edgeapp.classify.hold import HoldConfig, HoldTracker, PoseEnded, PoseHeld, PoseStarted
 
 
@@ -151,5 +153,5 @@ def test_events_and_state_serialise():
 @pytest.mark.parametrize("kw", [{"confirm_frames": -1}, {"confirm_s": -0.1}, {"milestone_s": float("nan")},
                                 {"release_frames": 1.5}, {"release_s": True}])
 def test_bad_hold_config(kw):
-    with pytest.raises(ValueError, match=next(iter(kw))):
+    with pytest.raises(ConfigError, match=next(iter(kw))):
         HoldConfig(**kw)

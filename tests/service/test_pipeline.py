@@ -140,7 +140,7 @@ def test_detection_and_tracking_publish_frigate_style_events_and_home_the_rig():
     assert dets and all(d["label"] and 0 <= d["box"][0] < d["box"][2] <= 1 for d in dets)
     assert any(d["label"] == "person" for d in dets)
     pipeline.close()
-    from edgeapp.events import DetectionEvent, TrackingEvent
+    from edgeapp.events import DetectionEvent
 
     kinds = {(type(e).__name__, e.type) for e in sink.events if hasattr(e, "type")}
     assert ("DetectionEvent", "new") in kinds and ("DetectionEvent", "end") in kinds
