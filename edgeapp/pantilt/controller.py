@@ -243,6 +243,12 @@ class PanTiltController:
             last = history[-1]
             if abs(last.error) + abs(last.step) / axis.config.fov_deg < NEAR_EDGE:
                 continue  # turning the wrong way on this axis would not have taken the target out of view
+            if len(history) >= self.config.runaway_steps:
+                # N corrections, each followed by a larger error, the last one so large the target left the view.
+                self._trip(name, axis, f"{len(history)} corrections in a row each moved the target further off "
+                           f"centre, the last one out of view (last seen {last.error:+.0%} of the frame off centre, "
+                           f"the rig turned {last.step:+.1f} degrees)")
+                return
             self._suspect[name] += 1
             if self._suspect[name] >= LOST_RUNAWAYS:
                 self._trip(name, axis, f"{LOST_RUNAWAYS} times in a row the target left the view right after "
