@@ -1,105 +1,13 @@
-"""Fixtures for the Ansible tests: tools, one hub + two device containers for the whole module, playbook runs."""
+"""Fixtures for the Ansible tests: one hub + two device containers for the whole module, and the first run."""
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import time
 import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-
+from fleetlib import SHARED_DATA, Fleet, Run, fake_libedgetpu_deb, snapshot_project
 from infra.fixtures import debian_image, docker_daemon, systemd_container_factory  # noqa: F401
-from infra.paths import REPO, cache_dir
-
-ANSIBLE_DIR = REPO / "ansible"
-PLUGINS = Path(__file__).parent / "plugins"
-SHARED_DATA = Path(os.environ.get("EDGEAPP_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-
-
-def tool(name: str) -> str:
-    """An Ansible tool from $EDGEAPP_TOOLS_VENV (default .venv-tools, made by .ci/container-prereqs.sh) or PATH."""
-    venv = Path(os.environ.get("EDGEAPP_TOOLS_VENV", REPO / ".venv-tools"))
-    path = venv / "bin" / name
-    if path.is_file():
-        return str(path)
-    found = shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} not found: run .ci/container-prereqs.sh (it makes {venv} with ansible-core and "
-                    "ansible-lint)")
-    return found
-
-
-@dataclass
-class Run:
-    rc: int
-    output: str
-    seconds: float
-    log: Path
-
-    def recap(self) -> dict[str, dict[str, int]]:
-        """PLAY RECAP per host: {host: {ok, changed, unreachable, failed}} (hosts that ran no task are absent)."""
-        return {m[0]: {"ok": int(m[1]), "changed": int(m[2]), "unreachable": int(m[3]), "failed": int(m[4])}
-                for m in RECAP.findall(self.output)}
-
-
-@dataclass
-class Fleet:
-    """The hub and two devices, the inventory that names them, and how to run site.yml against them."""
-
-    work: Path
-    inventory: Path
-    extra_vars: Path
-    containers: dict  # inventory name -> SystemdContainer
-    credentials: Path
-    project: Path
-    runs: list[Run] = field(default_factory=list)
-
-    def playbook(self, *args: str, timeout: float = 900) -> Run:
-        env = dict(os.environ,
-                   ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
-                   ANSIBLE_CONNECTION_PLUGINS=str(PLUGINS / "connection"),
-                   ANSIBLE_CALLBACK_PLUGINS=str(PLUGINS / "callback"),
-                   ANSIBLE_CALLBACKS_ENABLED="task_times",
-                   ANSIBLE_PIPELINING="True",
-                   ANSIBLE_NOCOLOR="1",
-                   ANSIBLE_FORCE_COLOR="0",
-                   ANSIBLE_HOST_KEY_CHECKING="False",
-                   ANSIBLE_LOCAL_TEMP=str(self.work / "ansible-tmp"),
-                   ANSIBLE_RETRY_FILES_ENABLED="False",
-                   PYTHONUNBUFFERED="1")
-        cmd = [tool("ansible-playbook"), "-i", str(self.inventory), "-e", f"@{self.extra_vars}",
-               str(ANSIBLE_DIR / "site.yml"), *args]
-        start = time.monotonic()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ANSIBLE_DIR, timeout=timeout)
-        log = self.work / f"run-{len(self.runs) + 1}.log"
-        log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
-        run = Run(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start, log)
-        self.runs.append(run)
-        return run
-
-    def password(self, user: str) -> str:
-        return (self.credentials / f"{user}.mqtt").read_text().strip()
-
-
-def snapshot_project(dest: Path) -> Path:
-    """The files a release is built from, copied once: the work tree may change while the module runs."""
-    dest.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (REPO / name).is_file():
-            shutil.copy2(REPO / name, dest / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("edgeapp", "constraints", "systemd"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, dest / name, ignore=ignore)
-    (dest / "models").mkdir()
-    shutil.copy2(REPO / "models" / "manifest.toml", dest / "models" / "manifest.toml")
-    return dest
+from infra.paths import cache_dir
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +26,12 @@ def fleet(systemd_container_factory, tmp_path_factory) -> Fleet:  # noqa: F811
         c.exec(["chmod", "0644", "/srv/edgeapp-test/clip.mp4"])
     credentials = work / "credentials"
     inventory = work / "inventory.ini"
+    # edge-02 "has a Coral": libedgetpu from a .deb the operator ships (a stand-in package, no library in it)
+    coral_deb = fake_libedgetpu_deb(work / "deb")
+    host_vars = {"edge-02": f"edgeapp_coral=true edgeapp_coral_source=deb edgeapp_coral_deb={coral_deb}"}
     inventory.write_text(
         "[edge_devices]\n"
-        + "".join(f"{name} ansible_host={c.name}\n" for name, c in devices.items())
+        + "".join(f"{name} ansible_host={c.name} {host_vars.get(name, '')}\n" for name, c in devices.items())
         + f"\n[mqtt_hub]\nhub ansible_host={hub.name}\n"
         + "\n[all:vars]\nansible_connection=docker_cli\nansible_python_interpreter=/usr/bin/python3\n"
         + "# root already: no sudo in the image\nansible_become=false\n")

@@ -6,12 +6,11 @@ One hub and two device containers serve the whole module (see conftest.py); the 
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import threading
 
 import pytest
-from conftest import ANSIBLE_DIR, Fleet, tool
+from fleetlib import ANSIBLE_DIR, Fleet, tool
 
 pytestmark = pytest.mark.container
 
@@ -74,8 +73,8 @@ def test_service_active_on_current_release(fleet, converged, device):
     assert f'device_id = "{device}"' in config and f'username = "{device}"' in config, config
     assert c.sh("stat -c '%U:%G %a' /etc/edgeapp/mqtt-password") == "root:edgeapp 640"
     assert c.sh("cat /etc/edgeapp/mqtt-password") == fleet.password(device)
-    assert c.sh(f"{'/opt/edgeapp/current/bin/edgeapp'} config check /etc/edgeapp/config.toml").endswith(
-        "mqtt on)"), "config check"
+    check = c.sh("/opt/edgeapp/current/bin/edgeapp config check /etc/edgeapp/config.toml")
+    assert check.endswith("mqtt on)"), check
     # models pushed from the controller's cache, checked by the release itself
     verify = c.exec("EDGEAPP_MODELS_DIR=/opt/edgeapp/models /opt/edgeapp/current/bin/edgeapp models verify "
                     "movenet-lightning-int8 yoga-classifier", check=False)
@@ -93,6 +92,15 @@ def test_device_publishes_to_hub_with_its_credentials(fleet, converged, device):
     # the broker knows this device by its own account
     conf = fleet.containers["hub"].read_file("/etc/mosquitto/edgeapp.passwd")
     assert f"\n{device}:$7$" in "\n" + conf
+
+
+def test_coral_runtime_only_where_asked(fleet, converged):
+    assert "install ok installed" in fleet.containers["edge-02"].sh("dpkg-query -W -f '${Status}' libedgetpu1-std")
+    assert fleet.containers["edge-01"].exec(["dpkg-query", "-W", "libedgetpu1-std"], check=False).returncode != 0
+    # the udev rule for the USB ids is on every device (a Coral may be plugged in later)
+    for device in ("edge-01", "edge-02"):
+        rules = fleet.containers[device].read_file("/etc/udev/rules.d/99-edgeapp-coral.rules")
+        assert "1a6e" in rules and "18d1" in rules
 
 
 def test_wrong_password_is_refused(fleet, converged):
@@ -174,6 +182,5 @@ def test_broken_release_rolls_back_and_stops_the_batch(fleet, converged):
     assert proc.stdout.strip() == "online", proc.stdout + proc.stderr
     # edge-02 was not touched at all
     assert edge2.sh("readlink /opt/edgeapp/current") == f"releases/{old}"
-    assert edge2.sh(f"ls /opt/edgeapp/releases") == old
+    assert edge2.sh("ls /opt/edgeapp/releases") == old
     assert edge2.show("edgeapp", "MainPID")["MainPID"] == pid_before
-    assert shlex.quote  # keep the import honest for helpers above

@@ -75,7 +75,7 @@ def debian_mirror() -> str:
         if path.is_file() and (path.suffix in (".list", ".sources") or path.name == "sources.list"):
             texts.append(path.read_text(errors="replace"))
     for text in texts:
-        for uri in re.findall(r"^\s*(?:URIs:|deb)\s+(?:\[[^\]]*\]\s+)?(\S+)", text, flags=re.M):
+        for uri in re.findall(r"^\s*(?:URIs:|deb)\s+(?:\[[^\]]*\]\s+)?(\S+)", text, flags=re.MULTILINE):
             if uri.startswith("http") and "security" not in uri and uri.rstrip("/").endswith("/debian"):
                 return uri
     return "http://deb.debian.org/debian"

@@ -91,6 +91,15 @@ def write_tar(folder: Path) -> Path:
     return tar_path
 
 
+def find_same_deps(cache_root: Path, deps_key: str, exclude: Path) -> Path | None:
+    """A complete wheelhouse of another version whose dependencies were resolved from the same inputs."""
+    for marker in sorted(cache_root.glob("*/.complete")):
+        folder = marker.parent
+        if folder != exclude and marker.read_text().strip() == deps_key and (folder / ".project").is_file():
+            return folder
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--project", required=True, type=Path)
@@ -118,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     with tempfile.TemporaryDirectory(prefix="wheelhouse-", dir=args.cache_root) as tmp:
         built = build_project_wheel(args.project.resolve(), Path(tmp) / "project")
-        name, version, requires = wheel_metadata(built)
+        _, version, requires = wheel_metadata(built)
         if args.version and args.version != version:
             raise SystemExit(f"build_wheelhouse: release {args.version} is not cached in {args.cache_root} and the "
                              f"project at {args.project} is version {version}: check out that release's source")
@@ -141,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
             stage = Path(tmp) / "stage"
             stage.mkdir()
             shutil.copy2(built, stage / built.name)
+            donor = None if args.rebuild else find_same_deps(args.cache_root, deps_key, exclude=out)
+            if donor is not None:  # another release with the same requirements: reuse its dependency wheels
+                skip = (donor / ".project").read_text().strip()
+                for wheel in donor.glob("*.whl"):
+                    if wheel.name != skip:
+                        shutil.copy2(wheel, stage / wheel.name)
             spec = f"{stage / built.name}" + (f"[{args.extras}]" if args.extras else "")
             # the target may not be this machine: ask for binary wheels of its platform and Python
             dl = ["download", "--dest", str(stage), "--only-binary", ":all:",
@@ -152,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                 dl += ["--constraint", str(constraints)]
             if args.index_url:
                 dl += ["--index-url", args.index_url]
-            pip(*dl, spec)
+            if donor is None:
+                pip(*dl, spec)
             if out.exists():
                 shutil.rmtree(out)
             shutil.move(str(stage), out)

@@ -36,7 +36,8 @@ class CallbackModule(CallbackBase):
         self._close()
         self._current = (task.get_name(), time.monotonic())
 
-    v2_playbook_on_handler_task_start = lambda self, task: self.v2_playbook_on_task_start(task, False)  # noqa: E731
+    def v2_playbook_on_handler_task_start(self, task):
+        self.v2_playbook_on_task_start(task, False)
 
     def v2_playbook_on_stats(self, stats):
         self._close()
