@@ -114,7 +114,7 @@ def test_acl_keeps_each_device_to_its_own_topics(fleet, converged):
     got: dict[str, subprocess.CompletedProcess] = {}
 
     def sub(name: str, user: str, topic: str, count: int) -> None:
-        got[name] = mqtt(fleet, "mosquitto_sub", user, "-t", topic, "-v", "-C", str(count), "-W", "8")
+        got[name] = mqtt(fleet, "mosquitto_sub", user, "-t", topic, "-v", "-C", str(count), "-W", "15")
 
     # monitor watches the whole test subtree; edge-01 tries to read edge-02's command topic
     watchers = [threading.Thread(target=sub, args=("monitor", "monitor", f"{PREFIX}/+/acltest", 2)),
@@ -122,7 +122,7 @@ def test_acl_keeps_each_device_to_its_own_topics(fleet, converged):
                 threading.Thread(target=sub, args=("edge02-own", "edge-02", f"{PREFIX}/edge-02/set", 1))]
     for t in watchers:
         t.start()
-    hub.exec("sleep 1.5")
+    hub.exec("sleep 3")  # the subscribers are connected by then
     # edge-01 publishing under edge-02 is dropped by the broker; under its own prefix it goes through
     mqtt(fleet, "mosquitto_pub", "edge-01", "-t", f"{PREFIX}/edge-02/acltest", "-m", "spoofed", "-q", "1")
     mqtt(fleet, "mosquitto_pub", "edge-01", "-t", f"{PREFIX}/edge-01/acltest", "-m", "genuine", "-q", "1")
