@@ -56,6 +56,12 @@ def affine(window: InputWindow, out_w: int, out_h: int) -> np.ndarray:
 
 def sample(frame: np.ndarray, window: InputWindow, out_w: int, out_h: int) -> np.ndarray:
     """The window's pixels at the input size; black where it reaches past the frame."""
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = window.x0, window.y0, window.x1, window.y1
+    if 0 <= x0 and 0 <= y0 and x1 <= w and y1 <= h and x0 == int(x0) and y0 == int(y0) and x1 == int(x1) and y1 == int(y1):
+        # Inside the frame on whole pixels (a smart crop around a body): resize samples the same
+        # pixel centres as the warp, at half its cost, straight from a view of the frame.
+        return cv2.resize(frame[int(y0):int(y1), int(x0):int(x1)], (out_w, out_h), interpolation=cv2.INTER_LINEAR)
     return cv2.warpAffine(
         frame,
         affine(window, out_w, out_h),
@@ -68,7 +74,9 @@ def sample(frame: np.ndarray, window: InputWindow, out_w: int, out_h: int) -> np
 
 def to_frame(window: InputWindow, xy: np.ndarray) -> np.ndarray:
     """Map normalised input coordinates ``[..., (x, y)]`` to frame pixels."""
-    out = np.empty_like(xy, dtype=np.float64)
-    out[..., 0] = window.x0 + xy[..., 0] * window.width
-    out[..., 1] = window.y0 + xy[..., 1] * window.height
-    return out
+    return xy * (window.width, window.height) + (window.x0, window.y0)
+
+
+def to_frame_normalised(window: InputWindow, xy: np.ndarray, frame_w: int, frame_h: int) -> np.ndarray:
+    """Map normalised input coordinates ``[..., (x, y)]`` to coordinates normalised to the frame, in one pass."""
+    return xy * (window.width / frame_w, window.height / frame_h) + (window.x0 / frame_w, window.y0 / frame_h)

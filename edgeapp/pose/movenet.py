@@ -8,7 +8,7 @@ from edgeapp.errors import ModelError
 from edgeapp.pose.crop import CropRegion, determine_crop_region, init_crop_region
 from edgeapp.pose.keypoint import Pose
 from edgeapp.runtime.model import Model, write_image
-from edgeapp.window import InputWindow, sample, to_frame
+from edgeapp.window import InputWindow, sample, to_frame_normalised
 
 STILL_IMAGE_PASSES = 3
 _OUTPUT_SHAPE = (1, 1, 17, 3)
@@ -78,5 +78,5 @@ class MoveNet:
         self.model.invoke()
         raw = self.model.output(0)[0, 0]  # [17, (y, x, score)], normalised to the window
         h, w = frame.shape[:2]
-        xy = to_frame(window, raw[:, 1::-1]) / (w, h)
+        xy = to_frame_normalised(window, raw[:, 1::-1], w, h)
         return Pose(xy=xy, scores=raw[:, 2].astype(np.float64), frame_size=(w, h))
