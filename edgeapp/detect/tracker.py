@@ -32,6 +32,7 @@ class TrackerConfig:
     centre_weight: float = 0.5  # when picking a target: score - centre_weight * distance from the frame centre
     update_iou: float = 0.9  # an update event when the box moved so its IoU with the last reported one is below
     update_score: float = 0.1  # ... or the score changed by more than this
+    update_min_s: float = 1.0  # ... and at most one update per track this often (frame time), as Frigate
 
     @classmethod
     def from_dict(cls, table: Mapping | None, path: str = "detect.tracker") -> TrackerConfig:
@@ -43,6 +44,7 @@ class TrackerConfig:
         require(self.min_hits >= 1, f"{path}.min_hits", f"must be at least 1, got {self.min_hits}")
         require(self.centre_weight >= 0.0, f"{path}.centre_weight", f"must not be negative, got {self.centre_weight}")
         require(0.0 <= self.update_iou <= 1.0, f"{path}.update_iou", f"must be between 0 and 1, got {self.update_iou}")
+        require(self.update_min_s >= 0.0, f"{path}.update_min_s", f"must not be negative, got {self.update_min_s}")
 
 
 @dataclass(eq=False)
@@ -62,6 +64,7 @@ class Track:
     end_time: float | None = None
     confirmed: bool = False
     _reported: dict | None = field(default=None, repr=False)
+    _reported_at: float = field(default=float("-inf"), repr=False)  # frame time of the last update event
 
     @property
     def seen(self) -> bool:
@@ -212,8 +215,8 @@ class IouTracker:
                 t = self._start(d, frame, time)
                 ids[di] = t.id
                 if t.confirmed:
-                    events.append(TrackEvent("new", t.to_dict(), t.to_dict()))
-                    t._reported = t.to_dict()
+                    t._reported, t._reported_at = t.to_dict(), time
+                    events.append(TrackEvent("new", t._reported, t._reported))
         # End what has been unseen for too long; tentative tracks vanish without an event.
         alive = []
         for t in tracks:
@@ -252,14 +255,16 @@ class IouTracker:
             if t.hits < self.config.min_hits:
                 return None
             t.confirmed = True
-            t._reported = t.to_dict()
+            t._reported, t._reported_at = t.to_dict(), time
             return TrackEvent("new", t._reported, t._reported)
         before = t._reported or t.to_dict()
+        if time - t._reported_at < self.config.update_min_s:
+            return None
         moved = iou(before["box"], t.box) < self.config.update_iou
         rescored = abs(before["score"] - t.score) > self.config.update_score
         if not (moved or rescored):
             return None
-        t._reported = t.to_dict()
+        t._reported, t._reported_at = t.to_dict(), time
         return TrackEvent("update", before, t._reported)
 
     def _end(self, t: Track, time: float) -> TrackEvent:

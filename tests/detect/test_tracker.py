@@ -45,7 +45,7 @@ def test_end_after_n_frames_unseen_with_before_and_after():
 
 
 def test_update_events_only_on_real_change():
-    tr = IouTracker(TrackerConfig(update_iou=0.9, update_score=0.1))
+    tr = IouTracker(TrackerConfig(update_iou=0.9, update_score=0.1, update_min_s=0.0))
     (new,) = tr.update([person(0.5, score=0.6)], 0, 0.0).events
     assert new.type == "new" and new.before == new.after  # as Frigate sends it
     assert tr.update([person(0.501, score=0.62)], 1, 0.1).events == []  # jitter: nothing to say
@@ -53,6 +53,16 @@ def test_update_events_only_on_real_change():
     assert upd.type == "update" and upd.before["box"] != upd.after["box"]
     (upd,) = tr.update([person(0.53, score=0.8)], 3, 0.3).events
     assert upd.after["top_score"] == 0.8
+
+
+def test_updates_come_at_most_once_per_update_min_s_of_frame_time():
+    tr = IouTracker(TrackerConfig(update_iou=0.9, update_min_s=1.0))
+    tr.update([person(0.5)], 0, 0.0)
+    moving = [tr.update([person(0.5 + 0.03 * i)], i, 0.1 * i).events for i in range(1, 25)]
+    times = [0.1 * i for i, events in enumerate(moving, 1) if events]
+    assert all(e.type == "update" for events in moving for e in events)
+    assert times and times[0] >= 1.0 and all(b - a >= 1.0 - 1e-9 for a, b in zip(times, times[1:]))
+    assert len(times) == 2  # a box moving every frame for 2.4 s: two updates, not 24
 
 
 def test_min_hits_keeps_flicker_quiet():
