@@ -21,8 +21,9 @@ class EndOfStream(Exception):
 
 
 class Capture:
-    def __init__(self, source, depth: int = 4):
+    def __init__(self, source, depth: int = 4, prepare=None):
         self.source = source
+        self.prepare = prepare  # called on the capture thread with each frame, so it overlaps inference
         self.live = bool(getattr(source, "live", False))
         self.depth = 1 if self.live else depth
         self.dropped = 0
@@ -53,6 +54,8 @@ class Capture:
             for frame in self.source.frames():
                 if self._stopping:
                     break
+                if self.prepare is not None:
+                    self.prepare(frame)
                 self._put(frame)
         except Exception as exc:  # reported by the pipeline, which decides what to do
             log.error("frame source %s failed: %s", getattr(self.source, "name", "?"), exc)

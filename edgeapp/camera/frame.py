@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
 import numpy as np
@@ -16,6 +16,8 @@ class Frame:
     index: int
     time: float
     source: str
+    # Work done on the capture thread ahead of the frame loop (e.g. the detector's input), by name.
+    prepared: dict = field(default_factory=dict, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -12,25 +12,30 @@ POSE_KEYS = ("score", "box", "keypoints")
 
 @dataclass(frozen=True, kw_only=True)
 class PoseEvent(Event):
-    """One frame's pose. ``pose`` is ``Pose.to_dict()`` (as ``edgeapp infer pose`` prints it),
-    or None when no person is in view; the payload then says ``"person": false``."""
+    """One frame's pose. ``pose`` is ``Pose.to_dict()`` (as ``edgeapp infer pose`` prints it), or the
+    ``Pose`` itself, turned into that dict only when the event is encoded (on the publisher's thread,
+    so the frame loop does not build dicts for events the rate limit drops), or None when no person
+    is in view; the payload then says ``"person": false``."""
 
     kind = "pose"
-    pose: dict[str, Any] | None
+    pose: Any
     frame: int | None = None
 
     def __post_init__(self) -> None:
-        if self.pose is not None:
+        if isinstance(self.pose, dict):
             missing = [k for k in POSE_KEYS if k not in self.pose]
             if missing:
                 raise EventError(f"pose event: pose dict lacks {missing} (expected Pose.to_dict())")
+        elif self.pose is not None and not hasattr(self.pose, "to_dict"):
+            raise EventError(f"pose event: pose must be a Pose, its to_dict() or None, got {type(self.pose).__name__}")
 
     @property
     def person(self) -> bool:
         return self.pose is not None
 
     def body(self) -> dict[str, Any]:
-        return {"person": self.person, "frame": self.frame, **(self.pose or {})}
+        pose = self.pose.to_dict() if hasattr(self.pose, "to_dict") else self.pose
+        return {"person": self.person, "frame": self.frame, **(pose or {})}
 
     @classmethod
     def from_body(cls, body: dict[str, Any], ts: float) -> PoseEvent:

@@ -158,9 +158,14 @@ class Pipeline:
             self._detect(result)
         return result
 
+    def _prepare(self, frame: Frame) -> None:
+        """On the capture thread: what does not depend on earlier frames' results."""
+        if self.detector is not None and _usable(frame.image):
+            frame.prepared["detect"] = self.detector.prepare(frame.image)
+
     def _detect(self, result: FrameResult) -> None:
         frame = result.frame
-        detections = self.detector.detect(frame.image)
+        detections = self.detector.detect(frame.image, frame.prepared.get("detect"))
         self._timed("detect", self.detector.model)
         shift = self.tracking.view_shift if self.tracking else (0.0, 0.0)
         update = self.tracker.update(detections, frame.index, frame.time, shift)
@@ -176,7 +181,7 @@ class Pipeline:
 
     def _publish_pose(self, result: FrameResult) -> None:
         # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
-        self._emit(PoseEvent(pose=result.pose.to_dict() if result.pose else None, frame=result.frame.index))
+        self._emit(PoseEvent(pose=result.pose, frame=result.frame.index))
 
     def _emit(self, event: Event) -> None:
         self.sink.publish(event)
@@ -185,7 +190,7 @@ class Pipeline:
             on_frame: Callable[[FrameResult], None] | None = None,
             heartbeat: Callable[[], None] | None = None) -> int:
         """The frame loop, until ``stop``, the end of a file, or ``max_frames``. Returns frames processed."""
-        self.capture = Capture(self.source).start()
+        self.capture = Capture(self.source, prepare=self._prepare).start()
         last = None
         self.running = True
         try:

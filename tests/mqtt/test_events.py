@@ -39,6 +39,19 @@ def test_pose_event_carries_the_keypoints_as_infer_pose_prints_them():
     assert json.loads(encode(PoseEvent(pose=None), "d", 2))["person"] is False
 
 
+def test_pose_event_from_a_pose_encodes_as_its_dict():
+    import numpy as np
+
+    from edgeapp.pose import Pose
+
+    pose = Pose(xy=np.linspace(0.1, 0.9, 34).reshape(17, 2), scores=np.full(17, 0.7), frame_size=(640, 480))
+    lazy = json.loads(encode(PoseEvent(pose=pose, frame=5, ts=1.0), "d", 1))
+    eager = json.loads(encode(PoseEvent(pose=pose.to_dict(), frame=5, ts=1.0), "d", 1))
+    assert lazy == eager and lazy["person"] is True and len(lazy["keypoints"]) == 17
+    with pytest.raises(EventError, match="pose must be a Pose"):
+        PoseEvent(pose=[1, 2, 3])
+
+
 def test_detection_new_has_before_equal_to_after_like_frigate():
     e = DetectionEvent(type="new", after={"id": "x", "label": "cat"})
     assert e.before == e.after

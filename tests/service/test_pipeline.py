@@ -43,7 +43,7 @@ def test_pipeline_runs_pose_and_classification_and_can_be_built_twice():
         poses = [e for e in sink.events if isinstance(e, PoseEvent)]
         assert len(poses) == 40 and [e.frame for e in poses] == list(range(40))
         assert any(e.person for e in poses)
-        assert all(len(e.pose["keypoints"]) == 17 for e in poses if e.person)
+        assert all(len(e.body()["keypoints"]) == 17 for e in poses if e.person)
         stats = pipeline.stats_event()
         assert stats.models["pose"]["n"] == 40 and stats.backend == "cpu" and stats.fallback is True
         assert stats.fps and stats.fps > 0
