@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from edgeapp.cli import usage_error
 from edgeapp.config import DEFAULT_CONFIG, load_config
 from edgeapp.service.runner import run_service, with_overrides
 
@@ -57,10 +58,10 @@ def configure_logging(level: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.max_frames is not None and args.max_frames < 1:
+        return usage_error("--max-frames must be at least 1")
     config = with_overrides(load_config(args.config), args.source)
     configure_logging(config.service.log_level)
-    if args.max_frames is not None and args.max_frames < 1:
-        raise SystemExit("edgeapp: error: --max-frames must be at least 1")
     return run_service(config, max_frames=args.max_frames, print_events=args.print_events)
 
 

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -169,6 +168,3 @@ def with_overrides(config: AppConfig, source: str | None) -> AppConfig:
         return replace(config, source=replace(config.source, uri=source))
     return config
 
-
-def describe(config: AppConfig) -> str:
-    return json.dumps({"source": config.source.uri, "tasks": config.tasks.__dict__}, default=str)
