@@ -35,6 +35,12 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
+def machine_line(m: dict) -> str:
+    """The one-line description of the machine printed under every report."""
+    return (f"{m['processor']}, {m['cores']} cores, Python {m['python']}, {m['runtime']}, numpy {m['numpy']}, "
+            f"OpenCV {m['opencv']}")
+
+
 def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(title)

@@ -20,7 +20,7 @@ import numpy as np
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edgeapp.bench import dump, machine, print_table
+from edgeapp.bench import dump, machine, machine_line, print_table
 from edgeapp.errors import EdgeappError
 from edgeapp.events import DetectionEvent, encode
 from edgeapp.mqtt import MqttConfig, Publisher
@@ -209,7 +209,7 @@ def print_report(r: dict, as_json: bool = False) -> None:
     m = r["machine"]
     print(f"{r['events']} detection events ({r['payload_bytes']} B) at QoS {r['qos']} through the SQLite outbox to {r['broker']}; "
           f"all acknowledged in {r['seconds']} s, {r['received_by_subscriber']} received by a subscriber")
-    print(f"{m['processor']}, {m['cores']} cores, Python {m['python']}")
+    print(machine_line(m))
     h = r["handoff_us"]
     rows = [
         ("sustained: stored durably, sent, PUBACKed", f"{r['events_per_s']} events/s"),

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from edgeapp.bench import dump, machine, print_table
+from edgeapp.bench import dump, machine, machine_line, print_table
 from edgeapp.config import AppConfig
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.service.pipeline import Pipeline
@@ -114,7 +114,7 @@ def print_report(r: dict, as_json: bool = False) -> None:
         return
     m = r["machine"]
     print(f"pipeline {'+'.join(r['tasks'])} on {r['backend']} ({r['threads']} threads), {r['frames']} frames of {r['source']}")
-    print(f"{m['processor']}, {m['cores']} cores, Python {m['python']}, {m['runtime']}, numpy {m['numpy']}, OpenCV {m['opencv']}")
+    print(machine_line(m))
     rows = [(f"invoke {name}", f"{v['mean_ms']:.2f}", f"{v['p95_ms']:.2f}") for name, v in r["invoke"].items()]
     print_table("", rows, ("stage", "mean ms", "p95 ms"))
     print(f"end-to-end: {r['fps']} fps; bound by the models' invoke times: {r['models_bound_fps']} fps "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from edgeapp.bench import bench_frames, dump, machine, path_report, path_rows, print_table
+from edgeapp.bench import bench_frames, dump, machine, machine_line, path_report, path_rows, print_table
 from edgeapp.pose import MoveNet
 from edgeapp.runtime.model import Model
 
@@ -31,5 +31,5 @@ def print_report(r: dict, as_json: bool = False) -> None:
         return
     m = r["machine"]
     print(f"{r['model']} on {r['backend']['backend']} ({r['backend']['threads']} threads), {r['frames']} frames of {r['source']}")
-    print(f"{m['processor']}, {m['cores']} cores, Python {m['python']}, {m['runtime']}, numpy {m['numpy']}, OpenCV {m['opencv']}")
+    print(machine_line(m))
     print_table("", path_rows(r, "pose_path", "pose path (crop+prep+invoke+map)"), ("stage", "p50 ms", "p95 ms", "fps / note"))

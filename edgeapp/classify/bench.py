@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from edgeapp.bench import bench_frames, dump, machine, print_table
+from edgeapp.bench import bench_frames, dump, machine, machine_line, print_table
 from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.classify.hold import HoldTracker
 from edgeapp.latency import summarize
@@ -57,7 +57,7 @@ def print_report(r: dict, as_json: bool = False) -> None:
     b = r["pose_backend"]
     print(f"{r['classifier']} ({r['classifier_threads']} thread) after {r['pose_model']} on {b['backend']} "
           f"({b['threads']} threads), {r['frames']} frames of {r['source']}")
-    print(f"{m['processor']}, {m['cores']} cores, Python {m['python']}, {m['runtime']}, numpy {m['numpy']}")
+    print(machine_line(m))
     rows = [
         ("pose path (MoveNet, crop+prep+invoke+map)", f"{r['pose_path']['p50_ms']:.3f}", f"{r['pose_path']['p95_ms']:.3f}"),
         ("classify (features+invoke+top-k)", f"{r['classify']['p50_ms']:.3f}", f"{r['classify']['p95_ms']:.3f}"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from edgeapp.bench import bench_frames, dump, machine, path_report, path_rows, print_table
+from edgeapp.bench import bench_frames, dump, machine, machine_line, path_report, path_rows, print_table
 from edgeapp.detect.detector import Detector
 from edgeapp.detect.tracker import IouTracker
 from edgeapp.latency import summarize
@@ -49,7 +49,7 @@ def print_report(r: dict, as_json: bool = False) -> None:
     m = r["machine"]
     print(f"{r['model']} on {r['backend']['backend']} ({r['backend']['threads']} threads), {r['frames']} frames of "
           f"{r['source']} ({r['resize']}, {r['detections_per_frame']} detections per frame)")
-    print(f"{m['processor']}, {m['cores']} cores, Python {m['python']}, {m['runtime']}, numpy {m['numpy']}, OpenCV {m['opencv']}")
+    print(machine_line(m))
     rows = path_rows(r, "detect_path", "detect path (window+prep+invoke+decode)")
     rows.insert(3, ("tracker update (separate)", f"{r['tracker']['p50_ms']:.3f}", f"{r['tracker']['p95_ms']:.3f}", ""))
     print_table("", rows, ("stage", "p50 ms", "p95 ms", "fps / note"))
