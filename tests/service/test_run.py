@@ -242,3 +242,19 @@ def test_snapshot_command_publishes_an_annotated_jpeg(tmp_path, broker):
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
         notify.close()
+
+
+def test_bench_pipeline_reports_the_bound_startup_and_memory():
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "bench", "pipeline", "--source", str(VIDEO / "carving_ice.mp4"),
+                        "--tasks", "pose,classify,detect", "--frames", "30", "--threads", "2", "--backend", "cpu",
+                        "--models-dir", str(MODELS), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["frames"] == 30 and report["dropped_frames"] == 0
+    assert set(report["invoke"]) >= {"pose", "detect"}
+    per_frame = report["invoke"]["pose"]["mean_ms"] + report["invoke"]["detect"]["mean_ms"]
+    assert report["models_bound_fps"] == pytest.approx(1000 / per_frame, rel=0.01)
+    assert report["fps_pct_of_bound"] == pytest.approx(100 * report["fps"] / report["models_bound_fps"], rel=0.02)
+    s = report["startup_s"]
+    assert 0 < s["build"] <= s["first_frame"] and s["first_event_received"] is not None  # a real broker received it
+    assert report["events_received"] > 0 and report["peak_rss_mb"] > 50
