@@ -12,12 +12,11 @@ Frigate's shape) for the MQTT layer to wrap; nothing here knows about MQTT.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
-import numpy as np
-
-from edgeapp.detect.detection import Box, Detection, boxes_of, iou, iou_matrix
+from edgeapp.detect.detection import Box, Detection, iou
 from edgeapp.settings import build, require
 
 
@@ -124,31 +123,35 @@ class TrackerUpdate:
     target_changed: bool  # a different target (or none) from the previous frame
 
 
-def greedy_match(track_boxes: np.ndarray, det_boxes: np.ndarray, allowed: np.ndarray, threshold: float,
-                 skip_tracks: set[int] = frozenset(), skip_dets: set[int] = frozenset()) -> list[tuple[int, int]]:
-    """``(track, detection)`` index pairs, best overlap first, each at least ``threshold`` IoU.
+def greedy_match(track_boxes: Sequence[Box], det_boxes: Sequence[Box], track_labels: Sequence[int],
+                 det_labels: Sequence[int], threshold: float, skip_tracks: set[int] = frozenset(),
+                 skip_dets: set[int] = frozenset()) -> list[tuple[int, int]]:
+    """``(track, detection)`` index pairs of the same label, best overlap first, each at least ``threshold`` IoU.
 
     Greedy rather than optimal assignment: with the handful of objects a Pi
-    camera sees it gives the same answer, and it is deterministic.
+    camera sees it gives the same answer, and it is deterministic (ties go to
+    the lower track, then detection, index). Plain floats: for a few boxes
+    numpy's per-call cost is most of the work.
     """
-    sim = np.where(allowed, iou_matrix(track_boxes, det_boxes), -1.0)
-    if skip_tracks:
-        sim[list(skip_tracks), :] = -1.0
-    if skip_dets:
-        sim[:, list(skip_dets)] = -1.0
-    n_det = sim.shape[1]
+    candidates = []
+    for ti, tb in enumerate(track_boxes):
+        if ti in skip_tracks:
+            continue
+        label = track_labels[ti]
+        for di, db in enumerate(det_boxes):
+            if di not in skip_dets and det_labels[di] == label:
+                overlap = iou(tb, db)
+                if overlap >= threshold:
+                    candidates.append((-overlap, ti, di))
+    candidates.sort()
     pairs: list[tuple[int, int]] = []
     used_t: set[int] = set()
     used_d: set[int] = set()
-    for flat in np.argsort(-sim, axis=None, kind="stable"):
-        ti, di = divmod(int(flat), n_det)
-        if sim[ti, di] < threshold:
-            break
-        if ti in used_t or di in used_d:
-            continue
-        used_t.add(ti)
-        used_d.add(di)
-        pairs.append((ti, di))
+    for _, ti, di in candidates:
+        if ti not in used_t and di not in used_d:
+            used_t.add(ti)
+            used_d.add(di)
+            pairs.append((ti, di))
     return pairs
 
 
@@ -191,16 +194,16 @@ class IouTracker:
         events: list[TrackEvent] = []
         matched_tracks: set[int] = set()
         if tracks and detections:
-            track_boxes = boxes_of(tracks)
-            det_boxes = boxes_of(detections)
-            same = np.array([[t.label_id == d.label_id for d in detections] for t in tracks], dtype=bool)
+            det_boxes = [d.box for d in detections]
+            track_labels = [t.label_id for t in tracks]
+            det_labels = [d.label_id for d in detections]
             # First where the view's move puts the tracks; then, for what is left, where they were
             # (the rig had not moved yet) and where a rig turning the other way would put them (an
             # inverted axis: its runaway must stay one track for the controller to notice it).
             offsets = [(0.0, 0.0)] if not (dx or dy) else [(0.0, 0.0), (-dx, -dy), (-2 * dx, -2 * dy)]
             for ox, oy in offsets:
-                moved = track_boxes + np.array([ox, oy, ox, oy])
-                for ti, di in greedy_match(moved, det_boxes, same, cfg.iou_threshold,
+                moved = [(x0 + ox, y0 + oy, x1 + ox, y1 + oy) for x0, y0, x1, y1 in (t.box for t in tracks)]
+                for ti, di in greedy_match(moved, det_boxes, track_labels, det_labels, cfg.iou_threshold,
                                            matched_tracks, {i for i, v in enumerate(ids) if v}):
                     matched_tracks.add(ti)
                     ids[di] = tracks[ti].id
@@ -279,12 +282,12 @@ class IouTracker:
         current = self._target
         if current is not None and current.active and current in self._tracks:
             return current  # sticky while it lives, even through a few missed frames
-        best, best_value = None, -np.inf
+        best, best_value = None, -math.inf
         for t in self._tracks:
             if not (t.seen and self._eligible(t)):
                 continue
             cx, cy = t.center
-            value = t.score - self.config.centre_weight * float(np.hypot(cx - 0.5, cy - 0.5))
+            value = t.score - self.config.centre_weight * math.hypot(cx - 0.5, cy - 0.5)
             if value > best_value:
                 best, best_value = t, value
         return best

@@ -5,6 +5,7 @@ from __future__ import annotations
 from support.shared import VIDEO
 from edgeapp.camera import open_source
 from edgeapp.detect import Detection, IouTracker, TrackerConfig
+from edgeapp.detect.tracker import greedy_match
 
 
 def person(x, y=0.5, w=0.1, h=0.3, score=0.8, label="person", label_id=0):
@@ -18,6 +19,17 @@ def test_ids_are_stable_while_boxes_overlap():
     assert [e.type for e in first.events] == ["new", "new"]
     moved = tr.update([person(0.72), person(0.22)], 1, 0.1)  # listed in the other order
     assert moved.ids == [2, 1]
+
+
+def test_greedy_match_takes_the_best_overlap_first_within_a_label():
+    a, a_near, a_far = (0.0, 0.0, 0.4, 0.4), (0.02, 0.0, 0.42, 0.4), (0.2, 0.0, 0.6, 0.4)
+    # Track 0 overlaps both detections, but a_far is taken by its exact match first.
+    assert greedy_match([a, a_far], [a_far, a_near], [0, 0], [0, 0], 0.3) == [(1, 0), (0, 1)]
+    assert greedy_match([a], [a_near], [0], [17], 0.3) == []  # other label
+    assert greedy_match([a], [a_far], [0], [0], 0.5) == []  # IoU 0.33 is under the threshold
+    assert greedy_match([a, a], [a, a], [0, 0], [0, 0], 0.3) == [(0, 0), (1, 1)]  # ties: lower indices first
+    assert greedy_match([a, a_far], [a_near, a_far], [0, 0], [0, 0], 0.3, skip_tracks={0}) == [(1, 1)]
+    assert greedy_match([a, a_far], [a_near, a_far], [0, 0], [0, 0], 0.3, skip_dets={0}) == [(1, 1)]
 
 
 def test_labels_do_not_mix():
