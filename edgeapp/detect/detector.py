@@ -151,7 +151,7 @@ def split_outputs(outputs: Sequence[np.ndarray], layout: OutputLayout):
 def select(
     classes: np.ndarray, scores: np.ndarray, count: int, threshold: float, class_mask: np.ndarray,
     keep_unlisted: bool, max_results: int,
-) -> np.ndarray:
+) -> list[int]:
     """Indices of the detections to report, best score first.
 
     ``class_mask[id]`` says whether class ``id`` is kept; ids past the mask (a
@@ -167,7 +167,7 @@ def select(
     ]
     # The op emits its results sorted already; a stable sort keeps that order for equal scores.
     keep.sort(key=lambda pair: -pair[1])
-    return np.array([i for i, _ in keep[:max_results]], dtype=np.int64)
+    return [i for i, _ in keep[:max_results]]
 
 
 def boxes_to_frame(boxes_yxyx: np.ndarray, window: InputWindow, frame_w: int, frame_h: int) -> np.ndarray:
@@ -181,7 +181,7 @@ def boxes_to_frame(boxes_yxyx: np.ndarray, window: InputWindow, frame_w: int, fr
     px = to_frame(window, corners)
     px[..., 0] /= frame_w
     px[..., 1] /= frame_h
-    np.clip(px, 0.0, 1.0, out=px)
+    np.minimum(np.maximum(px, 0.0, out=px), 1.0, out=px)  # np.clip's scalar checks cost more than this
     return px.reshape(-1, 4)
 
 
@@ -281,26 +281,32 @@ class Detector:
     def detect(self, frame: np.ndarray, prepared: np.ndarray | None = None) -> list[Detection]:
         """Detections in a BGR frame, best first, boxes normalised to the frame."""
         h, w = frame.shape[:2]
-        return self.detect_in(frame, self.window(w, h), prepared)
+        return self.decode(self.run(frame, prepared), w, h)
 
-    def detect_in(self, frame: np.ndarray, window: InputWindow, prepared: np.ndarray | None = None) -> list[Detection]:
-        h, w = frame.shape[:2]
-        image = prepared if prepared is not None else sample(frame, window, self.input_w, self.input_h)
+    def run(self, frame: np.ndarray, prepared: np.ndarray | None = None) -> list[np.ndarray]:
+        """Invoke on a frame: the raw outputs (copies), for :meth:`decode` on any thread.
+
+        The split lets the service keep its inference thread for invokes alone."""
+        image = prepared if prepared is not None else self.prepare(frame)
         write_image(self.model, image, mean=self.config.input_mean, std=self.config.input_std)
         self.model.invoke()
-        outs = [self.model.output(o) for o in self._outputs]
-        boxes, classes, scores, count = split_outputs(outs, self.layout)
+        return [self.model.output(o) for o in self._outputs]
+
+    def decode(self, outputs: Sequence[np.ndarray], frame_w: int, frame_h: int) -> list[Detection]:
+        """The raw outputs of :meth:`run` on a ``frame_w`` x ``frame_h`` frame as detections, best first."""
+        boxes, classes, scores, count = split_outputs(outputs, self.layout)
         idx = select(classes, scores, count, self.config.threshold, self._mask, self._keep_unlisted,
                      self.config.max_results)
-        if idx.size == 0:
+        if not idx:
             return []
-        framed = boxes_to_frame(boxes[idx], window, w, h)
+        framed = boxes_to_frame(boxes[idx], self.window(frame_w, frame_h), frame_w, frame_h)
+        class_ids, kept_scores = classes[idx].tolist(), scores[idx].tolist()
         result = []
-        for k, i in enumerate(idx):
-            class_id = int(classes[i])
+        for box, class_id, score in zip(framed.tolist(), class_ids, kept_scores):
+            class_id = int(class_id)
             label = self.labels.name(class_id)
-            x0, y0, x1, y1 = framed[k]
+            x0, y0, x1, y1 = box
             if label is None or x1 <= x0 or y1 <= y0:  # a hole in the labels, or a box wholly in the padding
                 continue
-            result.append(Detection(label, class_id, float(scores[i]), (float(x0), float(y0), float(x1), float(y1))))
+            result.append(Detection(label, class_id, score, (x0, y0, x1, y1)))
         return result

@@ -101,9 +101,9 @@ def test_select_honours_count_mask_and_unlisted_ids():
     mask = np.zeros(90, dtype=bool)
     mask[[0, 120 % 90]] = True
     # count=4: the 5th entry is padding the op did not fill, whatever its score says
-    assert select(classes, scores, 4, 0.5, mask, keep_unlisted=True, max_results=10).tolist() == [0, 2]
-    assert select(classes, scores, 4, 0.5, mask, keep_unlisted=False, max_results=10).tolist() == [0]
-    assert select(classes, scores, 99, 0.0, np.ones(90, bool), True, 2).tolist() == [4, 0]
+    assert select(classes, scores, 4, 0.5, mask, keep_unlisted=True, max_results=10) == [0, 2]
+    assert select(classes, scores, 4, 0.5, mask, keep_unlisted=False, max_results=10) == [0]
+    assert select(classes, scores, 99, 0.0, np.ones(90, bool), True, 2) == [4, 0]
 
 
 @pytest.mark.parametrize("names, shapes, message", [
