@@ -54,18 +54,21 @@ def affine(window: InputWindow, out_w: int, out_h: int) -> np.ndarray:
     )
 
 
-def sample(frame: np.ndarray, window: InputWindow, out_w: int, out_h: int) -> np.ndarray:
-    """The window's pixels at the input size; black where it reaches past the frame."""
+def sample(frame: np.ndarray, window: InputWindow, out_w: int, out_h: int, dst: np.ndarray | None = None) -> np.ndarray:
+    """The window's pixels at the input size; black where it reaches past the frame. With ``dst``
+    (``out_h x out_w x 3`` uint8, e.g. a model's input tensor), written there."""
     h, w = frame.shape[:2]
     x0, y0, x1, y1 = window.x0, window.y0, window.x1, window.y1
     if 0 <= x0 and 0 <= y0 and x1 <= w and y1 <= h and x0 == int(x0) and y0 == int(y0) and x1 == int(x1) and y1 == int(y1):
         # Inside the frame on whole pixels (a smart crop around a body): resize samples the same
         # pixel centres as the warp, at half its cost, straight from a view of the frame.
-        return cv2.resize(frame[int(y0):int(y1), int(x0):int(x1)], (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(frame[int(y0):int(y1), int(x0):int(x1)], (out_w, out_h), dst=dst,
+                          interpolation=cv2.INTER_LINEAR)
     return cv2.warpAffine(
         frame,
         affine(window, out_w, out_h),
         (out_w, out_h),
+        dst=dst,
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=0,

@@ -7,11 +7,13 @@ import shutil
 import numpy as np
 import pytest
 
-from support.shared import CLASSIFIER_LABELS, MOVENET, MOVENET_EDGETPU, SSD
+from support.shared import CLASSIFIER_LABELS, IMAGES, MOVENET, MOVENET_EDGETPU, SSD
+from edgeapp.camera.files import read_image
 from edgeapp.errors import BackendError, ConfigError, ModelError
 from edgeapp.pose.movenet import MoveNet
 from edgeapp.runtime.backend import BackendRequest, ModelFiles, is_edgetpu_model
-from edgeapp.runtime.model import Model
+from edgeapp.runtime.model import Model, write_image, write_window
+from edgeapp.window import InputWindow, sample
 
 
 def test_auto_falls_back_to_cpu_and_says_why():
@@ -116,3 +118,16 @@ def test_models_read_their_input_contract():
     assert ssd.image_input_size() == (300, 300)
     assert ssd.input.quantized and ssd.input.zero_point == 128
     assert ssd.output_named("TFLite_Detection_PostProcess:3") is not None
+
+
+@pytest.mark.parametrize("window", [InputWindow(100.0, 40.0, 292.0, 232.0), InputWindow(-50.0, -20.0, 400.0, 430.0)],
+                         ids=["inside: resize", "past the edges: warp"])
+def test_write_window_puts_exactly_the_sampled_rgb_image_in_the_tensor(window):
+    frame = read_image(IMAGES / "squat.bmp")
+    model = Model.open(ModelFiles.from_path(MOVENET), BackendRequest(kind="cpu", threads=1))
+    write_window(model, frame, window)
+    direct = model.input_buffer()[0].copy()
+    write_image(model, sample(frame, window, 192, 192))
+    np.testing.assert_array_equal(direct, model.input_buffer()[0])
+    assert direct[..., 0].mean() != direct[..., 2].mean()  # a colour image: a missed swap would show
+    model.invoke()  # no view of the tensor outlived the writes

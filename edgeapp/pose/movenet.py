@@ -7,8 +7,8 @@ import numpy as np
 from edgeapp.errors import ModelError
 from edgeapp.pose.crop import CropRegion, determine_crop_region, init_crop_region
 from edgeapp.pose.keypoint import Pose
-from edgeapp.runtime.model import Model, write_image
-from edgeapp.window import InputWindow, sample, to_frame_normalised
+from edgeapp.runtime.model import Model, write_window
+from edgeapp.window import InputWindow, to_frame_normalised
 
 STILL_IMAGE_PASSES = 3
 _OUTPUT_SHAPE = (1, 1, 17, 3)
@@ -73,8 +73,7 @@ class MoveNet:
 
     def estimate_in(self, frame: np.ndarray, window: InputWindow) -> Pose:
         """Run once on one window of the frame, keypoints mapped back to the whole frame."""
-        size = self.input_size
-        write_image(self.model, sample(frame, window, size, size))
+        write_window(self.model, frame, window)
         self.model.invoke()
         raw = self.model.output(0)[0, 0]  # [17, (y, x, score)], normalised to the window
         h, w = frame.shape[:2]

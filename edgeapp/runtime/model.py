@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
+from edgeapp.window import InputWindow, sample
 
 
 @dataclass(frozen=True)
@@ -116,3 +117,21 @@ def write_image(model: Model, bgr: np.ndarray, mean: float = 0.0, std: float = 1
             buf[0] = rgb
     finally:
         del buf  # the interpreter refuses to invoke while views of its buffers are alive
+
+
+def write_window(model: Model, frame: np.ndarray, window: InputWindow) -> None:
+    """Sample a window of a BGR frame into the model's image input: for uint8 inputs straight
+    into the tensor, channels swapped in place, with no intermediate image."""
+    import cv2
+
+    w, h = model.image_input_size()
+    if model.input.dtype != np.uint8:
+        write_image(model, sample(frame, window, w, h))
+        return
+    buf = model.input_buffer()
+    image = buf[0]
+    try:
+        sample(frame, window, w, h, dst=image)
+        cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+    finally:
+        del buf, image  # the interpreter refuses to invoke while views of its buffers are alive
