@@ -1,9 +1,12 @@
 """The per-frame pipeline: frames in, results and events out.
 
-Capture runs on its own thread (decoding overlaps inference); the frame loop runs
-the enabled stages in order and hands events to a sink whose ``publish`` never
-blocks (the MQTT publisher queues them). A ``Pipeline`` owns no global state: two
-can be built, run and closed in one process.
+Three threads carry a frame: capture (decoding, and input preparation that needs no
+earlier result); the frame loop, which owns the models and does only what the next
+invoke needs (:meth:`Pipeline.infer`); and a finishing worker that does the rest
+(:meth:`Pipeline.finish`: holds, tracks, the rig, events) while the models already
+work on the next frame. Events go to a sink whose ``publish`` never blocks (the MQTT
+publisher queues them). A ``Pipeline`` owns no global state: two can be built, run
+and closed in one process.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from edgeapp.pantilt.rig import open_rig
 from edgeapp.pose import MoveNet, Pose
 from edgeapp.registry import Registry, registry_from
 from edgeapp.runtime.failover import FailoverModel
+from edgeapp.service.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,16 @@ class Controls:
     classification: bool = True
     tracking: bool = True
     snapshot_requested: bool = False
+
+
+@dataclass
+class Inference:
+    """What the models made of one frame: the frame loop's part of the work."""
+
+    frame: Frame
+    pose: Pose | None = None
+    detect_outputs: list[np.ndarray] | None = None  # raw, for Detector.decode
+    invoke_s: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,21 +155,40 @@ class Pipeline:
     # -- the frame loop ---------------------------------------------------------------
     def process(self, frame: Frame) -> FrameResult:
         """Run every enabled stage on one frame and publish what it produced."""
-        result = FrameResult(frame)
+        return self.finish(self.infer(frame))
+
+    def infer(self, frame: Frame) -> Inference:
+        """The image models' invokes, and only what the next invoke needs (the pose, for the next crop)."""
+        out = Inference(frame)
         if self.movenet is not None:
             pose = self.movenet.estimate(frame.image)
-            self._timed("pose", self.movenet.model)
-            result.pose = pose if pose.score >= self.config.pose.min_person_score else None
-            self._publish_pose(result)
+            out.invoke_s["pose"] = self.movenet.model.last_invoke_s
+            out.pose = pose if pose.score >= self.config.pose.min_person_score else None
+        if self.detector is not None:
+            out.detect_outputs = self.detector.run(frame.image, frame.prepared.get("detect"))
+            out.invoke_s["detect"] = self.detector.model.last_invoke_s
+        return out
+
+    def finish(self, inference: Inference) -> FrameResult:
+        """Everything after the image models: the classifier (51 numbers in, bookkeeping-sized),
+        holds, tracks, the rig and the frame's events, in order."""
+        frame = inference.frame
+        result = FrameResult(frame, pose=inference.pose)
+        for name, seconds in inference.invoke_s.items():
+            self.stats.invoke[name].add(seconds)
+        if self.movenet is not None:
+            # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
+            self._emit(PoseEvent(pose=result.pose, frame=frame.index))
         if self.classifier is not None and self.controls.classification:
             result.classification = self.classifier.update(result.pose, frame.time)
             if result.classification.classification.label is not None:
-                self._timed("classify", self.classifier.classifier.model)
+                self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
             score = result.classification.classification.score
             for hold in result.classification.events:
                 self._emit(PoseClassEvent.from_hold(hold.to_dict(), score=score))
-        if self.detector is not None:
-            self._detect(result)
+        if inference.detect_outputs is not None:
+            w, h = frame.size
+            self._track(result, self.detector.decode(inference.detect_outputs, w, h))
         return result
 
     def _prepare(self, frame: Frame) -> None:
@@ -163,10 +196,8 @@ class Pipeline:
         if self.detector is not None and _usable(frame.image):
             frame.prepared["detect"] = self.detector.prepare(frame.image)
 
-    def _detect(self, result: FrameResult) -> None:
+    def _track(self, result: FrameResult, detections: list[Detection]) -> None:
         frame = result.frame
-        detections = self.detector.detect(frame.image, frame.prepared.get("detect"))
-        self._timed("detect", self.detector.model)
         shift = self.tracking.view_shift if self.tracking else (0.0, 0.0)
         update = self.tracker.update(detections, frame.index, frame.time, shift)
         result.detections = [_detection_dict(d, i) for d, i in zip(detections, update.ids)]
@@ -176,13 +207,6 @@ class Pipeline:
         if self.tracking is not None:
             result.command = self.tracking.follow(update, frame.time, self.controls.tracking)
 
-    def _timed(self, name: str, model) -> None:
-        self.stats.invoke[name].add(model.last_invoke_s)
-
-    def _publish_pose(self, result: FrameResult) -> None:
-        # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
-        self._emit(PoseEvent(pose=result.pose, frame=result.frame.index))
-
     def _emit(self, event: Event) -> None:
         self.sink.publish(event)
 
@@ -191,10 +215,12 @@ class Pipeline:
             heartbeat: Callable[[], None] | None = None) -> int:
         """The frame loop, until ``stop``, the end of a file, or ``max_frames``. Returns frames processed."""
         self.capture = Capture(self.source, prepare=self._prepare).start()
-        last = None
+        finisher: Worker[Inference] = Worker(lambda inference: self._done(self.finish(inference), on_frame),
+                                             name="finish")
+        inferred = self.stats.frames
         self.running = True
         try:
-            while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
+            while not stop.is_set() and (max_frames is None or inferred < max_frames):
                 self.progress_at = time.monotonic()
                 if heartbeat:
                     heartbeat()
@@ -209,25 +235,32 @@ class Pipeline:
                 if not _usable(frame.image):
                     self._emit(ErrorEvent(source="camera", message=f"frame {frame.index} is not a BGR image"))
                     continue
-                result = self.process(frame)
-                if self.controls.snapshot_requested:
-                    self.controls.snapshot_requested = False
-                    self._snapshot(result)
-                now = time.monotonic()
-                if last is not None:
-                    self.stats.frame_times.add(now - last)
-                last = now
-                self.stats.frames += 1
-                self.stats.last_frame_at = now
-                if self.stats.first_frame_at is None:
-                    self.stats.first_frame_at = now
-                self.latest = result
-                if on_frame:
-                    on_frame(result)
+                finisher.put(self.infer(frame))
+                inferred += 1
         finally:
             self.running = False
             self.capture.stop()
+            error = finisher.close()
+        if error is not None:
+            raise error
         return self.stats.frames
+
+    def _done(self, result: FrameResult, on_frame: Callable[[FrameResult], None] | None) -> None:
+        """On the finishing worker: a frame is complete."""
+        if self.controls.snapshot_requested:
+            self.controls.snapshot_requested = False
+            self._snapshot(result)
+        now = time.monotonic()
+        stats = self.stats
+        if stats.last_frame_at is not None:
+            stats.frame_times.add(now - stats.last_frame_at)
+        stats.frames += 1
+        stats.last_frame_at = now
+        if stats.first_frame_at is None:
+            stats.first_frame_at = now
+        self.latest = result
+        if on_frame:
+            on_frame(result)
 
     def _snapshot(self, result: FrameResult) -> None:
         """Draw and encode on a thread of its own: a snapshot must not cost the frame loop a frame."""

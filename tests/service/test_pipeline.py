@@ -174,3 +174,19 @@ def test_track_without_a_rig_is_a_config_error():
 
     with pytest.raises(ConfigError, match="pantilt.rig"):
         config(tasks={"detect": True, "track": True})
+
+
+def test_an_error_after_the_invokes_stops_the_run_and_is_raised_by_it():
+    class FailingSink(ListSink):
+        def publish(self, event) -> bool:
+            if len(self.events) == 5:
+                raise RuntimeError("sink broke on the 6th event")
+            return super().publish(event)
+
+    sink = FailingSink()
+    pipeline = Pipeline(config(tasks={"pose": True}), sink)
+    with pytest.raises(RuntimeError, match="6th event"):
+        pipeline.run(threading.Event(), max_frames=40)
+    assert len(sink.events) == 5 and pipeline.stats.frames == 5
+    assert not pipeline.running and not pipeline.capture._thread.is_alive()
+    pipeline.close()
