@@ -255,6 +255,10 @@ def test_bench_pipeline_reports_the_bound_startup_and_memory():
     per_frame = report["invoke"]["pose"]["mean_ms"] + report["invoke"]["detect"]["mean_ms"]
     assert report["models_bound_fps"] == pytest.approx(1000 / per_frame, rel=0.01)
     assert report["fps_pct_of_bound"] == pytest.approx(100 * report["fps"] / report["models_bound_fps"], rel=0.02)
+    bare = report["bare_invoke_ms"]
+    assert set(bare) == {"pose", "detect"} and all(v > 0 for v in bare.values())
+    assert report["bare_bound_fps"] == pytest.approx(1000 / sum(bare.values()), rel=0.01)
+    assert report["fps_pct_of_bare_bound"] == pytest.approx(100 * report["fps"] / report["bare_bound_fps"], rel=0.02)
     s = report["startup_s"]
     assert 0 < s["build"] <= s["first_frame"] and s["first_event_received"] is not None  # a real broker received it
     assert report["events_received"] > 0 and report["peak_rss_mb"] > 50
