@@ -24,7 +24,7 @@ from edgeapp.service.pipeline import Pipeline
 from edgeapp.service.runner import build_sink
 
 PER_FRAME_MODELS = ("pose", "detect")  # the classifier runs only on confident poses and costs ~0.1 ms
-BARE_INVOKES = 100
+BARE_INVOKES = 200
 
 
 class FirstEvent:
