@@ -24,6 +24,17 @@ from edgeapp.mqtt.topics import AVAILABLE_OFFLINE, AVAILABLE_ONLINE, AVAILABLE_S
 
 log = logging.getLogger(__name__)
 
+
+class _PahoLog(logging.LoggerAdapter):
+    """paho's own log less one false alarm: paho 2.2 may run its loop once more after a clean
+    disconnect and log "Client is not connected" at ERROR, on every stop. A real loss of the
+    connection is reported by on_disconnect anyway."""
+
+    def log(self, level, msg, *args, **kwargs):
+        if level >= logging.ERROR and isinstance(msg, str) and msg.startswith("Client is not connected"):
+            level = logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
+
 STOP_PUBLISH_TIMEOUT_S = 2.0
 
 
@@ -148,7 +159,7 @@ class Link:
         c = self._config
         client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=c.effective_client_id,
                              protocol=paho.MQTTv311, clean_session=True, reconnect_on_failure=False)
-        client.enable_logger(logging.getLogger("paho"))
+        client.enable_logger(_PahoLog(logging.getLogger("paho")))  # type: ignore[arg-type]
         client.max_inflight_messages_set(c.inflight)
         client.will_set(self._topics.available, AVAILABLE_OFFLINE, qos=1, retain=True)
         if c.username:

@@ -3,6 +3,7 @@ a broker restart, kill -9 of the publishing process, the outbox bound."""
 
 from __future__ import annotations
 
+import logging
 import math
 import signal
 import subprocess
@@ -224,3 +225,13 @@ def test_a_burst_of_events_is_one_transaction_and_a_flush_cuts_the_linger_short(
     assert pub.flush(WAIT_S)  # within WAIT_S, not after the 30 s linger
     assert time.monotonic() - start < WAIT_S
     assert appended == [50]
+
+
+def test_a_clean_close_logs_no_error(broker, make_config, publishers, caplog):
+    """journald on every service stop must not say ERROR (paho 2.2 logs one after a clean disconnect)."""
+    pub = publishers(make_config(broker.port))
+    assert pub.wait_connected(WAIT_S)
+    pub.publish(TrackingEvent(type="angles", pan=0.0, tilt=0.0))
+    with caplog.at_level(logging.INFO):
+        pub.close(WAIT_S)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
