@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from edgeapp.bench import dump, machine, machine_line, print_table
+from edgeapp.bench.cpu import ThreadCpu, process_cpu_seconds
 from edgeapp.config import AppConfig
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.service.pipeline import Pipeline
@@ -55,7 +56,7 @@ class FirstEvent:
         self.client.disconnect()
 
 
-def bench_pipeline(config: AppConfig, frames: int = 300) -> dict:
+def bench_pipeline(config: AppConfig, frames: int = 300, broker_pid: int | None = None) -> dict:
     sub = FirstEvent(config.mqtt) if config.mqtt.enabled else None
     t0 = time.monotonic()
     sink = build_sink(config, print_events=False)
@@ -65,10 +66,16 @@ def bench_pipeline(config: AppConfig, frames: int = 300) -> dict:
         if hasattr(s, "stats_source"):
             s.stats_source = pipeline.stats_event
     first_frame: list[float] = []
+    cpu = ThreadCpu().start()
+    broker_cpu = process_cpu_seconds(broker_pid) if broker_pid else None
     loop_start = time.monotonic()
     n = pipeline.run(threading.Event(), max_frames=frames,
                      on_frame=lambda r: first_frame.append(time.monotonic()) if not first_frame else None)
     loop_s = time.monotonic() - loop_start
+    cpu.stop()
+    roles = cpu.by_role()
+    if broker_cpu is not None:
+        roles["broker (mosquitto)"] = (process_cpu_seconds(broker_pid) or broker_cpu) - broker_cpu
     pipeline.close()
     mqtt_stats = next((s.stats().as_dict() for s in sink.sinks if hasattr(s, "stats")), None)
     sink.close(10.0)
@@ -102,6 +109,9 @@ def bench_pipeline(config: AppConfig, frames: int = 300) -> dict:
         },
         "events_received": sub.count if sub else None,
         "mqtt": mqtt_stats,
+        "cpu_ms_per_frame": {role: round(1000 * v / n, 2) for role, v in sorted(roles.items(), key=lambda kv: -kv[1])}
+        if n else {},
+        "cores_busy": round(sum(roles.values()) / loop_s, 2) if loop_s else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "machine": machine(),
     }
@@ -146,4 +156,8 @@ def print_report(r: dict, as_json: bool = False) -> None:
     print(f"startup: models and publisher built in {s['build']} s, first frame at {s['first_frame']} s, "
           f"first event at the broker at {s['first_event_received']} s")
     print(f"peak RSS: {r['peak_rss_mb']} MB; events received by a subscriber: {r['events_received']}")
+    if r["cpu_ms_per_frame"]:
+        rows = [(role, f"{v:.2f}") for role, v in r["cpu_ms_per_frame"].items()]
+        print_table(f"\nCPU per frame during the run ({r['cores_busy']} of {m['cores']} cores busy)", rows,
+                    ("thread", "CPU ms / frame"))
 

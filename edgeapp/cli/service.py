@@ -100,7 +100,7 @@ def bench_pipeline(args: argparse.Namespace) -> int:
         try:
             config = config_for(args.source, [t.strip() for t in args.tasks.split(",") if t.strip()],
                                 args.models_dir, args.threads, args.backend, broker, Path(tmp))
-            print_report(bench(config, args.frames), as_json=args.json)
+            print_report(bench(config, args.frames, local.process.pid if local else None), as_json=args.json)
         finally:
             if local is not None:
                 local.stop()

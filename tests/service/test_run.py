@@ -259,6 +259,10 @@ def test_bench_pipeline_reports_the_bound_startup_and_memory():
     assert set(bare) == {"pose", "detect"} and all(v > 0 for v in bare.values())
     assert report["bare_bound_fps"] == pytest.approx(1000 / sum(bare.values()), rel=0.01)
     assert report["fps_pct_of_bare_bound"] == pytest.approx(100 * report["fps"] / report["bare_bound_fps"], rel=0.02)
+    cpu = report["cpu_ms_per_frame"]
+    for role in ("frame loop (and model work on it)", "model worker threads", "capture (decode, detector input)"):
+        assert cpu.get(role, 0) > 0, (role, cpu)  # the rest may use less than a clock tick in 30 frames
+    assert 0.5 < report["cores_busy"] <= (os.cpu_count() or 1) + 0.2
     s = report["startup_s"]
     assert 0 < s["build"] <= s["first_frame"] and s["first_event_received"] is not None  # a real broker received it
     assert report["events_received"] > 0 and report["peak_rss_mb"] > 50
