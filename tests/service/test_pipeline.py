@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
 import pytest
 
@@ -189,4 +190,42 @@ def test_an_error_after_the_invokes_stops_the_run_and_is_raised_by_it():
         pipeline.run(threading.Event(), max_frames=40)
     assert len(sink.events) == 5 and pipeline.stats.frames == 5
     assert not pipeline.running and not pipeline.capture._thread.is_alive()
+    pipeline.close()
+
+
+def test_a_hang_after_the_invokes_stops_the_watchdog_pings_instead_of_queueing():
+    """A rig write that never returns (a wedged I2C bus) must starve the watchdog, not hide behind a queue."""
+    pipeline = Pipeline(config(tasks={"pose": False, "detect": True, "track": True}, pantilt={"rig": "sim"}), ListSink())
+    rig, release, calls = pipeline.tracking.rig, threading.Event(), []
+    command = rig.command
+
+    def wedged(pan, tilt):
+        calls.append(1)
+        if len(calls) >= 5:
+            release.wait()
+        return command(pan, tilt)
+
+    rig.command = wedged
+    beats: list[float] = []
+    stop = threading.Event()
+    loop = threading.Thread(target=pipeline.run, args=(stop,), daemon=True,
+                            kwargs={"max_frames": 200, "heartbeat": lambda: beats.append(time.monotonic())})
+    loop.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(calls) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the frame loop runs at most two frames ahead, then waits
+        pinged = len(beats)
+        time.sleep(1.5)
+        assert len(beats) == pinged and time.monotonic() - pipeline.progress_at > 1.5
+        release.set()
+        deadline = time.monotonic() + 30
+        while len(beats) == pinged and time.monotonic() < deadline:  # unwedged: the pings resume
+            time.sleep(0.05)
+    finally:
+        release.set()
+        stop.set()
+        loop.join(30)
+    assert not loop.is_alive() and len(beats) > pinged
     pipeline.close()
