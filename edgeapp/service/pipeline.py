@@ -1,10 +1,10 @@
 """The per-frame pipeline: frames in, results and events out.
 
 Three threads carry a frame: capture (decoding, and input preparation that needs no
-earlier result); the frame loop, which owns the models and does only what the next
-invoke needs (:meth:`Pipeline.infer`); and a finishing worker that does the rest
-(:meth:`Pipeline.finish`: holds, tracks, the rig, events) while the models already
-work on the next frame. Events go to a sink whose ``publish`` never blocks (the MQTT
+earlier result); the frame loop, which owns the image models and does only what the
+next invoke needs (:meth:`Pipeline.infer`); and a finishing worker that does the rest
+(:meth:`Pipeline.finish`: classification, holds, tracks, the rig, events) while the
+image models already work on the next frame. Events go to a sink whose ``publish`` never blocks (the MQTT
 publisher queues them). A ``Pipeline`` owns no global state: two can be built, run
 and closed in one process.
 """
@@ -27,7 +27,6 @@ from edgeapp.classify.stage import ClassifyResult, ClassifyStage
 from edgeapp.config import AppConfig
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.detector import Detector, load_labels
-
 from edgeapp.detect.tracker import IouTracker, Track
 from edgeapp.events import (DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent,
                             cpu_temperature)
@@ -50,7 +49,7 @@ class EventSink(Protocol):
 
 @dataclass
 class Controls:
-    """Runtime switches, set by MQTT commands from another thread, read by the frame loop."""
+    """Runtime switches, set by MQTT commands from another thread, read by the finishing worker."""
 
     classification: bool = True
     tracking: bool = True
