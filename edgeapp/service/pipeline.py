@@ -152,10 +152,6 @@ class Pipeline:
         return f"{fps or 0:.1f} fps, backend {backend}{' (fallback)' if fallback else ''}, camera {camera}"
 
     # -- the frame loop ---------------------------------------------------------------
-    def process(self, frame: Frame) -> FrameResult:
-        """Run every enabled stage on one frame and publish what it produced."""
-        return self.finish(self.infer(frame))
-
     def infer(self, frame: Frame) -> Inference:
         """The image models' invokes, and only what the next invoke needs (the pose, for the next crop)."""
         out = Inference(frame)
