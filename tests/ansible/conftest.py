@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from fleetlib import SHARED_DATA, Fleet, Run, fake_libedgetpu_deb, snapshot_project
+from fleetlib import KIOSK, SHARED_DATA, Fleet, Run, fake_libedgetpu_deb, snapshot_project
 from infra.fixtures import debian_image, docker_daemon, systemd_container_factory  # noqa: F401
 from infra.paths import cache_dir
 
@@ -24,6 +24,8 @@ def fleet(systemd_container_factory, tmp_path_factory) -> Fleet:  # noqa: F811
         c.exec(["mkdir", "-p", "/srv/edgeapp-test"])
         c.copy_to(clip, "/srv/edgeapp-test/clip.mp4")
         c.exec(["chmod", "0644", "/srv/edgeapp-test/clip.mp4"])
+        # as Raspberry Pi OS Lite boots: the kiosk role must switch its devices to graphical.target
+        c.exec(["systemctl", "set-default", "multi-user.target"])
     credentials = work / "credentials"
     inventory = work / "inventory.ini"
     # edge-02 "has a Coral": libedgetpu from a .deb the operator ships (a stand-in package, no library in it)
@@ -32,6 +34,7 @@ def fleet(systemd_container_factory, tmp_path_factory) -> Fleet:  # noqa: F811
     inventory.write_text(
         "[edge_devices]\n"
         + "".join(f"{name} ansible_host={c.name} {host_vars.get(name, '')}\n" for name, c in devices.items())
+        + f"\n[kiosk]\n{KIOSK}\n"  # a device with a screen
         + f"\n[mqtt_hub]\nhub ansible_host={hub.name}\n"
         + "\n[all:vars]\nansible_connection=docker_cli\nansible_python_interpreter=/usr/bin/python3\n"
         + "# root already: no sudo in the image\nansible_become=false\n")
@@ -57,6 +60,8 @@ edgeapp_service_overrides: ["CPUQuota=30%", "Nice=10"]
 edgeapp_health_check: broker
 edgeapp_health_settle: 3
 edgeapp_health_timeout: 90
+# no cage or Chromium here (no apt mirror), nor a screen: the kiosk is set up but not installed or started
+edgeapp_kiosk_install: false
 """)
     return Fleet(work=work, inventory=inventory, extra_vars=extra, credentials=credentials, project=project,
                  containers={"hub": hub, **devices})

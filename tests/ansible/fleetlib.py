@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -16,6 +17,7 @@ from infra.paths import REPO
 ANSIBLE_DIR = REPO / "ansible"
 PLUGINS = Path(__file__).parent / "plugins"
 SHARED_DATA = Path(os.environ.get("EDGEAPP_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
+KIOSK = "edge-02"  # the device in the [kiosk] group; edge-01 has no screen
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
 
@@ -113,3 +115,30 @@ def fake_libedgetpu_deb(folder: Path) -> Path:
     subprocess.run(["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)], check=True,
                    capture_output=True)
     return deb
+
+
+# Prints how many TCP sockets listen on the port and how many of those the process holds.
+_LISTENERS = """
+import os, sys
+pid, port = sys.argv[1], int(sys.argv[2])
+listening = set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for row in open(table).read().splitlines()[1:]:
+        f = row.split()
+        if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+            listening.add(f"socket:[{f[9]}]")
+held = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+print(len(listening), len(listening & held))
+"""
+
+
+def holds_listener(container, unit: str, port: int) -> tuple[int, int]:
+    """(TCP listeners on ``port``, how many of them the unit's main process holds), read inside ``container``.
+
+    The devices share one network namespace, so whether a port answers says nothing about which device serves it;
+    the socket's owner does. Read as the unit's user: its /proc/PID/fd is not root's to read without CAP_SYS_PTRACE.
+    """
+    props = container.show(unit, "MainPID", "User")
+    out = container.sh(f"python3 -c {shlex.quote(_LISTENERS)} {props['MainPID']} {port}", user=props["User"])
+    total, held = out.split()
+    return int(total), int(held)

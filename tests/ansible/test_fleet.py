@@ -1,16 +1,18 @@
 """The fleet playbook for real: lint, syntax, converge on fresh bookworm systemd containers, idempotence, the
-service publishing to the provisioned hub with per-device credentials, the ACL, and a broken release rolled back.
+service publishing to the provisioned hub with per-device credentials, the ACL, the kiosk screen set up on the device in
+the [kiosk] group, and a broken release rolled back.
 
 One hub and two device containers serve the whole module (see conftest.py); the tests run in file order.
 """
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import threading
 
 import pytest
-from fleetlib import ANSIBLE_DIR, Fleet, tool
+from fleetlib import ANSIBLE_DIR, KIOSK, Fleet, holds_listener, tool
 
 pytestmark = pytest.mark.container
 
@@ -101,6 +103,57 @@ def test_coral_runtime_only_where_asked(fleet, converged):
     for device in ("edge-01", "edge-02"):
         rules = fleet.containers[device].read_file("/etc/udev/rules.d/99-edgeapp-coral.rules")
         assert "1a6e" in rules and "18d1" in rules
+
+
+def test_kiosk_unit_user_and_boot_target(fleet, converged):
+    kiosk, plain = fleet.containers[KIOSK], fleet.containers["edge-01"]
+    # verify insists that ExecStart's binary exists, and the test sets up the kiosk without its packages: a stand-in
+    # cage, for the verify only
+    kiosk.write_file("/usr/bin/cage", "#!/bin/sh\nexit 1\n", mode=0o755)
+    try:
+        verify = kiosk.exec(["systemd-analyze", "verify", "edgeapp-kiosk.service"], check=False)
+    finally:
+        kiosk.exec(["rm", "-f", "/usr/bin/cage"])
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stdout + verify.stderr
+    props = kiosk.show("edgeapp-kiosk", "ExecStart", "User", "PAMName", "TTYPath", "StandardInput", "Restart",
+                       "Wants", "After", "WantedBy", "UnitFileState")
+    assert ("argv[]=/usr/bin/cage -- chromium --kiosk --noerrdialogs --disable-infobars --no-first-run --incognito "
+            "--ozone-platform=wayland http://127.0.0.1:8080/ ;") in props["ExecStart"], props["ExecStart"]
+    assert (props["User"], props["PAMName"], props["TTYPath"], props["StandardInput"], props["Restart"]) == \
+        ("edgeapp-kiosk", "edgeapp-kiosk", "/dev/tty7", "tty-fail", "always"), props
+    assert "edgeapp.service" in props["Wants"].split() and "edgeapp.service" in props["After"].split(), props
+    assert props["UnitFileState"] == "enabled" and "graphical.target" in props["WantedBy"].split(), props
+    assert "pam_systemd.so" in kiosk.read_file("/etc/pam.d/edgeapp-kiosk")
+    # booting to the screen; the plain device keeps the multi-user target conftest.py gave both
+    assert kiosk.sh("systemctl get-default") == "graphical.target"
+    assert plain.sh("systemctl get-default") == "multi-user.target"
+    # an unprivileged user with a home for Chromium's profile, in those of video, render, input that exist here
+    user = kiosk.sh("getent passwd edgeapp-kiosk").split(":")
+    assert user[5:] == ["/var/lib/edgeapp-kiosk", "/usr/sbin/nologin"] and int(user[2]) < 1000, user
+    assert kiosk.sh("stat -c %U /var/lib/edgeapp-kiosk") == "edgeapp-kiosk"
+    existing = {g for g in ("video", "render", "input") if kiosk.exec(["getent", "group", g], check=False).stdout}
+    assert "video" in existing  # the edgeapp role makes it; render and input come with udev, which containers lack
+    assert set(kiosk.sh("id -nG edgeapp-kiosk").split()) == {"edgeapp-kiosk", *existing}
+    # nothing of it on the plain device
+    assert plain.exec(["systemctl", "cat", "edgeapp-kiosk"], check=False).returncode != 0
+    assert plain.exec(["getent", "passwd", "edgeapp-kiosk"], check=False).returncode != 0
+
+
+def test_kiosk_preview_on_loopback_only_there(fleet, converged):
+    kiosk, plain = fleet.containers[KIOSK], fleet.containers["edge-01"]
+    config = kiosk.read_file("/etc/edgeapp/config.toml")
+    assert '[preview]\nenabled = true\nhost = "127.0.0.1"\nport = 8080\n' in config, config
+    assert "[preview]" not in plain.read_file("/etc/edgeapp/config.toml")
+    get = ("import sys, urllib.request as u; r = u.urlopen('http://127.0.0.1:8080' + sys.argv[1], timeout=10); "
+           "print(r.status, r.headers.get_content_type(), r.read().decode()[:200])")
+    health = kiosk.exec(["python3", "-c", get, "/healthz"], check=False)
+    assert health.stdout.startswith('200 application/json {"ok": true'), health.stdout + health.stderr
+    page = kiosk.sh(f"python3 -c {shlex.quote(get)} /")
+    assert page.startswith("200 text/html"), page
+    # The devices share the hub's loopback, so 127.0.0.1:8080 answers on edge-01 too: what tells them apart is
+    # which edgeapp holds the listening socket.
+    assert holds_listener(kiosk, "edgeapp", 8080) == (1, 1)
+    assert holds_listener(plain, "edgeapp", 8080) == (1, 0)
 
 
 def test_wrong_password_is_refused(fleet, converged):
