@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from pathlib import Path
 
 import pytest
 from fleetlib import KIOSK, SHARED_DATA, Fleet, Run, fake_libedgetpu_deb, snapshot_project
 from infra.fixtures import debian_image, docker_daemon, systemd_container_factory  # noqa: F401
-from infra.paths import cache_dir
+from infra.paths import REPO, cache_dir
+
+
+def controller_cache() -> Path:
+    """The wheelhouse cache of this checkout. Wheelhouses are cached by version alone: two checkouts at one version
+    with other code or extras, tested at the same time, would rebuild each other's between a run and its second run."""
+    return cache_dir() / "controller" / hashlib.sha256(str(REPO).encode()).hexdigest()[:12]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +50,7 @@ def fleet(systemd_container_factory, tmp_path_factory) -> Fleet:  # noqa: F811
     extra = work / "vars.yml"
     extra.write_text(f"""\
 edgeapp_project_dir: {project}
-edgeapp_controller_cache: {cache_dir() / "controller"}
+edgeapp_controller_cache: {controller_cache()}
 edgeapp_credentials_dir: {credentials}
 edgeapp_models_cache: {SHARED_DATA / "models"}
 edgeapp_models: [movenet-lightning-int8, yoga-classifier]
