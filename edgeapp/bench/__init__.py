@@ -50,8 +50,14 @@ def print_table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |")
 
 
-def dump(report: dict) -> None:
-    print(json.dumps(report, indent=2))
+def show(report: dict, as_json: bool, title: str, body) -> None:
+    """Print a benchmark's report: as JSON, or as its title, the machine it ran on and ``body(report)``."""
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    print(title)
+    print(machine_line(report["machine"]))
+    body(report)
 
 
 def bench_frames(source, frames: int, warmup: int):

@@ -20,7 +20,7 @@ import numpy as np
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edgeapp.bench import dump, machine, machine_line, print_table
+from edgeapp.bench import machine, print_table, show
 from edgeapp.errors import EdgeappError
 from edgeapp.events import DetectionEvent, encode
 from edgeapp.mqtt import MqttConfig, Publisher
@@ -203,13 +203,12 @@ def _micros(samples_s: list[float]) -> dict:
 
 
 def print_report(r: dict, as_json: bool = False) -> None:
-    if as_json:
-        dump(r)
-        return
-    m = r["machine"]
-    print(f"{r['events']} detection events ({r['payload_bytes']} B) at QoS {r['qos']} through the SQLite outbox to {r['broker']}; "
-          f"all acknowledged in {r['seconds']} s, {r['received_by_subscriber']} received by a subscriber")
-    print(machine_line(m))
+    show(r, as_json, f"{r['events']} detection events ({r['payload_bytes']} B) at QoS {r['qos']} through the SQLite "
+                     f"outbox to {r['broker']}; all acknowledged in {r['seconds']} s, {r['received_by_subscriber']} "
+                     f"received by a subscriber", _table)
+
+
+def _table(r: dict) -> None:
     h = r["handoff_us"]
     rows = [
         ("sustained: stored durably, sent, PUBACKed", f"{r['events_per_s']} events/s"),

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from edgeapp.bench import dump, machine, machine_line, print_table
+from edgeapp.bench import machine, print_table, show
 from edgeapp.bench.cpu import ThreadCpu, process_cpu_seconds
 from edgeapp.config import AppConfig
 from edgeapp.mqtt.config import MqttConfig
@@ -139,12 +139,11 @@ def config_for(source: str, tasks: list[str], models_dir: str | None, threads: i
 
 
 def print_report(r: dict, as_json: bool = False) -> None:
-    if as_json:
-        dump(r)
-        return
-    m = r["machine"]
-    print(f"pipeline {'+'.join(r['tasks'])} on {r['backend']} ({r['threads']} threads), {r['frames']} frames of {r['source']}")
-    print(machine_line(m))
+    show(r, as_json, f"pipeline {'+'.join(r['tasks'])} on {r['backend']} ({r['threads']} threads), {r['frames']} "
+                     f"frames of {r['source']}", _table)
+
+
+def _table(r: dict) -> None:
     rows = [(f"invoke {name}", f"{v['mean_ms']:.2f}", f"{v['p95_ms']:.2f}") for name, v in r["invoke"].items()]
     print_table("", rows, ("stage", "mean ms", "p95 ms"))
     print(f"end-to-end: {r['fps']} fps; bound by the models' invoke times: {r['models_bound_fps']} fps "
@@ -158,6 +157,6 @@ def print_report(r: dict, as_json: bool = False) -> None:
     print(f"peak RSS: {r['peak_rss_mb']} MB; events received by a subscriber: {r['events_received']}")
     if r["cpu_ms_per_frame"]:
         rows = [(role, f"{v:.2f}") for role, v in r["cpu_ms_per_frame"].items()]
-        print_table(f"\nCPU per frame during the run ({r['cores_busy']} of {m['cores']} cores busy)", rows,
+        print_table(f"\nCPU per frame during the run ({r['cores_busy']} of {r['machine']['cores']} cores busy)", rows,
                     ("thread", "CPU ms / frame"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from edgeapp.bench import bench_frames, dump, machine, machine_line, path_report, path_rows, print_table
+from edgeapp.bench import bench_frames, machine, path_report, path_rows, print_table, show
 from edgeapp.pose import MoveNet
 from edgeapp.runtime.model import Model
 
@@ -26,10 +26,9 @@ def bench_pose(model: Model, source, frames: int = 200, warmup: int = 10) -> dic
 
 
 def print_report(r: dict, as_json: bool = False) -> None:
-    if as_json:
-        dump(r)
-        return
-    m = r["machine"]
-    print(f"{r['model']} on {r['backend']['backend']} ({r['backend']['threads']} threads), {r['frames']} frames of {r['source']}")
-    print(machine_line(m))
+    show(r, as_json, f"{r['model']} on {r['backend']['backend']} ({r['backend']['threads']} threads), "
+                     f"{r['frames']} frames of {r['source']}", _table)
+
+
+def _table(r: dict) -> None:
     print_table("", path_rows(r, "pose_path", "pose path (crop+prep+invoke+map)"), ("stage", "p50 ms", "p95 ms", "fps / note"))

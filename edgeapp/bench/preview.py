@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeapp.bench import dump, machine, print_table
+from edgeapp.bench import machine, print_table, show
 from edgeapp.config import AppConfig, PoseConfig, RuntimeConfig, SourceConfig, TasksConfig
 from edgeapp.errors import EdgeappError
 from edgeapp.preview.config import PreviewConfig
@@ -170,12 +170,11 @@ def default_clip(workdir: Path) -> Path:
 
 
 def print_report(r: dict, as_json: bool = False) -> None:
-    if as_json:
-        dump(r)
-        return
-    m = r["machine"]
-    print(f"# preview cost: {m['processor']} ({m['cores']} cores), {m['runtime']}, backend {r['backend']}, "
-          f"{r['threads']} threads, preview capped at {r['max_fps']} fps")
+    show(r, as_json, f"preview cost: backend {r['backend']}, {r['threads']} threads, preview capped at "
+                     f"{r['max_fps']} fps", _table)
+
+
+def _table(r: dict) -> None:
     rows = [("with" if p["viewer"] else "without", p["fps"], p["frames"], p["preview_fps"], p["received_fps"],
              p["render_ms_per_frame"] or "-", p["render_cpu_pct"])
             for p in r["phases"]]

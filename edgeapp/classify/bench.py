@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from edgeapp.bench import bench_frames, dump, machine, machine_line, print_table
+from edgeapp.bench import bench_frames, machine, print_table, show
 from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.classify.hold import HoldTracker
 from edgeapp.latency import summarize
@@ -50,14 +50,12 @@ def bench_classify(estimator: MoveNet, classifier: PoseClassifier, source, frame
 
 
 def print_report(r: dict, as_json: bool = False) -> None:
-    if as_json:
-        dump(r)
-        return
-    m = r["machine"]
     b = r["pose_backend"]
-    print(f"{r['classifier']} ({r['classifier_threads']} thread) after {r['pose_model']} on {b['backend']} "
-          f"({b['threads']} threads), {r['frames']} frames of {r['source']}")
-    print(machine_line(m))
+    show(r, as_json, f"{r['classifier']} ({r['classifier_threads']} thread) after {r['pose_model']} on {b['backend']} "
+                     f"({b['threads']} threads), {r['frames']} frames of {r['source']}", _table)
+
+
+def _table(r: dict) -> None:
     rows = [
         ("pose path (MoveNet, crop+prep+invoke+map)", f"{r['pose_path']['p50_ms']:.3f}", f"{r['pose_path']['p95_ms']:.3f}"),
         ("classify (features+invoke+top-k)", f"{r['classify']['p50_ms']:.3f}", f"{r['classify']['p95_ms']:.3f}"),

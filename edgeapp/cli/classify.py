@@ -13,7 +13,7 @@ from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldConfig, HoldTracker
 from edgeapp.classify.stage import open_classifier
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_backend_options, emit, open_model, registry
+from edgeapp.cli.common import add_backend_options, add_clip_bench_options, emit, open_model, registry
 from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.registry import DEFAULT_MODELS
@@ -78,13 +78,10 @@ def register(cli) -> None:
     t.set_defaults(func=run_train)
 
     b = cli.add("bench", "classify", "time classification per frame next to the pose path it follows")
-    b.add_argument("--source", required=True, help="a video clip (or image folder) to read frames from")
+    add_clip_bench_options(b)
     b.add_argument("--pose-model", default=None, help="registry name or .tflite file")
     b.add_argument("--classifier", default=None, help="registry name or .tflite file (default yoga-classifier)")
     b.add_argument("--labels", default=None, help="labels file")
-    b.add_argument("--frames", type=int, default=200, help="frames to time (default 200)")
-    b.add_argument("--warmup", type=int, default=10, help="untimed frames first (default 10)")
-    b.add_argument("--json", action="store_true", help="print the report as JSON")
     add_backend_options(b)
     b.set_defaults(func=run_bench)
 

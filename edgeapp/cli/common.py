@@ -20,6 +20,18 @@ def add_backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", default=None, help="where model files live (default: $EDGEAPP_MODELS_DIR or models/)")
 
 
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def add_clip_bench_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the benchmarks that time a path frame by frame over a clip."""
+    parser.add_argument("--source", required=True, help="a video clip (or image folder) to read frames from")
+    parser.add_argument("--frames", type=int, default=200, help="frames to time (default 200)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed frames first (default 10)")
+    add_json_option(parser)
+
+
 def backend_request(args: argparse.Namespace) -> BackendRequest:
     return BackendRequest(kind=args.backend, device=args.device, threads=args.threads, delegate_library=args.delegate)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edgeapp.camera import open_source
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_backend_options, backend_request, emit, registry
+from edgeapp.cli.common import add_backend_options, add_clip_bench_options, backend_request, emit, registry
 from edgeapp.detect.bench import bench_detect, print_report
 from edgeapp.detect.detector import DetectConfig, Detector
 from edgeapp.detect.tracker import IouTracker
@@ -24,10 +24,7 @@ def register(cli) -> None:
     p.set_defaults(func=run_infer)
 
     b = cli.add("bench", "detect", "time the bare detection invoke against the whole per-frame detection path")
-    b.add_argument("--source", required=True, help="a video clip (or image folder) to read frames from")
-    b.add_argument("--frames", type=int, default=200, help="frames to time (default 200)")
-    b.add_argument("--warmup", type=int, default=10, help="untimed frames first (default 10)")
-    b.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_clip_bench_options(b)
     _detect_options(b)
     b.set_defaults(func=run_bench)
 

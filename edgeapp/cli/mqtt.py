@@ -6,6 +6,7 @@ import argparse
 
 from edgeapp.bench.mqtt import LocalMosquitto, bench_mqtt, print_report
 from edgeapp.cli import usage_error
+from edgeapp.cli.common import add_json_option
 
 
 def register(cli) -> None:
@@ -15,7 +16,7 @@ def register(cli) -> None:
                    help="broker port; without it a throw-away local mosquitto is started on a free port")
     b.add_argument("--events", type=int, default=5000, help="events to publish (default 5000)")
     b.add_argument("--qos", type=int, choices=(0, 1, 2), default=1, help="QoS (default 1)")
-    b.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_option(b)
     b.set_defaults(func=run_bench)
 
 

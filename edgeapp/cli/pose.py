@@ -7,7 +7,7 @@ import argparse
 from edgeapp.bench.pose import bench_pose, print_report
 from edgeapp.camera import open_source
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_backend_options, emit, open_model
+from edgeapp.cli.common import add_backend_options, add_clip_bench_options, emit, open_model
 from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 
@@ -24,10 +24,7 @@ def register(cli) -> None:
 
     b = cli.add("bench", "pose", "time the bare MoveNet invoke against the whole per-frame pose path")
     b.add_argument("--model", default=None, help="registry name or .tflite file")
-    b.add_argument("--source", required=True, help="a video clip (or image folder) to read frames from")
-    b.add_argument("--frames", type=int, default=200, help="frames to time (default 200)")
-    b.add_argument("--warmup", type=int, default=10, help="untimed frames first (default 10)")
-    b.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_clip_bench_options(b)
     add_backend_options(b)
     b.set_defaults(func=run_bench)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edgeapp.cli import usage_error
+from edgeapp.cli.common import add_json_option
 
 
 def register(cli) -> None:
@@ -16,7 +17,7 @@ def register(cli) -> None:
     b.add_argument("--rounds", type=int, default=2, help="without/with rounds (default 2)")
     b.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
     b.add_argument("--max-fps", type=float, default=10.0, help="preview rate cap (default 10, as [preview])")
-    b.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_option(b)
     b.set_defaults(func=run_bench)
 
 

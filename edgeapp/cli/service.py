@@ -8,6 +8,7 @@ import os
 import sys
 
 from edgeapp.cli import usage_error
+from edgeapp.cli.common import add_json_option
 from edgeapp.config import DEFAULT_CONFIG, load_config
 from edgeapp.service.runner import run_service, with_overrides
 
@@ -39,7 +40,7 @@ def register(cli) -> None:
     b.add_argument("--models-dir", default=None)
     b.add_argument("--broker", default="local",
                    help="HOST:PORT of a broker, 'local' to start a private mosquitto (default), or 'none'")
-    b.add_argument("--json", action="store_true")
+    add_json_option(b)
     b.set_defaults(func=bench_pipeline)
 
 

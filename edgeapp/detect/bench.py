@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from edgeapp.bench import bench_frames, dump, machine, machine_line, path_report, path_rows, print_table
+from edgeapp.bench import bench_frames, machine, path_report, path_rows, print_table, show
 from edgeapp.detect.detector import Detector
 from edgeapp.detect.tracker import IouTracker
 from edgeapp.latency import summarize
@@ -43,13 +43,11 @@ def bench_detect(detector: Detector, source, frames: int = 200, warmup: int = 10
 
 
 def print_report(r: dict, as_json: bool = False) -> None:
-    if as_json:
-        dump(r)
-        return
-    m = r["machine"]
-    print(f"{r['model']} on {r['backend']['backend']} ({r['backend']['threads']} threads), {r['frames']} frames of "
-          f"{r['source']} ({r['resize']}, {r['detections_per_frame']} detections per frame)")
-    print(machine_line(m))
+    show(r, as_json, f"{r['model']} on {r['backend']['backend']} ({r['backend']['threads']} threads), {r['frames']} "
+                     f"frames of {r['source']} ({r['resize']}, {r['detections_per_frame']} detections per frame)", _table)
+
+
+def _table(r: dict) -> None:
     rows = path_rows(r, "detect_path", "detect path (window+prep+invoke+decode)")
     rows.insert(3, ("tracker update (separate)", f"{r['tracker']['p50_ms']:.3f}", f"{r['tracker']['p95_ms']:.3f}", ""))
     print_table("", rows, ("stage", "p50 ms", "p95 ms", "fps / note"))
