@@ -90,12 +90,8 @@ def test_held_milestones_every_5_s_of_frame_time():
 
 def test_hold_is_frame_time_not_wall_time():
     """A clip decoded at any speed gives the same holds: only the frame times count."""
-    import time
-
     t = HoldTracker(CFG)
-    start = time.monotonic()
     events = run(t, ["cobra"] * 80, fps=2.0)  # 40 s of video, processed in milliseconds
-    assert time.monotonic() - start < 1.0
     assert [e.milestone_s for e in events if isinstance(e, PoseHeld)] == [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0]
     assert t.state.held_s == pytest.approx(39.5)
 

@@ -68,9 +68,9 @@ def test_nothing_is_drawn_without_a_viewer_and_at_most_max_fps_with_one(fake_pip
         wait_until(lambda: viewer.frames >= 3, 5, what="3 frames at the viewer")
         t0, n0 = time.monotonic(), render.calls
         time.sleep(1.0)
-        rate = (render.calls - n0) / (time.monotonic() - t0)
-        # The pipeline makes 30 frames a second; the preview draws at most 5 of them.
-        assert 2 <= rate <= 5.5, rate
+        calls, elapsed = render.calls - n0, time.monotonic() - t0
+        # The pipeline makes 30 frames a second; the preview draws at most 5 of them (one more can fall in the window).
+        assert 2 * elapsed <= calls <= 5 * elapsed + 1, (calls, elapsed)
         assert render.threads == {"preview-render_0"}, "drawn on the server's own render thread"
 
         second = MjpegViewer("127.0.0.1", server.port)
@@ -78,7 +78,7 @@ def test_nothing_is_drawn_without_a_viewer_and_at_most_max_fps_with_one(fake_pip
         wait_until(lambda: server.viewers == 2 and second.frames >= 2, 5, what="a second viewer")
         t0, n0 = time.monotonic(), render.calls
         time.sleep(1.0)
-        assert (render.calls - n0) / (time.monotonic() - t0) <= 5.5, "a second viewer shares the frames"
+        assert render.calls - n0 <= 5 * (time.monotonic() - t0) + 1, "a second viewer shares the frames"
 
         viewer.close()
         second.close()

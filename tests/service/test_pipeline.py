@@ -209,16 +209,20 @@ def test_a_hang_after_the_invokes_stops_the_watchdog_pings_instead_of_queueing()
     beats: list[float] = []
     stop = threading.Event()
     loop = threading.Thread(target=pipeline.run, args=(stop,), daemon=True,
-                            kwargs={"max_frames": 200, "heartbeat": lambda: beats.append(time.monotonic())})
+                            kwargs={"heartbeat": lambda: beats.append(time.monotonic())})
     loop.start()
     try:
         deadline = time.monotonic() + 30
         while len(calls) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)  # the frame loop runs at most two frames ahead, then waits
-        pinged = len(beats)
-        time.sleep(1.5)
-        assert len(beats) == pinged and time.monotonic() - pipeline.progress_at > 1.5
+        # Within 3 s the frame loop (at most two frames ahead) stops pinging for a whole second; a loop
+        # that queued instead would go on pinging for the rest of the clip.
+        pinged, quiet_since, deadline = len(beats), time.monotonic(), time.monotonic() + 3.0
+        while time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if len(beats) != pinged:
+                pinged, quiet_since = len(beats), time.monotonic()
+        assert time.monotonic() - quiet_since >= 1.0 and time.monotonic() - pipeline.progress_at >= 1.0
         release.set()
         deadline = time.monotonic() + 30
         while len(beats) == pinged and time.monotonic() < deadline:  # unwedged: the pings resume

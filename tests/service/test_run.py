@@ -93,16 +93,17 @@ def test_ready_after_first_frame_watchdog_pings_and_sigterm_drains(tmp_path, bro
     notify = NotifySocket(tmp_path / "notify.sock")
     proc = start(cfg, {"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"})
     try:
-        ready_at = notify.wait_for("READY=1")
+        notify.wait_for("READY=1")
+        ready = next(m.split("\n") for _, m in notify.messages if "READY=1" in m.split("\n"))
+        assert any(f.startswith("STATUS=") and "backend cpu" in f for f in ready), ready  # READY says how it runs
         notify.wait_for("WATCHDOG=1")
         time.sleep(1.5)  # pings keep coming while frames flow: at least one every 0.5 s
         pings = [at for at, m in notify.messages if "WATCHDOG=1" in m]
-        assert len(pings) >= 3 and max(b - a for a, b in zip(pings, pings[1:])) < 1.0
+        assert len(pings) >= 3 and max(b - a for a, b in zip(pings, pings[1:])) < 2.0  # within WATCHDOG_USEC
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
         notify.wait_for("STOPPING=1")
-        assert ready_at > 0
         assert "Traceback" not in err
     finally:
         if proc.poll() is None:
@@ -114,7 +115,8 @@ def test_ready_after_first_frame_watchdog_pings_and_sigterm_drains(tmp_path, bro
     lines = received.read_text().splitlines()
     topics = [line.split(" ", 1)[0] for line in lines]
     assert topics.count("edgeapp/kiosk-7/available") >= 2
-    assert lines[-1] == "edgeapp/kiosk-7/available stopped" or "edgeapp/kiosk-7/available stopped" in lines
+    available = [line for line in lines if line.startswith("edgeapp/kiosk-7/available ")]
+    assert available[-1] == "edgeapp/kiosk-7/available stopped", available
     events = [json.loads(line.split(" ", 1)[1]) for line in lines if "/events/" in line]
     kinds = {e["event"] for e in events}
     assert {"pose", "stats"} <= kinds
