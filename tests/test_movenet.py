@@ -108,9 +108,14 @@ def test_crop_carries_between_video_frames_and_resets_on_new_size(movenet):
 
 
 def test_two_estimators_in_one_process_do_not_share_state():
-    a = MoveNet(Model.open(MOVENET, BackendRequest("cpu", threads=1)))
-    b = MoveNet(Model.open(MOVENET, BackendRequest("cpu", threads=1)), smart_crop=False)
-    image = cv2.imread(str(IMAGES / "tfex_pose_image2.jpeg"))
-    a.estimate_still(image)
-    assert b.crop_region is None
-    assert b.estimate(image).frame_size == a.estimate(image).frame_size
+    def estimator():
+        return MoveNet(Model.open(MOVENET, BackendRequest("cpu", threads=1)))
+
+    person, other = cv2.imread(str(IMAGES / "tfex_pose_image2.jpeg")), cv2.imread(str(IMAGES / "squat.bmp"))
+    alone = estimator()
+    expected = [alone.estimate(person).xy for _ in range(3)]  # the crop carries from frame to frame
+    a, b = estimator(), estimator()
+    for want in expected:
+        np.testing.assert_array_equal(a.estimate(person).xy, want)
+        b.estimate(other)  # b's crop follows another person in another frame size
+    assert b.crop_region != a.crop_region

@@ -133,6 +133,10 @@ class Rig:
         now = self.clock() if now is None else now
         with self._lock:
             pending = self._pending
+            if pending is not None and not self._released and _already_at(pending, self._position):
+                # The controller commands every frame; a setpoint where the rig already is would only
+                # load the bus and keep resetting the idle timer, so idle release could never come.
+                self._pending = pending = None
         if pending is None:
             if (self.idle_release_s > 0 and not self._released
                     and now - self._last_move >= self.idle_release_s):
@@ -160,9 +164,9 @@ class Rig:
         with self._lock:
             if self._pending is pending:
                 self._pending = None
-        old = self._position
-        self._position = (pending[0] if pending[0] is not None else old[0],
-                          pending[1] if pending[1] is not None else old[1])
+            old = self._position
+            self._position = (pending[0] if pending[0] is not None else old[0],
+                              pending[1] if pending[1] is not None else old[1])
         self.stats.writes += 1
         self._last_move = now
         self._released = False
@@ -193,6 +197,10 @@ class Rig:
         self.stats.rejected += 1
         self.stats.last_error = message
         log.error("%s", message)
+
+
+def _already_at(setpoint: tuple[float | None, float | None], position: tuple[float | None, float | None]) -> bool:
+    return all(want is None or want == have for want, have in zip(setpoint, position))
 
 
 def open_actuator(config: PanTiltConfig, *, pin_factory=None, bus=None, clock=time.monotonic) -> Actuator:

@@ -160,3 +160,23 @@ def test_from_config():
     act.write(0.0, 0.0)
     assert all(addr == 0x16 for _, addr, _, _ in act.bus.bus.log)
     act.close()
+
+
+def test_repeating_the_setpoint_writes_nothing_and_lets_the_rig_release():
+    """The service commands the rig every frame; a still target must not keep the servos powered."""
+    bus = FakeSMBus()
+    t = [0.0]
+    rig = Rig(HatActuator(HatConfig(), bus=bus), rate_hz=50.0, idle_release_s=2.0, clock=lambda: t[0])
+    rig.command(5.0, 5.0)
+    assert rig.step()
+    for i in range(1, 30):  # 30 frames a second for a second: the same angles
+        t[0] = i / 30
+        rig.command(5.0, 5.0)
+        assert not rig.step()
+    assert rig.stats.writes == 1
+    t[0] = 2.1
+    rig.command(5.0, None)  # pan where it is, tilt untouched
+    rig.step()
+    assert rig.stats.releases == 1 and bus.regs[REG_CONFIG] & 0b11 == 0
+    rig.command(5.0, 5.0)  # released: the same angles must be driven again
+    assert rig.step() and rig.stats.writes == 2
