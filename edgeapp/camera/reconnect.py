@@ -43,8 +43,10 @@ class CameraStatus:
                 "outages": self.outages, "last_error": self.last_error}
 
 
-def valid_image(image: np.ndarray | None) -> bool:
-    return image is not None and image.ndim == 3 and image.shape[2] == 3 and image.size > 0
+def valid_image(image) -> bool:
+    """A BGR frame the models can take: HxWx3 uint8, not empty."""
+    return (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
+            and image.size > 0)
 
 
 def backoff_delays(minimum: float, maximum: float) -> Iterator[float]:

@@ -154,13 +154,6 @@ class PoseClassifier:
         probs = self.probabilities(pose_features(pose, self.contract, self._features))
         return self._result(probs, min_score)
 
-    def classify_features(self, features: np.ndarray) -> Classification:
-        """Classify a prepared input (e.g. a CSV row encoded with :func:`encode_keypoints`)."""
-        min_score = float(np.min(features[2::3]))
-        if min_score < self.threshold:
-            return Classification(None, 0.0, (), NO_CONFIDENT_POSE, min_score)
-        return self._result(self.probabilities(features), min_score)
-
     def _result(self, probs: np.ndarray, min_score: float) -> Classification:
         if not np.isfinite(probs).all():
             return Classification(None, 0.0, (), DEGENERATE_POSE, min_score)

@@ -1,4 +1,4 @@
-"""A detection, and box geometry as pure functions over numpy arrays.
+"""A detection, and the box geometry the tracker needs, in plain floats.
 
 Boxes are ``(xmin, ymin, xmax, ymax)`` normalised to the full frame (0..1),
 the order pycoral's ``BBox`` uses; the models themselves emit
@@ -8,8 +8,6 @@ the order pycoral's ``BBox`` uses; the models themselves emit
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
 
 Box = tuple[float, float, float, float]
 
@@ -26,10 +24,6 @@ class Detection:
         x0, y0, x1, y1 = self.box
         return (x0 + x1) / 2.0, (y0 + y1) / 2.0
 
-    @property
-    def area(self) -> float:
-        return box_area(np.asarray(self.box, dtype=np.float64)).item()
-
     def to_dict(self, digits: int = 4) -> dict:
         return {
             "label": self.label,
@@ -37,13 +31,6 @@ class Detection:
             "score": round(self.score, digits),
             "box": [round(float(v), digits) for v in self.box],
         }
-
-
-def box_area(boxes: np.ndarray) -> np.ndarray:
-    """Area of ``[..., 4]`` xyxy boxes; inverted boxes count as empty, not negative."""
-    w = np.clip(boxes[..., 2] - boxes[..., 0], 0.0, None)
-    h = np.clip(boxes[..., 3] - boxes[..., 1], 0.0, None)
-    return w * h
 
 
 def iou(a, b) -> float:

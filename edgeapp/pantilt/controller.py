@@ -98,10 +98,6 @@ class Command:
     # How this command will shift the scene in the next frame (normalised), for the tracker's matching.
     view_shift: tuple[float, float] = (0.0, 0.0)
 
-    def to_dict(self) -> dict:
-        return {"pan": round(self.pan, 2), "tilt": round(self.tilt, 2), "state": self.state,
-                "moved": self.moved, "message": self.message}
-
 
 @dataclass
 class _Sample:

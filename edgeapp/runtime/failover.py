@@ -45,10 +45,6 @@ class FailoverModel:
         # Everything but invoke is the current model's: tensors, info, outputs.
         return getattr(self._model, name)
 
-    @property
-    def current(self) -> Model:
-        return self._model
-
     def _next_retry(self) -> float | None:
         can_have_tpu = self.files.edgetpu is not None and self.request.kind != "cpu"
         return self._clock() + self.retry_s if can_have_tpu else None

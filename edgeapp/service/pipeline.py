@@ -22,12 +22,13 @@ import numpy as np
 
 from edgeapp.camera import Frame
 from edgeapp.camera.capture import Capture, EndOfStream
+from edgeapp.camera.reconnect import valid_image
 from edgeapp.camera.sources import open_service_source
 from edgeapp.classify.stage import ClassifyResult, ClassifyStage
 from edgeapp.config import AppConfig
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.detector import Detector, load_labels
-from edgeapp.detect.tracker import IouTracker, Track
+from edgeapp.detect.tracker import IouTracker
 from edgeapp.events import (DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent,
                             cpu_temperature)
 from edgeapp.events.base import Event
@@ -71,8 +72,8 @@ class FrameResult:
     frame: Frame
     pose: Pose | None = None
     classification: ClassifyResult | None = None
-    detections: list[dict] | None = None  # {"id", "label", "score", "box"} as `edgeapp infer detect` prints
-    target: Track | None = None
+    detections: list[dict] | None = None  # {"id", "label", "label_id", "score", "box"} as `edgeapp infer detect` prints
+    target: int | None = None  # the track id the rig follows (an id, not the live Track the worker moves on)
     command: Command | None = None
 
 
@@ -80,7 +81,6 @@ class FrameResult:
 class PipelineStats:
     frames: int = 0
     started: float = field(default_factory=time.monotonic)
-    first_frame_at: float | None = None
     invoke: dict[str, LatencyWindow] = field(default_factory=dict)
     frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
     last_frame_at: float | None = None
@@ -188,17 +188,17 @@ class Pipeline:
 
     def _prepare(self, frame: Frame) -> None:
         """On the capture thread: what does not depend on earlier frames' results."""
-        if self.detector is not None and _usable(frame.image):
+        if self.detector is not None and valid_image(frame.image):
             frame.prepared["detect"] = self.detector.prepare(frame.image)
 
     def _track(self, result: FrameResult, detections: list[Detection]) -> None:
         frame = result.frame
         shift = self.tracking.view_shift if self.tracking else (0.0, 0.0)
         update = self.tracker.update(detections, frame.index, frame.time, shift)
-        result.detections = [_detection_dict(d, i) for d, i in zip(detections, update.ids)]
-        result.target = update.target
+        result.detections = [{"id": i, **d.to_dict()} for d, i in zip(detections, update.ids)]
+        result.target = update.target.id if update.target is not None else None
         for event in update.events:
-            self._emit(DetectionEvent(type=event.type, before=event.before, after=event.after))
+            self._emit(DetectionEvent(**event.to_dict()))
         if self.tracking is not None:
             result.command = self.tracking.follow(update, frame.time, self.controls.tracking)
 
@@ -227,7 +227,7 @@ class Pipeline:
                     break
                 if frame is None:
                     continue
-                if not _usable(frame.image):
+                if not valid_image(frame.image):
                     self._emit(ErrorEvent(source="camera", message=f"frame {frame.index} is not a BGR image"))
                     continue
                 finisher.put(self.infer(frame))
@@ -251,8 +251,6 @@ class Pipeline:
             stats.frame_times.add(now - stats.last_frame_at)
         stats.frames += 1
         stats.last_frame_at = now
-        if stats.first_frame_at is None:
-            stats.first_frame_at = now
         self.latest = result
         if on_frame:
             on_frame(result)
@@ -287,7 +285,7 @@ class Pipeline:
                 self._emit(PoseClassEvent.from_hold(hold.to_dict()))
         if self.tracker is not None:
             for event in self.tracker.reset():
-                self._emit(DetectionEvent(type=event.type, before=event.before, after=event.after))
+                self._emit(DetectionEvent(**event.to_dict()))
         if self.tracking is not None:
             self.tracking.close()
         if self.capture is not None:
@@ -348,12 +346,3 @@ class TrackingStage:
 
     def close(self) -> None:
         self.rig.stop(home=(self.config.pan.home, self.config.tilt.home))
-
-
-def _detection_dict(d: Detection, track_id: int) -> dict:
-    return {"id": track_id, "label": d.label, "score": round(float(d.score), 4),
-            "box": [round(float(v), 4) for v in d.box]}
-
-
-def _usable(image) -> bool:
-    return isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8

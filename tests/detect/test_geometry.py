@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeapp.detect.detection import Detection, box_area, iou
+from edgeapp.detect.detection import Detection, iou
 from edgeapp.detect.detector import boxes_to_frame
 from edgeapp.window import InputWindow, sample
 
@@ -17,10 +17,6 @@ def test_iou_basics():
     assert iou((0, 0, 0.2, 0.2), (0.1, 0.1, 0.3, 0.3)) == pytest.approx(0.01 / 0.07)
     assert iou((0.5, 0.5, 0.5, 0.5), (0.5, 0.5, 0.5, 0.5)) == 0.0  # empty boxes: no 0/0
     assert iou((0.6, 0.6, 0.4, 0.4), (0, 0, 1, 1)) == 0.0  # inverted box counts as empty
-
-
-def test_box_area_counts_inverted_boxes_as_empty():
-    np.testing.assert_allclose(box_area(np.array([[0.1, 0.2, 0.4, 0.6], [0.4, 0.6, 0.1, 0.2]])), [0.12, 0.0])
 
 
 def test_detection_dict_and_centre():

@@ -148,8 +148,7 @@ def test_live_capture_keeps_only_the_newest_frame(mjpeg):
     source = ReconnectingSource(lambda: OpenCVCamera(mjpeg.url, timeout_s=2), mjpeg.url)
     capture = Capture(source).start()
     try:
-        first = None
-        assert wait_until(lambda: (first := capture.get(timeout=0.1)) is not None)
+        assert wait_until(lambda: capture.get(timeout=0.1) is not None)
         first = capture.get(timeout=1)
         time.sleep(0.5)  # consumer stalls; about 25 frames arrive meanwhile
         frame = capture.get(timeout=1)
