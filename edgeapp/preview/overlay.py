@@ -169,9 +169,9 @@ def render(image: np.ndarray, state: Mapping[str, Any], pose=None, detections=No
     return out
 
 
-def annotated(pipeline, result) -> np.ndarray:
+def annotated(pipeline, result, draw=render) -> np.ndarray:
     """A frame result drawn as the preview shows it (skeleton, boxes, target, pose and status lines)."""
     from edgeapp.preview.state import describe
 
-    return render(result.frame.image, describe(pipeline, result), pose=result.pose,
-                  detections=getattr(result, "detections", None), target=getattr(result, "target", None))
+    return draw(result.frame.image, describe(pipeline, result), pose=result.pose,
+                detections=getattr(result, "detections", None), target=getattr(result, "target", None))

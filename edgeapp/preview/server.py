@@ -208,8 +208,7 @@ class PreviewServer:
         """On the render thread: the annotated frame as JPEG (None if drawing failed)."""
         began = time.thread_time()
         try:
-            image = self._render(result.frame.image, describe(self.pipeline, result), pose=result.pose,
-                                 detections=getattr(result, "detections", None), target=getattr(result, "target", None))
+            image = overlay.annotated(self.pipeline, result, self._render)
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])
         except Exception:
             if not self._render_failed:  # once: a drawing bug must not flood the journal at max_fps

@@ -265,7 +265,8 @@ class Pipeline:
             from edgeapp.preview.overlay import annotated
 
             try:
-                ok, jpeg = cv2.imencode(".jpg", annotated(self, result), [cv2.IMWRITE_JPEG_QUALITY, 85])
+                ok, jpeg = cv2.imencode(".jpg", annotated(self, result),
+                                        [cv2.IMWRITE_JPEG_QUALITY, self.config.preview.jpeg_quality])
             except Exception as exc:  # drawing must never take the service down; say so instead
                 self._emit(ErrorEvent(source="snapshot", message=f"snapshot of frame {result.frame.index} failed: {exc}"))
                 return
