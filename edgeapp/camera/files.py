@@ -10,7 +10,8 @@ from typing import Iterator
 import cv2
 
 from edgeapp.camera.frame import Frame
-from edgeapp.camera.reconnect import CameraStatus, backoff_delays
+from edgeapp.backoff import backoff_delays
+from edgeapp.camera.reconnect import CameraStatus
 from edgeapp.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -93,16 +94,10 @@ class VideoFileSource:
             except SourceError as exc:
                 if not self.retry:
                     raise
-                if self.status.state != "down":
-                    self.status.outages += 1
-                    log.warning("source %s is down: %s", self.name, exc)
-                self.status.state, self.status.last_error = "down", str(exc)
+                self.status.went_down(self.name, str(exc))
                 self._stop.wait(next(delays))
                 continue
-            if self.status.state == "down":
-                self.status.reconnects += 1
-                log.warning("source %s is back", self.name)
-            self.status.state = "up"
+            self.status.came_up(self.name)
             return cap
         return None
 

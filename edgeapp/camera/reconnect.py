@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
+from edgeapp.backoff import backoff_delays
 from edgeapp.camera.frame import Frame
 from edgeapp.errors import SourceError
 
@@ -38,6 +38,20 @@ class CameraStatus:
     last_error: str = ""
     since: float = field(default_factory=time.monotonic)
 
+    def went_down(self, name: str, error: str) -> None:
+        """A failed open or read: one outage (and one log line) however many attempts it lasts."""
+        if self.state != "down":
+            self.outages += 1
+            self.since = time.monotonic()
+            log.warning("source %s is down: %s", name, error)
+        self.state, self.last_error = "down", error
+
+    def came_up(self, name: str) -> None:
+        if self.state == "down":
+            self.reconnects += 1
+            log.warning("source %s is back after %.1f s", name, time.monotonic() - self.since)
+        self.state, self.since = "up", time.monotonic()
+
     def as_dict(self) -> dict:
         return {"state": self.state, "reconnects": self.reconnects, "bad_frames": self.bad_frames,
                 "outages": self.outages, "last_error": self.last_error}
@@ -47,14 +61,6 @@ def valid_image(image) -> bool:
     """A BGR frame the models can take: HxWx3 uint8, not empty."""
     return (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8
             and image.size > 0)
-
-
-def backoff_delays(minimum: float, maximum: float) -> Iterator[float]:
-    """Exponential backoff with jitter, so a fleet does not hammer a shared stream server in step."""
-    delay = minimum
-    while True:
-        yield delay * random.uniform(0.8, 1.2)
-        delay = min(maximum, delay * 2)
 
 
 class ReconnectingSource:
@@ -83,14 +89,6 @@ class ReconnectingSource:
     def close(self) -> None:
         self._stop.set()
 
-    def _down(self, error: str) -> None:
-        if self.status.state != "down":
-            self.status.outages += 1
-            log.warning("camera %s is down: %s", self.name, error)
-        self.status.state = "down"
-        self.status.last_error = error
-        self.status.since = time.monotonic()
-
     def frames(self) -> Iterator[Frame]:
         index = 0
         delays = backoff_delays(self.reconnect_min_s, self.reconnect_max_s)
@@ -99,14 +97,10 @@ class ReconnectingSource:
             try:
                 camera.open()
             except SourceError as exc:
-                self._down(str(exc))
+                self.status.went_down(self.name, str(exc))
                 self._stop.wait(next(delays))
                 continue
-            if self.status.state == "down":
-                self.status.reconnects += 1
-                log.warning("camera %s is back after %.1f s", self.name, time.monotonic() - self.status.since)
-            self.status.state = "up"
-            self.status.since = time.monotonic()
+            self.status.came_up(self.name)
             delays = backoff_delays(self.reconnect_min_s, self.reconnect_max_s)
             bad_in_a_row = 0
             try:
@@ -116,7 +110,7 @@ class ReconnectingSource:
                         self.status.bad_frames += 1
                         bad_in_a_row += 1
                         if bad_in_a_row >= self.max_bad_frames:
-                            self._down(f"{bad_in_a_row} frames in a row failed to arrive or decode")
+                            self.status.went_down(self.name, f"{bad_in_a_row} frames in a row failed to arrive or decode")
                             break
                         continue
                     bad_in_a_row = 0

@@ -10,7 +10,6 @@ its broker does not reconnect in lock-step.
 from __future__ import annotations
 
 import logging
-import random
 import ssl
 import threading
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgeapp.backoff import backoff_delay
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.mqtt.topics import AVAILABLE_OFFLINE, AVAILABLE_ONLINE, AVAILABLE_STOPPED, Topics
 
@@ -45,12 +45,6 @@ class LinkCallbacks:
     connected: Callable[[int], None]  # generation
     acked: Callable[[int, int], None]  # generation, mid
     message: Callable[[str, bytes], None]  # topic, payload
-
-
-def backoff_delay(failures: int, low: float, high: float) -> float:
-    """Exponential, capped, with "equal jitter": half fixed so it never collapses to zero."""
-    cap = min(high, low * 2 ** min(failures, 30))
-    return cap / 2 + random.uniform(0, cap / 2)
 
 
 class Link:

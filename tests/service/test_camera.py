@@ -13,7 +13,7 @@ from support.shared import IMAGES, VIDEO
 from edgeapp.camera.capture import Capture, EndOfStream
 from edgeapp.camera.files import VideoFileSource
 from edgeapp.camera.live import OpenCVCamera
-from edgeapp.camera.reconnect import ReconnectingSource, backoff_delays
+from edgeapp.camera.reconnect import ReconnectingSource
 from edgeapp.camera.sources import open_service_source
 from edgeapp.config import SourceConfig
 from support.mjpeg import MjpegCamera
@@ -157,9 +157,3 @@ def test_live_capture_keeps_only_the_newest_frame(mjpeg):
         assert frame.index - first.index >= 5, (first.index, frame.index)
     finally:
         capture.stop()
-
-
-def test_backoff_grows_to_the_cap_with_jitter():
-    delays = backoff_delays(0.5, 4.0)
-    values = [next(delays) for _ in range(8)]
-    assert 0.4 <= values[0] <= 0.6 and all(v <= 4.8 for v in values) and values[-1] >= 3.2
