@@ -21,7 +21,7 @@ from typing import Literal, Mapping
 
 from edgeapp.detect.tracker import TrackerUpdate
 from edgeapp.settings import build, require
-from edgeapp.pantilt.hat import HatConfig
+from edgeapp.pantilt.hat import HAT_RANGE, HatConfig
 from edgeapp.pantilt.pid import AxisConfig, AxisPid, clamp
 from edgeapp.pantilt.servo import ServoConfig
 from edgeapp.pantilt.sim import SimRigConfig
@@ -70,7 +70,9 @@ class PanTiltConfig:
             return cfg
         if isinstance(tilt, Mapping):
             tilt = {**dataclasses.asdict(_tilt_default()), **tilt}
-        return dataclasses.replace(cfg, tilt=AxisConfig.from_dict(tilt, f"{path}.tilt"))
+        cfg = dataclasses.replace(cfg, tilt=AxisConfig.from_dict(tilt, f"{path}.tilt"))
+        cfg.check(path)  # again, with the tilt it will run with
+        return cfg
 
     def check(self, path: str) -> None:
         require(self.hold_s >= 0.0, f"{path}.hold_s", f"must not be negative, got {self.hold_s}")
@@ -84,6 +86,20 @@ class PanTiltConfig:
                 f"the scan range {self.scan_min}..{self.scan_max} must lie within pan's "
                 f"{self.pan.min_angle}..{self.pan.max_angle}")
         require(self.idle_release_s >= 0.0, f"{path}.idle_release_s", "must not be negative")
+        reach = self.actuator_range()
+        if reach is not None:
+            lo, hi = reach
+            for name in ("pan", "tilt"):
+                axis = getattr(self, name)
+                # An angle the actuator refuses would be dropped with an ERROR on every tracking frame.
+                require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi), f"{path}.{name}.min_angle",
+                        f"{name}'s {axis.min_angle}..{axis.max_angle} must lie within the {self.rig} rig's "
+                        f"{lo}..{hi}")
+
+    def actuator_range(self) -> tuple[float, float] | None:
+        """The angles the chosen actuator accepts (None: no rig)."""
+        return {"servo": (self.servo.min_angle, self.servo.max_angle), "hat": HAT_RANGE,
+                "sim": (self.sim.min_angle, self.sim.max_angle)}.get(self.rig)
 
 
 @dataclass(frozen=True)

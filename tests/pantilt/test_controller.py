@@ -126,6 +126,10 @@ def test_config_tables_name_their_keys():
         ({"hat": {"pan_channel": 3}}, "pantilt.hat.pan_channel: must be 1 or 2"),
         ({"scan": True, "scan_max": 120.0}, "pantilt.scan_min: the scan range"),
         ({"tilt": 5}, "pantilt.tilt: must be a table"),
+        ({"rig": "servo", "servo": {"min_angle": -60.0, "max_angle": 60.0}},
+         "pantilt.pan.min_angle: pan's -80.0..80.0 must lie within the servo rig's -60.0..60.0"),
+        ({"rig": "hat", "tilt": {"min_angle": -100.0}},
+         "pantilt.tilt.min_angle: tilt's -100.0..45.0 must lie within the hat rig's -90.0..90.0"),
     ]
     for table, message in cases:
         with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
