@@ -6,13 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from support.shared import DATA
-
-
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    return DATA
-
 
 @pytest.fixture
 def models_dir(tmp_path: Path) -> Path:
@@ -20,10 +13,3 @@ def models_dir(tmp_path: Path) -> Path:
     d = tmp_path / "models"
     d.mkdir()
     return d
-
-
-@pytest.fixture(scope="session")
-def cpu_request():
-    from edgeapp.runtime.backend import BackendRequest
-
-    return BackendRequest(kind="cpu", threads=2)

@@ -66,9 +66,11 @@ class Publisher:
     """Build from an ``MqttConfig``, ``start()``, ``publish(event)`` from anywhere, ``close()``.
     Holds no global state: several publishers (with different outboxes) can share a process."""
 
-    def __init__(self, config: MqttConfig, stats_source: Callable[[], StatsEvent] | None = None):
+    def __init__(self, config: MqttConfig, stats_source: Callable[[], StatsEvent] | None = None,
+                 store_linger_s: float = STORE_LINGER_S):
         config.validate()
         self.config = config
+        self.store_linger_s = store_linger_s
         self.topics = Topics(config.topic_prefix, config.device_id, config.discovery_prefix)
         self.outbox = Outbox(config.outbox_path, config.outbox_max_rows, config.outbox_max_bytes)
         self.stats_source = stats_source
@@ -221,12 +223,12 @@ class Publisher:
         return not stop
 
     def _take(self, timeout: float) -> tuple[list[Event], list[threading.Event], bool]:
-        """A batch: waits ``timeout`` for the first item, then up to STORE_LINGER_S for more;
+        """A batch: waits ``timeout`` for the first item, then up to ``store_linger_s`` for more;
         a flush marker or a full batch ends it at once."""
         events, markers = [], []
         try:
             item = self._queue.get(timeout=timeout)
-            deadline = time.monotonic() + STORE_LINGER_S
+            deadline = time.monotonic() + self.store_linger_s
             while True:
                 if item is _STOP:
                     return events, markers, True

@@ -7,7 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fleetlib import KIOSK, SHARED_DATA, Fleet, Run, fake_libedgetpu_deb, snapshot_project
+from fleetlib import KIOSK, Fleet, Run, fake_libedgetpu_deb, snapshot_project
+from support.shared import DATA as SHARED_DATA
 from infra.fixtures import debian_image, docker_daemon, systemd_container_factory  # noqa: F401
 from infra.paths import REPO, cache_dir
 

@@ -16,7 +16,6 @@ from infra.paths import REPO
 
 ANSIBLE_DIR = REPO / "ansible"
 PLUGINS = Path(__file__).parent / "plugins"
-SHARED_DATA = Path(os.environ.get("EDGEAPP_SHARED_DATA", REPO.parent / "shared" / "data")).resolve()
 KIOSK = "edge-02"  # the device in the [kiosk] group; edge-01 has no screen
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 

@@ -211,11 +211,9 @@ def test_an_event_that_cannot_be_json_becomes_an_error_event_and_takes_no_seq(br
         pub.publish({"not": "an event"})
 
 
-def test_a_burst_of_events_is_one_transaction_and_a_flush_cuts_the_linger_short(broker, make_config, publishers,
-                                                                                 monkeypatch):
+def test_a_burst_of_events_is_one_transaction_and_a_flush_cuts_the_linger_short(broker, make_config, publishers):
     """One fsync per linger window, not one per event: the SD card and the models' CPU both gain."""
-    monkeypatch.setattr("edgeapp.mqtt.publisher.STORE_LINGER_S", 30.0)
-    pub = publishers(make_config(broker.port))
+    pub = publishers(make_config(broker.port), store_linger_s=30.0)
     appended: list[int] = []
     append = pub.outbox.append
     pub.outbox.append = lambda drafts: (appended.append(len(drafts)), append(drafts))[1]

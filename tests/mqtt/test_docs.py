@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
+from support.shared import REPO
 from edgeapp.events import EVENT_TYPES, decode
 from edgeapp.mqtt.commands import FEATURES
 from edgeapp.mqtt.publisher import MqttStats
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "events.md"
+DOC = REPO / "docs" / "events.md"
 
 
 def examples() -> list[dict]:
