@@ -10,13 +10,13 @@ import time
 
 from edgeapp.bench import bench_frames, machine, print_table, show
 from edgeapp.classify.classifier import PoseClassifier
-from edgeapp.classify.hold import HoldTracker
+from edgeapp.classify.hold import HoldTimer
 from edgeapp.latency import summarize
 from edgeapp.pose import MoveNet
 
 
 def bench_classify(estimator: MoveNet, classifier: PoseClassifier, source, frames: int = 200, warmup: int = 10) -> dict:
-    tracker = HoldTracker()
+    tracker = HoldTimer()
     pose_t, classify_t, invoke_t, hold_t = [], [], [], []
     for frame, _decode_s, timed in bench_frames(source, frames, warmup):
         t0 = time.perf_counter()
@@ -60,7 +60,7 @@ def _table(r: dict) -> None:
         ("pose path (MoveNet, crop+prep+invoke+map)", f"{r['pose_path']['p50_ms']:.3f}", f"{r['pose_path']['p95_ms']:.3f}"),
         ("classify (features+invoke+top-k)", f"{r['classify']['p50_ms']:.3f}", f"{r['classify']['p95_ms']:.3f}"),
         ("  of which classifier invoke", f"{r['classify_invoke']['p50_ms']:.3f}", f"{r['classify_invoke']['p95_ms']:.3f}"),
-        ("hold tracker update", f"{r['hold_update']['p50_ms']:.4f}", f"{r['hold_update']['p95_ms']:.4f}"),
+        ("hold timer update", f"{r['hold_update']['p50_ms']:.4f}", f"{r['hold_update']['p95_ms']:.4f}"),
     ]
     print_table("", rows, ("stage", "p50 ms", "p95 ms"))
     print(f"classification costs {r['classify_pct_of_pose_p50']}% of the pose path (p50)")

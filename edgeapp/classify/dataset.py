@@ -147,3 +147,26 @@ def check_same_labels(train: KeypointTable, test: KeypointTable, train_path: Pat
             f"{test_path} classes {list(test.labels)} differ from {train_path} classes {list(train.labels)} "
             "(names and class_no must match)"
         )
+
+
+def thin(table: KeypointTable, every: int | None) -> KeypointTable:
+    """Every ``every``-th row (a capped run); the table itself for None or 1."""
+    if not every or every == 1:
+        return table
+    return subset(table, np.arange(0, len(table), every))
+
+
+def subset(table: KeypointTable, rows: np.ndarray) -> KeypointTable:
+    return KeypointTable(tuple(table.files[i] for i in rows), table.xy[rows], table.scores[rows],
+                         table.class_no[rows], table.labels)
+
+
+def concat(tables: list[KeypointTable]) -> KeypointTable:
+    """Tables with the same classes, one after the other."""
+    first = tables[0]
+    for t in tables[1:]:
+        if t.labels != first.labels:
+            raise DatasetError(f"cannot join keypoint tables with classes {list(first.labels)} and {list(t.labels)}")
+    return KeypointTable(sum((t.files for t in tables), ()), np.concatenate([t.xy for t in tables]),
+                         np.concatenate([t.scores for t in tables]), np.concatenate([t.class_no for t in tables]),
+                         first.labels)

@@ -7,15 +7,17 @@ import pytest
 from support.shared import DATA, IMAGES
 from edgeapp.classify import ClassifyConfig, ClassifyStage, HoldConfig, PoseHeld, PoseStarted
 from edgeapp.errors import ConfigError
-from edgeapp.registry import Registry
+from edgeapp.registry import DEFAULT_MODELS, Registry
 
 from .helpers import still_pose
 
 
 def test_defaults():
     c = ClassifyConfig.from_dict({})
-    assert c == ClassifyConfig() and c.model == "yoga-classifier" and c.threshold == 0.1 and c.top_k == 3
+    # the shipped model, no all-keypoints gate, smoothing on
+    assert c == ClassifyConfig() and c.model == DEFAULT_MODELS["classify"] and c.threshold == 0.0 and c.top_k == 3
     assert c.hold == HoldConfig() and ClassifyConfig.from_dict(None) == c
+    assert c.smoothing.enabled and c.smoothing.probability_tau_s == 0.25
 
 
 def test_full_section():
@@ -37,6 +39,9 @@ def test_full_section():
     ({"model": 3}, "classify.model"),
     ({"treshold": 0.1}, "classify.treshold"),
     ({"hold": {"confirm_s": -1}}, "classify.hold.confirm_s"),
+    ({"smoothing": {"enabled": "yes"}}, "classify.smoothing.enabled"),
+    ({"smoothing": {"probability_tau_s": 0}}, "classify.smoothing.probability_tau_s"),
+    ({"smoothing": {"tau": 1}}, "classify.smoothing.tau"),
     ({"hold": {"confirm_frames": True}}, "classify.hold.confirm_frames"),
     ({"hold": {"milestone": 5}}, "classify.hold.milestone"),
     ({"hold": 5}, "classify.hold"),
