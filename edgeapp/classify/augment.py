@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeapp.errors import ClassifyError
+
 from edgeapp.pose.keypoint import KEYPOINT_NAMES
 
 # index of each joint's mirror twin: left_x <-> right_x
@@ -35,7 +37,7 @@ class Augmentation:
 
     def __post_init__(self) -> None:
         if self.copies < 0 or not 0 <= self.dropout < 1 or self.scale < 0 or self.jitter < 0:
-            raise ValueError("copies, scale and jitter must be >= 0, dropout within [0, 1)")
+            raise ClassifyError("copies, scale and jitter must be >= 0, dropout within [0, 1)")
 
 
 def mirrored(xy: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from edgeapp.bench import bench_frames, machine, print_table, show
 from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.classify.hold import HoldTimer
 from edgeapp.latency import summarize
 from edgeapp.pose import MoveNet
+from edgeapp.pose.smoothing import KeypointFilter
 
 
 def bench_classify(estimator: MoveNet, classifier: PoseClassifier, source, frames: int = 200, warmup: int = 10) -> dict:
@@ -64,3 +67,70 @@ def _table(r: dict) -> None:
     ]
     print_table("", rows, ("stage", "p50 ms", "p95 ms"))
     print(f"classification costs {r['classify_pct_of_pose_p50']}% of the pose path (p50)")
+
+
+def shifted(image: np.ndarray, dx: float) -> np.ndarray:
+    import cv2
+
+    m = np.float32([[1, 0, dx], [0, 1, 0]])
+    return cv2.warpAffine(image, m, (image.shape[1], image.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+
+
+def bench_smoothing(estimator: MoveNet, image: np.ndarray, fps: float = 15.0, seconds: float = 4.0,
+                    noise: float = 3.0, speed_px_s: float = 60.0, seed: int = 0) -> dict:
+    """Keypoint jitter on a still person and the lag the One Euro filter adds on a moving one.
+
+    Still: the same photo every frame with fresh sensor noise (Gaussian, ``noise`` grey levels),
+    as a camera sees a person who does not move. Moving: the photo sliding sideways at
+    ``speed_px_s``. Jitter is the mean frame-to-frame displacement of the confident joints
+    (score >= 0.3), raw and filtered; lag is how far the filtered joints trail the raw ones,
+    divided by the speed (seconds), after the first half second.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(fps * seconds)
+    w, h = image.shape[1], image.shape[0]
+    scale = np.array([w, h], dtype=np.float64)
+
+    def run(frames):
+        f = KeypointFilter()
+        raw, out, conf = [], [], []
+        estimator.reset()
+        for i, img in enumerate(frames):
+            pose = estimator.estimate(img)
+            xy, _ = f(pose.xy, pose.scores, i / fps)
+            raw.append(pose.xy * scale)
+            out.append(xy * scale)
+            conf.append(pose.scores >= 0.3)
+        return np.stack(raw), np.stack(out), np.stack(conf)
+
+    def noisy(img):
+        return np.clip(img + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
+
+    raw, out, conf = run(noisy(image) for _ in range(n))
+    keep = conf[1:] & conf[:-1]
+
+    def jitter(a):
+        return float(np.linalg.norm(np.diff(a, axis=0), axis=2)[keep].mean())
+
+    mraw, mout, mconf = run(noisy(shifted(image, speed_px_s * i / fps)) for i in range(n))
+    settle = int(0.5 * fps)
+    trail = (mraw[settle:, :, 0] - mout[settle:, :, 0])[mconf[settle:]]
+    return {
+        "benchmark": "smoothing", "fps": fps, "frames": n, "noise_grey_levels": noise, "speed_px_s": speed_px_s,
+        "still_jitter_px": {"raw": round(jitter(raw), 3), "filtered": round(jitter(out), 3)},
+        "moving_lag_s": round(float(np.mean(trail)) / speed_px_s, 4),
+        "moving_lag_px": round(float(np.mean(trail)), 2),
+        "machine": machine(),
+    }
+
+
+def print_smoothing(r: dict, as_json: bool = False) -> None:
+    def table(r):
+        j = r["still_jitter_px"]
+        print(f"still person ({r['frames']} frames at {r['fps']:g} fps, sensor noise {r['noise_grey_levels']:g}): "
+              f"keypoint jitter {j['raw']:.3f} px/frame raw, {j['filtered']:.3f} px/frame filtered "
+              f"({100 * (1 - j['filtered'] / j['raw']) if j['raw'] else 0:.0f}% less)")
+        print(f"moving person ({r['speed_px_s']:g} px/s): the filter trails by {r['moving_lag_px']:.2f} px = "
+              f"{1000 * r['moving_lag_s']:.1f} ms")
+
+    show(r, as_json, "One Euro keypoint filter (TF.js MoveNet constants)", table)

@@ -1,6 +1,10 @@
 """Is there a body to classify? Decided from the keypoints, before any model runs.
 
-Two refusals, each with its own status:
+Three refusals, each with its own status:
+
+* **no pose**: nobody there. MoveNet always returns 17 joints, even for an empty
+  table; fewer than ``MIN_PERSON_JOINTS`` (3) of them scoring ``joint_score`` means no
+  person (the no-person photo tfex_table.jpg has 2; 1 of the 1000 yoga photos has fewer).
 
 * **degenerate pose**: the keypoints span (almost) no pixels: every joint on a few
   pixels, or a torso of zero length. Every tutorial-style classifier divides by the
@@ -30,15 +34,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeapp.errors import ClassifyError
+
 from edgeapp.pose.keypoint import BodyPart, Pose
 
 DEGENERATE_POSE = "degenerate pose"
 NO_CONFIDENT_POSE = "no confident pose"
+NO_POSE = "no pose"
 
 TORSO_JOINTS = (BodyPart.LEFT_SHOULDER, BodyPart.RIGHT_SHOULDER, BodyPart.LEFT_HIP, BodyPart.RIGHT_HIP)
 JOINT_SCORE = 0.1
 MIN_TORSO_JOINTS = 1
 MIN_JOINTS = 6
+MIN_PERSON_JOINTS = 3
 MIN_TORSO_PX = 2.0  # shoulder midpoint to hip midpoint
 MIN_EXTENT_PX = 4.0  # the larger side of the box around all 17 joints
 
@@ -53,17 +61,19 @@ class BodyGuard:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.joint_score <= 1.0:
-            raise ValueError(f"joint_score must be within 0..1, got {self.joint_score!r}")
+            raise ClassifyError(f"joint_score must be within 0..1, got {self.joint_score!r}")
         if not 0 <= self.min_torso_joints <= 4:
-            raise ValueError(f"min_torso_joints must be 0..4, got {self.min_torso_joints!r}")
+            raise ClassifyError(f"min_torso_joints must be 0..4, got {self.min_torso_joints!r}")
         if not 0 <= self.min_joints <= 17:
-            raise ValueError(f"min_joints must be 0..17, got {self.min_joints!r}")
+            raise ClassifyError(f"min_joints must be 0..17, got {self.min_joints!r}")
 
     def refusal(self, pose: Pose) -> str | None:
         """The status that refuses this pose, or None when it is a body to classify."""
         if is_degenerate(pose, self.min_torso_px, self.min_extent_px):
             return DEGENERATE_POSE
         seen = pose.scores >= self.joint_score
+        if int(seen.sum()) < min(MIN_PERSON_JOINTS, self.min_joints):
+            return NO_POSE
         if int(seen[list(TORSO_JOINTS)].sum()) < self.min_torso_joints or int(seen.sum()) < self.min_joints:
             return NO_CONFIDENT_POSE
         return None

@@ -8,7 +8,7 @@ Every answer has a status:
                        (the open-set test, calibrated on held-out data per model).
 ``no confident pose``  the torso or too many joints are not really there (:mod:`body`).
 ``degenerate pose``    the keypoints span no pixels (:mod:`body`), found before the model runs.
-``no pose``            no person at all.
+``no pose``            no person at all (none found, or fewer than 3 joints seen).
 
 There is no all-keypoints gate by default: one occluded wrist does not refuse a pose.
 ``threshold`` (the TF sample's every-keypoint >= 0.1 gate) can still be switched on.
@@ -30,7 +30,7 @@ from edgeapp.classify.contract import (
     read_labels,
     sidecar_path,
 )
-from edgeapp.classify.body import DEGENERATE_POSE, NO_CONFIDENT_POSE, BodyGuard
+from edgeapp.classify.body import DEGENERATE_POSE, NO_CONFIDENT_POSE, NO_POSE, BodyGuard
 from edgeapp.errors import ConfigError, ModelError
 from edgeapp.pose.keypoint import Pose
 from edgeapp.runtime.backend import BackendRequest, ModelFiles
@@ -38,7 +38,6 @@ from edgeapp.runtime.model import Model
 
 DEFAULT_THRESHOLD = 0.0  # the TF sample's all-keypoints gate is off (it was 0.1 there)
 DEFAULT_TOP_K = 3
-NO_POSE = "no pose"
 OTHER = "other"
 OK = "ok"
 

@@ -20,6 +20,8 @@
     enabled = true              # One Euro on the keypoints, then probabilities averaged over time
     probability_tau_s = 0.25    # time constant of the probability average
     max_gap_s = 0.5             # a longer gap between frames starts both afresh
+    keypoint_min_cutoff_hz = 6.36   # One Euro, the TF.js MoveNet constants (coordinates normalised to the frame)
+    keypoint_beta = 636.61
 """
 
 from __future__ import annotations

@@ -61,11 +61,11 @@ class ClassifierContract:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_probability <= 1.0:
-            raise ValueError(f"min_probability must be within 0..1, got {self.min_probability!r}")
+            raise ModelError(f"min_probability must be within 0..1, got {self.min_probability!r}")
         if self.order not in ORDERS:
-            raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+            raise ModelError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
         if self.units not in UNITS:
-            raise ValueError(f"units must be one of {', '.join(UNITS)}, got {self.units!r}")
+            raise ModelError(f"units must be one of {', '.join(UNITS)}, got {self.units!r}")
 
     def with_labels(self, labels: tuple[str, ...]) -> ClassifierContract:
         return replace(self, labels=tuple(labels))

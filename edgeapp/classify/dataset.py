@@ -24,14 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeapp.classify.contract import NUM_KEYPOINTS
-from edgeapp.errors import EdgeappError
+from edgeapp.errors import ClassifyError
 from edgeapp.pose.keypoint import KEYPOINT_NAMES
 
 
-class DatasetError(EdgeappError):
+class DatasetError(ClassifyError):
     """A keypoint CSV is malformed; the message names the file and the row or column."""
-
-    exit_code = 2
 
 
 HEADER: tuple[str, ...] = (
@@ -64,7 +62,7 @@ def read_csv(path: Path, columns: str = "xy") -> KeypointTable:
     """Read a tutorial CSV. ``columns="xy"``: the columns hold what they are named (the default);
     ``"yx"``: the file is mislabelled and each ``_x`` column holds y."""
     if columns not in ("xy", "yx"):
-        raise ValueError(f"columns must be 'xy' or 'yx', got {columns!r}")
+        raise DatasetError(f"columns must be 'xy' or 'yx', got {columns!r}")
     path = Path(path)
     try:
         with path.open(newline="") as f:

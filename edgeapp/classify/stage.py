@@ -22,7 +22,7 @@ from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldEvent, HoldState, HoldTimer
 from edgeapp.classify.temporal import ProbabilitySmoother, SmoothingConfig
 from edgeapp.pose.keypoint import Pose
-from edgeapp.pose.smoothing import KeypointFilter, OneEuroConfig
+from edgeapp.pose.smoothing import KeypointFilter
 from edgeapp.registry import Registry
 from edgeapp.runtime.backend import BackendRequest
 
@@ -55,7 +55,7 @@ class VideoClassifier:
     def __init__(self, classifier: PoseClassifier, smoothing: SmoothingConfig | None = None):
         self.classifier = classifier
         on = smoothing is not None and smoothing.enabled
-        self.keypoints = KeypointFilter(OneEuroConfig(max_gap_s=smoothing.max_gap_s)) if on else None
+        self.keypoints = KeypointFilter(smoothing.one_euro()) if on else None
         self.probs = ProbabilitySmoother(smoothing.probability_tau_s, smoothing.max_gap_s) if on else None
 
     def classify(self, pose: Pose | None, time: float) -> Classification:

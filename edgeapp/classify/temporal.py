@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeapp.pose.smoothing import MAX_GAP_S
+from edgeapp.pose.smoothing import BETA, MAX_GAP_S, MIN_CUTOFF_HZ, OneEuroConfig
 
 PROBABILITY_TAU_S = 0.25
 
@@ -33,6 +33,12 @@ class SmoothingConfig:
     enabled: bool = True
     probability_tau_s: float = PROBABILITY_TAU_S
     max_gap_s: float = MAX_GAP_S
+    keypoint_min_cutoff_hz: float = MIN_CUTOFF_HZ  # One Euro, TF.js MoveNet constants (pose/smoothing.py)
+    keypoint_beta: float = BETA
+
+    def one_euro(self) -> OneEuroConfig:
+        return OneEuroConfig(min_cutoff_hz=self.keypoint_min_cutoff_hz, beta=self.keypoint_beta,
+                             max_gap_s=self.max_gap_s)
 
     def check(self, path: str) -> None:
         from edgeapp.settings import require
@@ -41,6 +47,9 @@ class SmoothingConfig:
                 f"must be a number of seconds above 0 and at most 60, got {self.probability_tau_s}")
         require(0.0 < self.max_gap_s <= 60.0, f"{path}.max_gap_s",
                 f"must be a number of seconds above 0 and at most 60, got {self.max_gap_s}")
+        require(self.keypoint_min_cutoff_hz > 0, f"{path}.keypoint_min_cutoff_hz",
+                f"must be above 0 Hz, got {self.keypoint_min_cutoff_hz}")
+        require(self.keypoint_beta >= 0, f"{path}.keypoint_beta", f"must be 0 or more, got {self.keypoint_beta}")
 
 
 class ProbabilitySmoother:

@@ -50,7 +50,7 @@ from edgeapp.classify.negatives import OTHER
 from edgeapp.classify.contract import FEATURES, ClassifierContract, encode_table, write_contract, write_labels
 from edgeapp.classify.dataset import KeypointTable
 from edgeapp.classify.report import Evaluation, evaluate, plot_confusion
-from edgeapp.errors import EdgeappError
+from edgeapp.errors import ClassifyError
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ _L_SHOULDER, _R_SHOULDER, _L_HIP, _R_HIP = 5, 6, 11, 12
 TORSO_SIZE_MULTIPLIER = 2.5
 
 
-class TrainingError(EdgeappError):
-    exit_code = 2
+class TrainingError(ClassifyError):
+    """Training cannot start or finish: too few classes, no TensorFlow, a bad option."""
 
 
 @dataclass(frozen=True)
@@ -90,16 +90,16 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
-            raise ValueError("epochs and batch_size must be >= 1, patience >= 0")
+            raise TrainingError("epochs and batch_size must be >= 1, patience >= 0")
         if not 0.0 <= self.validation_split < 1.0:
-            raise ValueError(f"validation_split must be within [0, 1), got {self.validation_split}")
+            raise TrainingError(f"validation_split must be within [0, 1), got {self.validation_split}")
         ClassifierContract(order=self.order)  # validates the order
         if self.monitor not in ("val_loss", "val_accuracy"):
-            raise ValueError(f"monitor must be val_loss or val_accuracy, got {self.monitor!r}")
+            raise TrainingError(f"monitor must be val_loss or val_accuracy, got {self.monitor!r}")
         if self.mask_score is not None and not 0.0 <= self.mask_score <= 1.0:
-            raise ValueError(f"mask_score must be within 0..1, got {self.mask_score!r}")
+            raise TrainingError(f"mask_score must be within 0..1, got {self.mask_score!r}")
         if not 0.0 <= self.min_probability <= 1.0:
-            raise ValueError(f"min_probability must be within 0..1, got {self.min_probability!r}")
+            raise TrainingError(f"min_probability must be within 0..1, got {self.min_probability!r}")
 
 
 @dataclass(frozen=True)

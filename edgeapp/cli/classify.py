@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from edgeapp.camera import open_source
-from edgeapp.errors import ConfigError
+from edgeapp.errors import ClassifyError, ConfigError
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD, DEFAULT_TOP_K, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldConfig, HoldTimer
@@ -130,6 +130,16 @@ def register(cli) -> None:
     add_backend_options(b)
     b.set_defaults(func=run_bench)
 
+    m = cli.add("bench", "smoothing", "keypoint jitter on a still person and the lag of the One Euro filter on a "
+                "moving one, from one photo (still with sensor noise, then sliding sideways)")
+    m.add_argument("image", help="a photo of one person")
+    m.add_argument("--fps", type=float, default=15.0, help="frame rate of the made-up clip (default 15)")
+    m.add_argument("--speed", type=float, default=60.0, help="sideways speed in pixels per second (default 60)")
+    m.add_argument("--pose-model", default=None, help="registry name or .tflite file")
+    m.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_backend_options(m)
+    m.set_defaults(func=run_bench_smoothing)
+
 
 def _pose_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pose-model", default=None, help="registry name or .tflite file (default movenet-lightning-int8)")
@@ -242,7 +252,7 @@ def run_train(args: argparse.Namespace) -> int:
         return usage_error("--limit must be at least 1")
     try:
         config = replace(base, seed=args.seed, order=args.order, quantize=not args.no_quantize, **overrides)
-    except ValueError as exc:
+    except ClassifyError as exc:
         return usage_error(str(exc))
     table = thin(read_csv(Path(args.csv), columns=args.columns), args.limit)
     test = read_csv(Path(args.test_csv), columns=args.columns) if args.test_csv else None
@@ -331,4 +341,16 @@ def run_bench(args: argparse.Namespace) -> int:
     estimator = MoveNet(open_model(args, args.pose_model, "pose"))
     report = bench_classify(estimator, classifier, open_source(args.source), frames=args.frames, warmup=args.warmup)
     print_report(report, as_json=args.json)
+    return 0
+
+
+def run_bench_smoothing(args: argparse.Namespace) -> int:
+    from edgeapp.camera.files import read_image
+    from edgeapp.classify.bench import bench_smoothing, print_smoothing
+
+    if args.fps <= 0 or args.speed <= 0:
+        return usage_error("--fps and --speed must be above 0")
+    estimator = MoveNet(open_model(args, args.pose_model, "pose"))
+    print_smoothing(bench_smoothing(estimator, read_image(Path(args.image)), args.fps, speed_px_s=args.speed),
+                    as_json=args.json)
     return 0

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeapp.errors import ConfigError
 from edgeapp.pose.keypoint import Pose
 
 # TF.js MoveNet KEYPOINT_FILTER_CONFIG (stored version; other versions quote other values).
@@ -48,10 +49,10 @@ class OneEuroConfig:
     def __post_init__(self):
         for name in ("min_cutoff_hz", "derivate_cutoff_hz", "score_min_cutoff_hz", "max_gap_s"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+                raise ConfigError(name, f"must be > 0, got {getattr(self, name)!r}")
         for name in ("beta", "score_beta"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+                raise ConfigError(name, f"must be >= 0, got {getattr(self, name)!r}")
 
 
 def smoothing_factor(dt_s: float, cutoff_hz: np.ndarray | float) -> np.ndarray | float:

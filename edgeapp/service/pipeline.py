@@ -176,7 +176,7 @@ class Pipeline:
             self._emit(PoseEvent(pose=result.pose, frame=frame.index))
         if self.classifier is not None and self.controls.classification:
             result.classification = self.classifier.update(result.pose, frame.time)
-            if result.classification.classification.label is not None:
+            if result.classification.classification.top:  # the model ran ("ok" or "other")
                 self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
             score = result.classification.classification.score
             for hold in result.classification.events:

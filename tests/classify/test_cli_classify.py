@@ -13,7 +13,7 @@ import pytest
 from support.shared import CLASSIFIER, CLASSIFIER_LABELS, IMAGES, MOVENET, VIDEO
 from edgeapp.classify.dataset import HEADER, read_csv
 
-from .helpers import TRAIN_IMAGES, gated_images
+from .helpers import TRAIN_CSV, TRAIN_IMAGES, gated_images
 
 
 def edgeapp(*args):
@@ -139,3 +139,44 @@ def test_train_without_tensorflow_says_how_to_get_it(tmp_path):
 
     r = edgeapp("classifier", "train", "--csv", TRAIN_CSV, "--out", tmp_path / "out")
     assert r.returncode == 2 and "needs TensorFlow" in r.stderr and "edgeapp[train]" in r.stderr
+
+
+def _no_traceback(r):
+    assert "Traceback" not in r.stderr and r.stderr.strip(), r.stderr
+
+
+def test_evaluate_with_classes_the_model_does_not_have(tmp_path):
+    (tmp_path / "squat").mkdir()
+    (tmp_path / "squat" / "a.bmp").symlink_to(IMAGES / "squat.bmp")
+    r = edgeapp("classifier", "evaluate", tmp_path, "--pose-model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 2 and "['squat'] are not among the model's labels" in r.stderr
+    _no_traceback(r)
+
+
+def test_train_on_one_class_is_refused(tmp_path):
+    one = tmp_path / "one.csv"
+    rows = TRAIN_CSV.read_text().splitlines()
+    one.write_text("\n".join([rows[0]] + [r for r in rows[1:] if r.endswith(",tree")]).replace(",3,tree", ",0,tree"))
+    r = edgeapp("classifier", "train", "--csv", one, "--out", tmp_path / "out")
+    assert r.returncode == 2 and "at least 2 classes" in r.stderr and "['tree']" in r.stderr
+    _no_traceback(r)
+
+
+@pytest.mark.parametrize("command", [("classifier", "train", "--out", "OUT", "--csv"), ("classifier", "evaluate")])
+def test_a_csv_with_missing_columns_is_named(tmp_path, command):
+    bad = tmp_path / "bad.csv"
+    header = ",".join(h for h in HEADER if h != "LEFT_EAR_score")
+    bad.write_text(header + "\n")
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    r = edgeapp(*args, bad)
+    assert r.returncode == 2 and "bad.csv" in r.stderr and "LEFT_EAR_score" in r.stderr
+    _no_traceback(r)
+
+
+def test_evaluate_prints_the_figures_and_writes_the_png(tmp_path):
+    r = edgeapp("classifier", "evaluate", TRAIN_IMAGES, "--pose-model", MOVENET, "--backend", "cpu",
+                "--negatives", IMAGES / "tfex_table.jpg", IMAGES / "tfex_pose_image2.jpeg", "--report", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "| true \\ predicted | chair | cobra | dog | tree | warrior | other | refused |" in r.stdout
+    assert "of 10 photos" in r.stdout and "negatives: 14 poses" in r.stdout
+    assert (tmp_path / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from edgeapp.errors import ConfigError
 from edgeapp.pose.keypoint import Pose
 from edgeapp.pose.smoothing import KeypointFilter, OneEuroConfig, smoothing_factor
 
@@ -85,7 +86,7 @@ def test_pose_none_resets_and_scores_stay_in_range():
 
 
 def test_bad_config_is_refused():
-    with pytest.raises(ValueError, match="min_cutoff_hz"):
+    with pytest.raises(ConfigError, match="min_cutoff_hz"):
         OneEuroConfig(min_cutoff_hz=0)
-    with pytest.raises(ValueError, match="beta"):
+    with pytest.raises(ConfigError, match="beta"):
         OneEuroConfig(beta=-1)
