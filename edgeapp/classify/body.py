@@ -30,6 +30,7 @@ or ankle does not refuse a pose: the classifier is trained to cope with missing 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,18 +73,24 @@ class BodyGuard:
         if is_degenerate(pose, self.min_torso_px, self.min_extent_px):
             return DEGENERATE_POSE
         seen = pose.scores >= self.joint_score
-        if int(seen.sum()) < min(MIN_PERSON_JOINTS, self.min_joints):
+        joints = int(np.count_nonzero(seen))
+        if joints < min(MIN_PERSON_JOINTS, self.min_joints):
             return NO_POSE
-        if int(seen[list(TORSO_JOINTS)].sum()) < self.min_torso_joints or int(seen.sum()) < self.min_joints:
+        torso = int(seen[5]) + int(seen[6]) + int(seen[11]) + int(seen[12])  # TORSO_JOINTS
+        if torso < self.min_torso_joints or joints < self.min_joints:
             return NO_CONFIDENT_POSE
         return None
 
 
 def is_degenerate(pose: Pose, min_torso_px: float = MIN_TORSO_PX, min_extent_px: float = MIN_EXTENT_PX) -> bool:
-    px = pose.xy * np.asarray(pose.frame_size, dtype=np.float64)
-    if not np.isfinite(px).all():
+    xy = pose.xy
+    if not np.isfinite(xy).all():
         return True
-    extent = float((px.max(axis=0) - px.min(axis=0)).max())
-    shoulders = 0.5 * (px[BodyPart.LEFT_SHOULDER] + px[BodyPart.RIGHT_SHOULDER])
-    hips = 0.5 * (px[BodyPart.LEFT_HIP] + px[BodyPart.RIGHT_HIP])
-    return extent < min_extent_px or float(np.linalg.norm(shoulders - hips)) < min_torso_px
+    w, h = pose.frame_size
+    span = xy.max(axis=0) - xy.min(axis=0)
+    if max(float(span[0]) * w, float(span[1]) * h) < min_extent_px:
+        return True
+    # shoulder midpoint minus hip midpoint, in pixels
+    dx = 0.5 * float(xy[5, 0] + xy[6, 0] - xy[11, 0] - xy[12, 0]) * w
+    dy = 0.5 * float(xy[5, 1] + xy[6, 1] - xy[11, 1] - xy[12, 1]) * h
+    return math.hypot(dx, dy) < min_torso_px

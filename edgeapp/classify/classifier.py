@@ -186,10 +186,24 @@ class PoseClassifier:
             return Classification(None, 0.0, (), DEGENERATE_POSE, min_score)
         order = np.argsort(-probs, kind="stable")[: self.top_k]
         top = tuple((self.labels[i], float(probs[i])) for i in order)
-        best = int(order[0])
-        if best == self.other_index or probs[best] < self.contract.min_probability:
-            return Classification(None, float(probs[best]), top, OTHER, min_score)
-        return Classification(top[0][0], top[0][1], top, OK, min_score)
+        best, score = self.winner(probs)
+        if best is None or score < self.contract.min_probability:
+            return Classification(None, score, top, OTHER, min_score)
+        return Classification(self.labels[best], score, top, OK, min_score)
+
+    def winner(self, probs: np.ndarray) -> tuple[int | None, float]:
+        """The winning class and its probability; None when the "other" output decides (contract)."""
+        if self.other_index is None:
+            best = int(np.argmax(probs))
+            return best, float(probs[best])
+        p_other = float(probs[self.other_index])
+        limit = self.contract.other_threshold
+        poses = probs.copy()
+        poses[self.other_index] = -1.0
+        best = int(np.argmax(poses))
+        if (p_other > limit) if limit is not None else (p_other > probs[best]):
+            return None, p_other
+        return best, float(probs[best]) / max(1.0 - p_other, 1e-9)  # among the poses
 
     def predict_table(self, features: np.ndarray) -> np.ndarray:
         """``[N, 51]`` -> ``[N, classes]`` probabilities, no gate (for evaluating a labelled table)."""

@@ -18,6 +18,8 @@ classifier has an explicit contract, read from a sidecar next to the model::
 ``labels`` the model's outputs, in order (optional when a labels file sits beside it).
 ``other_label``      optional: the output that means "none of these" (a class trained on
                      negatives); winning with it gives the status ``other`` and no label.
+``other_threshold``  optional: ``other`` when the "none of these" output is above this
+                     (without it: when that output wins outright).
 ``min_probability``  optional open-set threshold: a winning class under this probability
                      is ``other`` too. Chosen on held-out data (docs/classification.md);
                      ``calibration`` (free-form) records how.
@@ -57,6 +59,7 @@ class ClassifierContract:
     labels: tuple[str, ...] | None = None  # None: take them from the labels file
     other_label: str | None = None  # the output meaning "none of these"
     min_probability: float = 0.0  # open-set threshold on the winning probability
+    other_threshold: float | None = None  # "other" when the other_label output is above this (None: when it wins)
     calibration: dict | None = None  # how min_probability was chosen (kept for the record)
 
     def __post_init__(self) -> None:
@@ -78,6 +81,8 @@ class ClassifierContract:
             d["other_label"] = self.other_label
         if self.min_probability:
             d["min_probability"] = round(self.min_probability, 6)
+        if self.other_threshold is not None:
+            d["other_threshold"] = round(self.other_threshold, 6)
         if self.calibration:
             d["calibration"] = self.calibration
         return d
@@ -112,7 +117,7 @@ def load_contract(path: Path) -> ClassifierContract:
     if not isinstance(data, dict):
         raise ModelError(f"classifier contract {path}: expected a JSON object, got {type(data).__name__}")
     unknown = set(data) - {"schema", "order", "units", "labels", "note", "other_label", "min_probability",
-                           "calibration"}
+                           "other_threshold", "calibration"}
     if unknown:
         raise ModelError(f"classifier contract {path}: unknown keys {sorted(unknown)}")
     schema = data.get("schema", CONTRACT_SCHEMA)
@@ -133,11 +138,17 @@ def load_contract(path: Path) -> ClassifierContract:
     threshold = data.get("min_probability", 0.0)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
         raise ModelError(f"classifier contract {path}: min_probability must be a number within 0..1, got {threshold!r}")
+    other_threshold = data.get("other_threshold")
+    if other_threshold is not None and (isinstance(other_threshold, bool) or not isinstance(other_threshold, (int, float))
+                                        or not 0.0 <= other_threshold <= 1.0 or other is None):
+        raise ModelError(f"classifier contract {path}: other_threshold must be a number within 0..1 and needs "
+                         f"other_label, got {other_threshold!r}")
     calibration = data.get("calibration")
     if calibration is not None and not isinstance(calibration, dict):
         raise ModelError(f"classifier contract {path}: calibration must be an object")
     return ClassifierContract(order=data["order"], units=data["units"], labels=labels, other_label=other,
-                              min_probability=float(threshold), calibration=calibration)
+                              min_probability=float(threshold), calibration=calibration,
+                              other_threshold=None if other_threshold is None else float(other_threshold))
 
 
 def write_contract(path: Path, contract: ClassifierContract, note: str = "") -> None:

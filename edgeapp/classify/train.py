@@ -85,7 +85,8 @@ class TrainConfig:
     # The device recipe (None/0: the notebook's network and data exactly):
     mask_score: float | None = None  # joints under this score are masked out of the embedding (see build_model)
     augment: Augmentation | None = None  # variants of each training row (augment.py)
-    min_probability: float = 0.0  # the open-set threshold written to the contract (chosen by calibrate.py)
+    min_probability: float = 0.0  # the open-set thresholds written to the contract (chosen by recipe.py)
+    other_threshold: float | None = None
     calibration: dict | None = None  # how it was chosen, for the sidecar
 
     def __post_init__(self) -> None:
@@ -284,7 +285,8 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
 
     contract = ClassifierContract(order=config.order, units="pixels", labels=labels,
                                   other_label=OTHER if OTHER in labels else None,
-                                  min_probability=config.min_probability, calibration=config.calibration)
+                                  min_probability=config.min_probability, calibration=config.calibration,
+                                  other_threshold=config.other_threshold if OTHER in labels else None)
     model_path = out_dir / MODEL_FILE
     export_tflite(model, model_path, config.quantize)
     write_labels(out_dir / LABELS_FILE, labels)

@@ -95,11 +95,11 @@ def register(cli) -> None:
                         "that are mislabelled")
     t.add_argument("--order", choices=("yx", "xy"), default="yx",
                    help="input order of the exported model (default yx, the stock model's and the samples')")
-    t.add_argument("--epochs", type=int, default=None, help="at most this many epochs (default 200; device: 150)")
-    t.add_argument("--patience", type=int, default=None, help="early stopping patience (default 20; device: 15)")
+    t.add_argument("--epochs", type=int, default=None, help="at most this many epochs (default 200; device: 120)")
+    t.add_argument("--patience", type=int, default=None, help="early stopping patience (default 20; device: 20)")
     t.add_argument("--limit", type=int, default=None,
                    help="use only every Nth row of each CSV (a capped run, e.g. for CI)")
-    t.add_argument("--batch-size", type=int, default=None, help="default 16 (the device recipe: 64)")
+    t.add_argument("--batch-size", type=int, default=None, help="default 16 (the device recipe: 128)")
     t.add_argument("--seed", type=int, default=42, help="default 42")
     t.add_argument("--no-quantize", action="store_true", help="keep float weights (default: dynamic-range "
                    "quantization, as the tutorial)")
@@ -268,7 +268,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"held out {p.person}: {p.right}/{p.n} right ({p.right / p.n:.2%}), {p.other} other, "
               f"{p.refused} no confident pose")
     if people:
-        print(f"open-set threshold (min_probability) {r.contract.min_probability:.4f}, written to the contract")
+        print(f"open-set thresholds written to the contract: other_threshold {r.contract.other_threshold}, "
+              f"min_probability {r.contract.min_probability:.4f}")
     return 0
 
 
@@ -311,9 +312,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.by_person:
         from edgeapp.classify.recipe import DEVICE, leave_one_person_out
 
-        threshold, people, _ = leave_one_person_out(table, negatives, DEVICE,
-                                                    progress=lambda line: print(line, file=sys.stderr))
-        print(f"leave-one-person-out, device recipe; open-set threshold chosen on the held-out poses {threshold:.4f}")
+        thresholds, people, _ = leave_one_person_out(table, negatives, DEVICE,
+                                                     progress=lambda line: print(line, file=sys.stderr))
+        print(f"leave-one-person-out, device recipe; open-set thresholds chosen on the held-out poses {thresholds}")
         for p in people:
             print(f"{p.person}: {p.right}/{p.n} right ({p.right / p.n:.2%}), other {p.other} ({p.other / p.n:.2%}), "
                   f"refused {p.refused} ({p.refused / p.n:.2%})")
@@ -325,8 +326,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_classes(table, classifier, args.images_dir)
     ev = evaluate_table(classifier, table)
     neg = evaluate_negatives(classifier, negatives) if negatives is not None else None
-    print(f"{classifier.model.path.name} (open-set threshold {classifier.contract.min_probability:.4f}"
-          f"{', other class ' + repr(classifier.contract.other_label) if classifier.contract.other_label else ''})")
+    c = classifier.contract
+    print(f"{classifier.model.path.name} (open set: min_probability {c.min_probability:.4f}"
+          f"{f', other_label {c.other_label!r} above {c.other_threshold}' if c.other_label else ''})")
     print(describe(ev, neg))
     if args.report:
         write_report(ev, neg, Path(args.report), classifier.model.path.name)

@@ -121,7 +121,7 @@ def test_bench_classify_loops_a_short_source():
     r = edgeapp("bench", "classify", "--source", IMAGES / "tfex_pose_image3_tree.jpeg", *MODELS, "--frames", "5",
                 "--warmup", "1")
     assert r.returncode == 0, r.stderr
-    assert "5 frames" in r.stdout and "classify (features+invoke+top-k)" in r.stdout
+    assert "5 frames" in r.stdout and "classify (smoothing+guard+features+invoke+open set)" in r.stdout
 
 
 def test_the_runtime_never_imports_tensorflow():

@@ -150,7 +150,7 @@ def test_contract_rejects_bad_values_in_code():
 def test_open_set_keys_round_trip_and_are_checked(tmp_path):
     side = tmp_path / "m.contract.json"
     c = ClassifierContract("yx", "pixels", ("a", "b", "other"), other_label="other", min_probability=0.7,
-                           calibration={"method": "test"})
+                           calibration={"method": "test"}, other_threshold=0.4)
     side.write_text(json.dumps(c.to_dict()))
     assert load_contract(side) == c
     side.write_text(json.dumps({**c.to_dict(), "other_label": "none"}))

@@ -87,6 +87,14 @@ def test_augment_keeps_labels_and_drops_joints():
     assert (axy[10:] == np.trunc(axy[10:])).all()  # whole pixels, like the extractor's rows
 
 
+def test_other_threshold_rule():
+    from edgeapp.classify.recipe import other_threshold
+
+    p = np.linspace(0.0, 0.5, 1000)
+    t = other_threshold(p)
+    assert (p > t).mean() <= 0.005 and (p >= t).mean() > 0.005  # the smallest such threshold
+
+
 def test_open_set_threshold_rule():
     w = np.linspace(0.5, 1.0, 1000)
     assert open_set_threshold(w) == pytest.approx(w[5])  # at most 0.5% of the held-out poses under it
