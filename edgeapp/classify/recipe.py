@@ -31,8 +31,8 @@ from edgeapp.pose.keypoint import Pose
 
 # The device recipe: masked embedding (a joint under the body guard's score is "not seen"),
 # augmentation, and a larger batch than the notebook's 16 (7x the rows after augmentation).
-DEVICE = TrainConfig(mask_score=JOINT_SCORE, augment=Augmentation(copies=6, scale=0.2, rotation_deg=15.0),
-                     batch_size=128, epochs=120, patience=20)
+DEVICE = TrainConfig(mask_score=JOINT_SCORE, augment=Augmentation(copies=4, scale=0.2, rotation_deg=15.0),
+                     batch_size=128, epochs=120, patience=15)
 
 
 @dataclass(frozen=True)
@@ -68,15 +68,24 @@ def other_threshold(p_other: np.ndarray, max_refused: float = MAX_REFUSED) -> fl
     return float(p[k]) if len(p) else 0.5
 
 
+def balanced_other_threshold(p_pos: np.ndarray, p_neg: np.ndarray) -> float:
+    """The threshold on the "other" output that minimises the sum of the two error rates (Youden's J): held-out
+    true poses answered "other" (p > t) plus held-out negatives named as a pose (p <= t)."""
+    candidates = np.unique(np.concatenate([p_pos, p_neg, [0.0, 1.0]]))
+    errors = [(p_pos > t).mean() + (p_neg <= t).mean() for t in candidates]
+    return float(candidates[int(np.argmin(errors))])
+
+
 def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, config: TrainConfig,
-                         progress: Callable[[str], None] | None = None) -> tuple[dict, list[PersonResult], dict]:
+                         progress: Callable[[str], None] | None = None,
+                         held_out_negatives: KeypointTable | None = None) -> tuple[dict, list[PersonResult], dict]:
     """Per-person held-out answers; the open-set thresholds chosen on them (``other_threshold`` when there
     are negatives, else ``min_probability``) and how."""
     names = people(table)
     if len(names) < 2 or "" in names:
         raise TrainingError("--by-person needs file names that start with the person (girl1_..., guy2_...); "
                             f"found {list(names)[:5]}")
-    probs, true, person, refused = [], [], [], []
+    probs, true, person, refused, neg_probs = [], [], [], [], []
     labels: tuple[str, ...] = ()
     with tempfile.TemporaryDirectory(prefix="edgeapp-lopo-") as tmp:
         for name in names:
@@ -89,10 +98,22 @@ def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, 
             true.append(mine.class_no)
             person += [name] * len(mine)
             refused.append(guard_refused(mine))
+            if held_out_negatives is not None:
+                neg_probs.append(run_exported(r.model_path, encode_table(held_out_negatives.xy,
+                                                                         held_out_negatives.scores, config.order)))
     p, y, refused, person = np.concatenate(probs), np.concatenate(true), np.concatenate(refused), np.array(person)
     other = labels.index("other") if "other" in labels else None
     kept = ~refused
-    if other is not None:
+    if other is not None and held_out_negatives is not None:
+        neg_kept = ~guard_refused(held_out_negatives)
+        p_neg = np.concatenate([q[neg_kept, other] for q in neg_probs])
+        limit = balanced_other_threshold(p[kept, other], p_neg)
+        thresholds = {"other_threshold": limit, "min_probability": 0.0}
+        is_other = p[:, other] > limit
+        rule = ("the threshold on the 'other' output that minimises the sum of the two error rates: held-out "
+                "people's true poses answered 'other', and negatives no model was trained on "
+                f"({len(held_out_negatives)} poses) named as a pose ({(p_neg <= limit).mean():.2%} at it)")
+    elif other is not None:
         limit = other_threshold(p[kept, other])
         thresholds = {"other_threshold": limit, "min_probability": 0.0}
         is_other = p[:, other] > limit
@@ -122,11 +143,12 @@ def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, 
 def train_device_model(table: KeypointTable, out_dir: Path, negatives: KeypointTable | None,
                        config: TrainConfig = DEVICE, by_person: bool = True,
                        progress: Callable[[EpochLog], None] | None = None,
-                       note: Callable[[str], None] | None = None, test: KeypointTable | None = None):
+                       note: Callable[[str], None] | None = None, test: KeypointTable | None = None,
+                       held_out_negatives: KeypointTable | None = None):
     """LOPO + calibration (``by_person``), then the final model on everyone with the chosen threshold."""
     results: list[PersonResult] = []
     if by_person:
-        thresholds, results, calibration = leave_one_person_out(table, negatives, config, note)
+        thresholds, results, calibration = leave_one_person_out(table, negatives, config, note, held_out_negatives)
         config = replace(config, calibration=calibration, **thresholds)
     final = train(table, out_dir, config, test, progress=progress, negatives=negatives)
     if results:

@@ -83,6 +83,9 @@ def register(cli) -> None:
     t.add_argument("--negatives", nargs="+", default=None, metavar="CSV",
                    help="keypoint CSVs of poses that are none of the classes (classifier negatives): trained as "
                         "the class 'other', the model's 'none of these' answer")
+    t.add_argument("--held-out-negatives", nargs="+", default=None, metavar="CSV",
+                   help="with --by-person: negatives no model is trained on, with which the 'other' threshold is "
+                        "balanced against the held-out people's poses")
     t.add_argument("--recipe", choices=("tutorial", "device"), default="tutorial",
                    help="tutorial: the notebook's network and data as they are (default); device: the shipped "
                         "model's (joints under the body guard's score masked, augmentation, batch 64)")
@@ -259,7 +262,8 @@ def run_train(args: argparse.Namespace) -> int:
     negatives = _negatives(args.negatives, args.columns, args.limit)
     r, people = train_device_model(table, Path(args.out), negatives, config, by_person=args.by_person,
                                    progress=print_progress, note=lambda line: print(line, file=sys.stderr),
-                                   test=test)
+                                   test=test, held_out_negatives=_negatives(args.held_out_negatives, args.columns,
+                                                                            args.limit))
     print(f"exported {r.model_path} (+ labels.txt, {r.model_path.stem}.contract.json, report.md, report.json, "
           f"confusion_matrix.png)")
     print(f"{r.evaluated_on} accuracy {r.tflite.accuracy:.4f} ({r.tflite.n} rows) with the exported model; "
