@@ -16,6 +16,7 @@ from edgeapp.classify.config import ClassifyConfig
 from edgeapp.detect.detector import DetectConfig
 from edgeapp.pantilt.controller import PanTiltConfig
 from edgeapp.errors import ConfigError
+from edgeapp.exercise.config import ExerciseLibrary, RepsConfig
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
 from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
@@ -52,9 +53,11 @@ class TasksConfig:
     classify: bool = False
     detect: bool = False
     track: bool = False
+    reps: bool = False
 
     def check(self, path: str) -> None:
         require(not self.classify or self.pose, f"{path}.classify", "needs tasks.pose = true (it classifies the pose)")
+        require(not self.reps or self.pose, f"{path}.reps", "needs tasks.pose = true (it counts on the pose)")
         require(not self.track or self.detect, f"{path}.track", "needs tasks.detect = true (it follows detections)")
         require(self.pose or self.detect, f"{path}.pose", "at least one of tasks.pose and tasks.detect must be on")
 
@@ -118,6 +121,8 @@ class AppConfig:
     preview: PreviewConfig = field(default_factory=PreviewConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     pantilt: PanTiltConfig = field(default_factory=PanTiltConfig)
+    reps: RepsConfig = field(default_factory=RepsConfig)
+    exercise: ExerciseLibrary = field(default_factory=ExerciseLibrary)
 
     @classmethod
     def from_dict(cls, data: dict) -> AppConfig:
@@ -139,6 +144,7 @@ class AppConfig:
         config = cls(**sections)
         require(not config.tasks.track or config.pantilt.rig != "none", "pantilt.rig",
                 "tasks.track needs a rig: servo, hat or sim")
+        config.exercise.get(config.reps.exercise, "reps.exercise")
         return config
 
 

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "edgeapp.cli.mqtt",
     "edgeapp.cli.classify",
     "edgeapp.cli.preview",
+    "edgeapp.cli.reps",
 )
 
 

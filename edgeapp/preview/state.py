@@ -23,7 +23,7 @@ def describe(pipeline, result=None) -> dict[str, Any]:
     state: dict[str, Any] = {
         "frame": None, "frame_time": None, "person": False,
         "pose": {"label": None, "score": None, "held_s": 0.0, "candidate": None, "frame_label": None, "status": None},
-        "detections": [], "target": None,
+        "detections": [], "target": None, "reps": None,
         "fps": pipeline.stats.fps(), "backend": backend, "fallback": fallback,
         "frames": pipeline.stats.frames, "uptime_s": round(time.monotonic() - pipeline.stats.started, 1),
     }
@@ -44,6 +44,9 @@ def describe(pipeline, result=None) -> dict[str, Any]:
             "frame_label": c.classification.label,
             "status": c.classification.status,
         }
+    r = getattr(result, "reps", None)
+    if r is not None:
+        state["reps"] = {"exercise": r.exercise, "count": r.count, "set_reps": r.set_reps, "phase": r.phase}
     # The detection stage is optional and being integrated: draw what a result carries, if anything.
     boxes = [as_box(d) for d in getattr(result, "detections", None) or ()]
     state["detections"] = [{"label": b.label, "score": round(b.score, 3), "box": [round(v, 4) for v in b.box], "id": b.id}

@@ -32,6 +32,8 @@ from edgeapp.detect.tracker import IouTracker
 from edgeapp.events import (DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent,
                             cpu_temperature)
 from edgeapp.events.base import Event
+from edgeapp.exercise.stage import RepsResult
+from edgeapp.exercise.task import RepsTask
 from edgeapp.latency import LatencyWindow
 from edgeapp.pantilt.controller import Command, PanTiltController
 from edgeapp.pantilt.rig import open_rig
@@ -75,6 +77,7 @@ class FrameResult:
     detections: list[dict] | None = None  # {"id", "label", "label_id", "score", "box"} as `edgeapp infer detect` prints
     target: int | None = None  # the track id the rig follows (an id, not the live Track the worker moves on)
     command: Command | None = None
+    reps: RepsResult | None = None
 
 
 @dataclass
@@ -120,6 +123,7 @@ class Pipeline:
             self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
             self.tracker = IouTracker(d.tracker)
         self.tracking = TrackingStage(config, self._emit) if config.tasks.track else None
+        self.reps = RepsTask(config.reps, config.exercise, self._emit) if config.tasks.reps else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
         self.source = source if source is not None else open_service_source(config.source)
@@ -181,6 +185,8 @@ class Pipeline:
             score = result.classification.classification.score
             for hold in result.classification.events:
                 self._emit(PoseClassEvent.from_hold(hold.to_dict(), score=score))
+        if self.reps is not None:
+            result.reps = self.reps.update(result.pose, frame.time)
         if inference.detect_outputs is not None:
             w, h = frame.size
             self._track(result, self.detector.decode(inference.detect_outputs, w, h))
@@ -284,6 +290,8 @@ class Pipeline:
         if self.classifier is not None and self.latest is not None:
             for hold in self.classifier.finish(self.latest.frame.time):
                 self._emit(PoseClassEvent.from_hold(hold.to_dict()))
+        if self.reps is not None and self.latest is not None:
+            self.reps.close(self.latest.frame.time)
         if self.tracker is not None:
             for event in self.tracker.reset():
                 self._emit(DetectionEvent(**event.to_dict()))
