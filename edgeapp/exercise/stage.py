@@ -78,24 +78,25 @@ class RepsStage:
         return exercise or self.exercise.name
 
     def update(self, pose: Pose | None, time: float, person: int | None = None) -> RepsResult:
-        """One frame of one person (``pose`` None: nobody in view). The single-pose path."""
+        """One frame of one person (``pose`` None: nobody in view): the single-pose path, which never
+        switches (what a switch ends comes from :meth:`update_people`)."""
         return self.update_people({person: pose}, time)[0]
 
     def update_people(self, poses: Mapping[int | None, Pose | None], time: float) -> list[RepsResult]:
-        """One frame of everyone in view, by track id: a result per person given, in order, then one for
-        each person no longer given whose counter had something to say (a set that ended)."""
-        ended = self._apply_pending(time)
-        results = [self._one(pose, time, person, ended.pop(person, ())) for person, pose in poses.items()]
+        """One frame of everyone in view, by track id: a result per person given, in order; then one for
+        each person no longer given whose counter had something to say (a set that ended); then, after a
+        switch or reset, one per person whose set it ended, under the exercise it was."""
+        before, ended = self.exercise.name, self._apply_pending(time)
+        results = [self._one(pose, time, person) for person, pose in poses.items()]
         for person in [k for k in self._people if k not in poses]:
-            r = self._one(None, time, person, ended.pop(person, ()))
+            r = self._one(None, time, person)
             if r.events:
                 results.append(r)
-        for person, events in ended.items():  # reset while out of view
-            results.append(RepsResult(self.exercise.name, person, 0, 0, None, None, None, events))
+        results += [RepsResult(before, person, 0, 0, None, None, None, events) for person, events in ended.items()]
         self._forget_absent(time, poses)
         return results
 
-    def _one(self, pose: Pose | None, time: float, person: int | None, before: tuple) -> RepsResult:
+    def _one(self, pose: Pose | None, time: float, person: int | None) -> RepsResult:
         p = self._people.get(person)
         if p is None:
             p = self._people[person] = _Person(RepCounter(self.config.limits(self.exercise)))
@@ -111,7 +112,7 @@ class RepsStage:
         events = p.counter.update(value, time)
         state = p.counter.state
         return RepsResult(self.exercise.name, person, state.count, state.set_reps, state.phase, value,
-                          p.side if value is not None else None, before + events)
+                          p.side if value is not None else None, events)
 
     def finish(self, time: float, reason: str = "finished") -> dict[int | None, tuple[CounterEvent, ...]]:
         """Close everyone's open set (end of stream, stop); counts are kept."""

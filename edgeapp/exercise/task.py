@@ -23,7 +23,7 @@ class RepsTask:
 
     def update(self, pose: Pose | None, time: float) -> RepsResult:
         """The single-pose path: the count belongs to whoever is in view (person None)."""
-        return self.update_people({None: pose}, time)[0]
+        return self.update_people({None: pose}, time)[0]  # the first result is the person's own
 
     def update_people(self, poses: Mapping[int | None, Pose | None], time: float) -> list[RepsResult]:
         """Several tracked people: the count belongs to the track id."""
