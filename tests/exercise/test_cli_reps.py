@@ -40,7 +40,7 @@ def test_the_squat_clip_gives_exactly_two_reps_with_depth_and_duration(squats):
     reps = [e for o in frames for e in o["events"] if e["type"] == "rep"]
     assert [r["count"] for r in reps] == [1, 2] and frames[-1]["reps"] == 2
     for r in reps:
-        assert r["depth"] <= 110  # reached the down zone: at least a half squat
+        assert r["depth"] <= 120  # reached the down zone: deeper than a quarter squat
         assert 0.5 <= r["duration_s"] <= 5.0 and r["down_s"] > 0 and r["up_s"] > 0
         assert r["duration_s"] == pytest.approx(r["down_s"] + r["up_s"], abs=0.002)
     # The third descent ends at the bottom with the clip: it is in the down phase, not a rep.
