@@ -50,6 +50,36 @@ def test_the_squat_clip_gives_exactly_two_reps_with_depth_and_duration(squats):
     assert [(e["type"], e["set_reps"], e["reason"]) for e in final["events"]] == [("set_ended", 2, "finished")]
 
 
+def rewrite(source, path, fps: float, flip: bool):
+    """The clip's frames again, mirrored and/or stamped at another frame rate."""
+    cap = cv2.VideoCapture(str(source))
+    writer = None
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        if writer is None:
+            h, w = image.shape[:2]
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        writer.write(cv2.flip(image, 1) if flip else image)
+    cap.release()
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("fps, flip", [(5, True), (10, False)])
+def test_the_mirrored_clip_and_the_clip_played_twice_as_fast_count_the_same(tmp_path, fps, flip):
+    """Both sides are treated alike, and every limit is in seconds of frame time, not in frames."""
+    path = rewrite(SQUATS, tmp_path / "variant.mp4", fps, flip)
+    r = edgeapp("infer", "reps", path, "--pose-model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    out = lines(r.stdout)
+    reps = [e for o in out for e in o["events"] if e["type"] == "rep"]
+    assert [e["count"] for e in reps] == [1, 2]
+    scale = 5 / fps
+    assert all(1.5 * scale < e["duration_s"] < 3.0 * scale for e in reps)
+
+
 def test_a_clip_with_nobody_gives_no_reps_and_no_error(tmp_path):
     path = tmp_path / "empty_room.mp4"
     rng = np.random.default_rng(0)
