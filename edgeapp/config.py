@@ -14,12 +14,13 @@ from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.detect.detector import DetectConfig
-from edgeapp.pantilt.controller import PanTiltConfig
+from edgeapp.pantilt.config import PanTiltConfig
+from edgeapp.pantilt.rigs import NO_RIG, RIGS
 from edgeapp.errors import ConfigError
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
 from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
-from edgeapp.settings import build, require
+from edgeapp.settings import read, require
 
 DEFAULT_CONFIG = Path("/etc/edgeapp/config.toml")
 
@@ -135,10 +136,10 @@ class AppConfig:
             table = data[f.name]
             # Sections that own their reading (mqtt, classify) keep it; the rest are typed tables.
             reader = getattr(section, "from_dict", None)
-            sections[f.name] = reader(table, f.name) if reader else build(section, table, f.name)
+            sections[f.name] = reader(table, f.name) if reader else read(section, table, f.name)
         config = cls(**sections)
-        require(not config.tasks.track or config.pantilt.rig != "none", "pantilt.rig",
-                "tasks.track needs a rig: servo, hat or sim")
+        require(not config.tasks.track or config.pantilt.rig != NO_RIG, "pantilt.rig",
+                f"tasks.track needs a rig: {', '.join(RIGS)}")
         return config
 
 

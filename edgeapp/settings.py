@@ -24,8 +24,9 @@ def require(ok: bool, path: str, message: str) -> None:
         raise ConfigError(path, message)
 
 
-def build(cls: type[T], table: Mapping[str, Any] | None, path: str) -> T:
-    """An instance of dataclass ``cls`` from ``table``; missing keys keep their defaults."""
+def read(cls: type[T], table: Mapping[str, Any] | None, path: str, base: Any = None) -> T:
+    """An instance of dataclass ``cls`` from ``table``; missing keys keep their defaults (``base``'s, if given:
+    a sub-table's missing keys keep the defaults of the field that holds it, e.g. tilt's narrower range)."""
     if table is None:
         table = {}
     if not isinstance(table, Mapping):
@@ -37,7 +38,10 @@ def build(cls: type[T], table: Mapping[str, Any] | None, path: str) -> T:
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(fields))}"
             raise ConfigError(_join(path, str(key)), f"unknown key{hint}")
     hints = typing.get_type_hints(cls)
-    values = {name: _coerce(hints[name], value, _join(path, name)) for name, value in table.items()}
+    values = {name: _coerce(hints[name], value, _join(path, name), _field_default(fields[name]))
+              for name, value in table.items()}
+    if base is not None:
+        values = {**{name: getattr(base, name) for name in fields}, **values}
     try:
         obj = cls(**values)
     except ConfigError as exc:  # a dataclass that validates itself names keys relative to its table
@@ -52,10 +56,18 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _coerce(tp, value, path: str):
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _coerce(tp, value, path: str, default: Any = None):
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
-        return build(tp, value, path)
+        return read(tp, value, path, default if isinstance(default, tp) else None)
     if origin is typing.Literal:
         choices = typing.get_args(tp)
         if value not in choices:

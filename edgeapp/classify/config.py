@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD, DEFAULT_TOP_K
 from edgeapp.classify.hold import HoldConfig
-from edgeapp.settings import build, require
+from edgeapp.settings import read, require
 from edgeapp.registry import DEFAULT_MODELS
 
 
@@ -39,7 +39,7 @@ class ClassifyConfig:
     @classmethod
     def from_dict(cls, d: dict | None, path: str = "classify") -> ClassifyConfig:
         """Build from a parsed TOML/JSON table; unknown keys and bad values raise ConfigError naming the key."""
-        return build(cls, d, path)
+        return read(cls, d, path)
 
     def check(self, path: str) -> None:
         require(bool(self.model), f"{path}.model", "must not be empty")

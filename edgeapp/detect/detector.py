@@ -27,7 +27,7 @@ import numpy as np
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.labels import Labels
 from edgeapp.detect.tracker import TrackerConfig
-from edgeapp.settings import build, require
+from edgeapp.settings import read, require
 from edgeapp.errors import ModelError
 from edgeapp.registry import DEFAULT_MODELS, Registry
 from edgeapp.runtime.backend import BackendRequest
@@ -64,7 +64,7 @@ class DetectConfig:
 
     @classmethod
     def from_dict(cls, table: Mapping | None, path: str = "detect") -> DetectConfig:
-        return build(cls, table, path)
+        return read(cls, table, path)
 
     def check(self, path: str) -> None:
         require(0.0 <= self.threshold <= 1.0, f"{path}.threshold", f"must be between 0 and 1, got {self.threshold}")

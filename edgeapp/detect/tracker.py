@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
 from edgeapp.detect.detection import Box, Detection, iou
-from edgeapp.settings import build, require
+from edgeapp.settings import read, require
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class TrackerConfig:
 
     @classmethod
     def from_dict(cls, table: Mapping | None, path: str = "detect.tracker") -> TrackerConfig:
-        return build(cls, table, path)
+        return read(cls, table, path)
 
     def check(self, path: str) -> None:
         require(0.0 < self.iou_threshold <= 1.0, f"{path}.iou_threshold", f"must be in (0, 1], got {self.iou_threshold}")

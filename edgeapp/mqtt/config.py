@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeapp.errors import ConfigError
-from edgeapp.settings import build
+from edgeapp.settings import read
 
 MIN_STATS_INTERVAL = 15.0  # as Frigate: more often only adds broker and database load
 MAX_POSE_RATE = 30.0
@@ -58,7 +58,7 @@ class MqttConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None, path: str = "mqtt") -> MqttConfig:
-        return build(cls, d, path)
+        return read(cls, d, path)
 
     def check(self, path: str) -> None:
         self.validate(path)

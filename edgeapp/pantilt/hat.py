@@ -16,10 +16,9 @@ from __future__ import annotations
 import atexit
 import errno
 from dataclasses import dataclass
-from typing import Mapping
 
-from edgeapp.settings import build, require
-from edgeapp.pantilt.rig import ActuatorError
+from edgeapp.pantilt.actuator import ActuatorError, RigType
+from edgeapp.settings import require
 
 HAT_RANGE = (-90.0, 90.0)  # the library's own angle range
 
@@ -36,9 +35,6 @@ class HatConfig:
     tilt_pulse_min_us: int = 575
     tilt_pulse_max_us: int = 2325
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "pantilt.hat") -> HatConfig:
-        return build(cls, table, path)
 
     def check(self, path: str) -> None:
         require(self.i2c_bus >= 0, f"{path}.i2c_bus", f"must not be negative, got {self.i2c_bus}")
@@ -155,3 +151,6 @@ class HatActuator:
         atexit.unregister(self.hat._atexit)
         if self._own_bus:
             self.bus.close()
+
+
+RIG = RigType("hat", HatConfig, lambda c: HAT_RANGE, lambda config, devices: HatActuator(config.hat, bus=devices.bus))

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
 
-from edgeapp.settings import build, require
+from edgeapp.settings import require
 
 # Longest time between observations the slew limit and the integral will credit:
 # after a gap the next step is as small as after a normal frame, never larger.
@@ -48,10 +47,6 @@ class AxisConfig:
     home: float = 0.0
     invert: bool = False  # the servo turns the other way from this convention
     fov_deg: float = 62.2  # the camera's field of view along this axis (Pi camera v2: 62.2 x 48.8)
-
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "pantilt.pan") -> AxisConfig:
-        return build(cls, table, path)
 
     def check(self, path: str) -> None:
         for name in ("kp", "ki", "kd", "integral_limit", "dead_band"):

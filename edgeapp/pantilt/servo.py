@@ -10,10 +10,9 @@ object can be injected.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
 
-from edgeapp.settings import build, require
-from edgeapp.pantilt.rig import ActuatorError
+from edgeapp.pantilt.actuator import ActuatorError, Devices, RigType
+from edgeapp.settings import require
 
 PIN_FACTORIES = ("", "lgpio", "pigpio", "rpigpio", "native", "mock")
 
@@ -31,9 +30,6 @@ class ServoConfig:
     max_pulse_us: float = 2500.0
     frame_us: float = 20000.0  # 50 Hz, what analogue hobby servos expect
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "pantilt.servo") -> ServoConfig:
-        return build(cls, table, path)
 
     def check(self, path: str) -> None:
         require(self.pin_factory in PIN_FACTORIES, f"{path}.pin_factory",
@@ -114,3 +110,10 @@ class ServoActuator:
         self.servos = {}
         if self._own_factory and self.pin_factory is not None:
             self.pin_factory.close()
+
+
+def _open(config, devices: Devices) -> ServoActuator:
+    return ServoActuator(config.servo, pan=config.pan.enabled, tilt=config.tilt.enabled, pin_factory=devices.pin_factory)
+
+
+RIG = RigType("servo", ServoConfig, lambda c: (c.min_angle, c.max_angle), _open)
