@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-import cv2
 import numpy as np
 
 from edgeapp.camera import Frame
@@ -89,10 +88,16 @@ class PipelineStats:
         return round(1000.0 / window.mean_ms, 2) if window.n and window.mean_ms > 0 else None
 
 
+# Draws a finished frame for an MQTT snapshot (JPEG bytes); the service hands in the preview's.
+SnapshotRenderer = Callable[["Pipeline", "FrameResult"], bytes]
+
+
 class Pipeline:
-    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None, source=None):
+    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None, source=None,
+                 render_snapshot: SnapshotRenderer | None = None):
         self.config = config
         self.sink = sink
+        self.render_snapshot = render_snapshot
         self.controls = Controls()
         self.stats = PipelineStats()
         self.latest: FrameResult | None = None
@@ -257,20 +262,17 @@ class Pipeline:
     def _snapshot(self, result: FrameResult) -> None:
         """Draw and encode on a thread of its own: a snapshot must not cost the frame loop a frame."""
         publish = getattr(self.sink, "publish_snapshot", None)
-        if publish is None:
+        render = self.render_snapshot
+        if publish is None or render is None:
             return
 
         def encode() -> None:
-            from edgeapp.preview.overlay import annotated
-
             try:
-                ok, jpeg = cv2.imencode(".jpg", annotated(self, result),
-                                        [cv2.IMWRITE_JPEG_QUALITY, self.config.preview.jpeg_quality])
+                jpeg = render(self, result)
             except Exception as exc:  # drawing must never take the service down; say so instead
                 self._emit(ErrorEvent(source="snapshot", message=f"snapshot of frame {result.frame.index} failed: {exc}"))
                 return
-            if ok:
-                publish(jpeg.tobytes())
+            publish(jpeg)
 
         threading.Thread(target=encode, name="snapshot", daemon=True).start()
 
