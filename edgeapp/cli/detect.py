@@ -10,6 +10,7 @@ from edgeapp.cli.common import add_backend_options, add_clip_bench_options, back
 from edgeapp.detect.bench import bench_detect, print_report
 from edgeapp.detect.detector import DetectConfig, Detector
 from edgeapp.detect.tracker import IouTracker
+from edgeapp.settings import read
 
 
 def register(cli) -> None:
@@ -42,7 +43,7 @@ def detect_config(args: argparse.Namespace) -> DetectConfig:
         "labels_allow": args.labels_allow, "labels_deny": args.labels_deny,
         "max_results": args.max_results, "resize": args.resize,
     }.items() if v is not None}
-    return DetectConfig.from_dict(table, "detect")
+    return read(DetectConfig, table, "detect")
 
 
 def open_detector(args: argparse.Namespace) -> Detector:

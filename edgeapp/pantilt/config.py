@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from edgeapp.pantilt.pid import AxisConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
-from edgeapp.settings import require
+from edgeapp.settings import Problems
 
 
 def _tilt_default() -> AxisConfig:
@@ -33,29 +33,29 @@ class PanTiltControl:
     rate_hz: float = 50.0  # the most writes per second the rig's bus thread makes
     idle_release_s: float = 0.0  # stop driving the servos after this long without a move (0: never)
 
-    def check(self, path: str) -> None:
-        require(self.rig == NO_RIG or self.rig in RIGS, f"{path}.rig",
-                f"must be one of {', '.join((NO_RIG, *RIGS))}, got {self.rig!r}")
-        require(self.hold_s >= 0.0, f"{path}.hold_s", f"must not be negative, got {self.hold_s}")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.rig == NO_RIG or self.rig in RIGS, "rig",
+                         f"must be one of {', '.join((NO_RIG, *RIGS))}, got {self.rig!r}")
+        problems.require(self.hold_s >= 0.0, "hold_s", f"must not be negative, got {self.hold_s}")
         for name in ("home_speed", "scan_speed", "rate_hz"):
-            require(getattr(self, name) > 0.0, f"{path}.{name}", f"must be positive, got {getattr(self, name)}")
-        require(self.runaway_steps >= 2, f"{path}.runaway_steps", f"must be at least 2, got {self.runaway_steps}")
-        require(self.runaway_ratio > 0.0, f"{path}.runaway_ratio", f"must be positive, got {self.runaway_ratio}")
-        require(self.scan_min < self.scan_max, f"{path}.scan_min", "must be below scan_max")
-        require(not self.scan or (self.pan.min_angle <= self.scan_min and self.scan_max <= self.pan.max_angle),
-                f"{path}.scan_min",
-                f"the scan range {self.scan_min}..{self.scan_max} must lie within pan's "
-                f"{self.pan.min_angle}..{self.pan.max_angle}")
-        require(self.idle_release_s >= 0.0, f"{path}.idle_release_s", "must not be negative")
+            problems.require(getattr(self, name) > 0.0, name, f"must be positive, got {getattr(self, name)}")
+        problems.require(self.runaway_steps >= 2, "runaway_steps", f"must be at least 2, got {self.runaway_steps}")
+        problems.require(self.runaway_ratio > 0.0, "runaway_ratio", f"must be positive, got {self.runaway_ratio}")
+        problems.require(self.scan_min < self.scan_max, "scan_min", "must be below scan_max")
+        problems.require(not self.scan or (self.pan.min_angle <= self.scan_min and self.scan_max <= self.pan.max_angle),
+                         "scan_min",
+                         f"the scan range {self.scan_min}..{self.scan_max} must lie within pan's "
+                         f"{self.pan.min_angle}..{self.pan.max_angle}")
+        problems.require(self.idle_release_s >= 0.0, "idle_release_s", "must not be negative")
         reach = self.actuator_range()
         if reach is not None:
             lo, hi = reach
             for name in ("pan", "tilt"):
                 axis = getattr(self, name)
                 # An angle the actuator refuses would be dropped with an ERROR on every tracking frame.
-                require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi), f"{path}.{name}.min_angle",
-                        f"{name}'s {axis.min_angle}..{axis.max_angle} must lie within the {self.rig} rig's "
-                        f"{lo}..{hi}")
+                problems.require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi), f"{name}.min_angle",
+                                 f"{name}'s {axis.min_angle}..{axis.max_angle} must lie within the {self.rig} rig's "
+                                 f"{lo}..{hi}")
 
     def actuator_range(self) -> tuple[float, float] | None:
         """The angles the chosen actuator accepts (None: no rig)."""

@@ -18,7 +18,7 @@ import errno
 from dataclasses import dataclass
 
 from edgeapp.pantilt.actuator import ActuatorError, RigType
-from edgeapp.settings import require
+from edgeapp.settings import Problems
 
 HAT_RANGE = (-90.0, 90.0)  # the library's own angle range
 
@@ -36,13 +36,13 @@ class HatConfig:
     tilt_pulse_max_us: int = 2325
 
 
-    def check(self, path: str) -> None:
-        require(self.i2c_bus >= 0, f"{path}.i2c_bus", f"must not be negative, got {self.i2c_bus}")
-        require(0x03 <= self.address <= 0x77, f"{path}.address", f"must be a 7-bit I2C address, got {self.address:#x}")
-        require(self.pan_channel in (1, 2), f"{path}.pan_channel", f"must be 1 or 2, got {self.pan_channel}")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.i2c_bus >= 0, "i2c_bus", f"must not be negative, got {self.i2c_bus}")
+        problems.require(0x03 <= self.address <= 0x77, "address", f"must be a 7-bit I2C address, got {self.address:#x}")
+        problems.require(self.pan_channel in (1, 2), "pan_channel", f"must be 1 or 2, got {self.pan_channel}")
         for axis in ("pan", "tilt"):
             lo, hi = getattr(self, f"{axis}_pulse_min_us"), getattr(self, f"{axis}_pulse_max_us")
-            require(0 < lo < hi, f"{path}.{axis}_pulse_min_us", f"need 0 < min < max, got {lo}, {hi}")
+            problems.require(0 < lo < hi, f"{axis}_pulse_min_us", f"need 0 < min < max, got {lo}, {hi}")
 
 
 class CountingBus:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgeapp.pantilt.actuator import ActuatorError, Devices, RigType
-from edgeapp.settings import require
+from edgeapp.settings import Problems
 
 PIN_FACTORIES = ("", "lgpio", "pigpio", "rpigpio", "native", "mock")
 
@@ -31,16 +31,16 @@ class ServoConfig:
     frame_us: float = 20000.0  # 50 Hz, what analogue hobby servos expect
 
 
-    def check(self, path: str) -> None:
-        require(self.pin_factory in PIN_FACTORIES, f"{path}.pin_factory",
-                f"must be one of {', '.join(repr(p) for p in PIN_FACTORIES)}, got {self.pin_factory!r}")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.pin_factory in PIN_FACTORIES, "pin_factory",
+                         f"must be one of {', '.join(repr(p) for p in PIN_FACTORIES)}, got {self.pin_factory!r}")
         for name in ("pan_pin", "tilt_pin"):
-            require(0 <= getattr(self, name) <= 27, f"{path}.{name}", f"must be a BCM GPIO number 0..27, got {getattr(self, name)}")
-        require(self.pan_pin != self.tilt_pin, f"{path}.tilt_pin", f"must differ from pan_pin ({self.pan_pin})")
-        require(self.min_angle < self.max_angle, f"{path}.min_angle", "must be below max_angle")
-        require(0 < self.min_pulse_us < self.max_pulse_us < self.frame_us, f"{path}.min_pulse_us",
-                f"need 0 < min_pulse_us < max_pulse_us < frame_us, got {self.min_pulse_us}, "
-                f"{self.max_pulse_us}, {self.frame_us}")
+            problems.require(0 <= getattr(self, name) <= 27, name, f"must be a BCM GPIO number 0..27, got {getattr(self, name)}")
+        problems.require(self.pan_pin != self.tilt_pin, "tilt_pin", f"must differ from pan_pin ({self.pan_pin})")
+        problems.require(self.min_angle < self.max_angle, "min_angle", "must be below max_angle")
+        problems.require(0 < self.min_pulse_us < self.max_pulse_us < self.frame_us, "min_pulse_us",
+                         f"need 0 < min_pulse_us < max_pulse_us < frame_us, got {self.min_pulse_us}, "
+                         f"{self.max_pulse_us}, {self.frame_us}")
 
 
 def make_pin_factory(name: str):

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from edgeapp.pantilt.actuator import ActuatorError, RigType
-from edgeapp.settings import require
+from edgeapp.settings import Problems
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,9 @@ class SimRigConfig:
     max_angle: float = 90.0
 
 
-    def check(self, path: str) -> None:
-        require(self.servo_speed > 0, f"{path}.servo_speed", f"must be positive, got {self.servo_speed}")
-        require(self.min_angle < self.max_angle, f"{path}.min_angle", "must be below max_angle")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.servo_speed > 0, "servo_speed", f"must be positive, got {self.servo_speed}")
+        problems.require(self.min_angle < self.max_angle, "min_angle", "must be below max_angle")
 
 
 class SimActuator:

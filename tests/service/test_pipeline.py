@@ -14,6 +14,7 @@ from edgeapp.events import PoseClassEvent, PoseEvent
 from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
 from edgeapp.runtime.failover import FailoverModel
 from edgeapp.service.pipeline import Pipeline
+from edgeapp.settings import read
 
 CLIP = VIDEO / "opencv_vtest_30s_h264.mp4"
 
@@ -32,7 +33,7 @@ class ListSink:
 def config(**sections) -> AppConfig:
     base = {"source": {"uri": str(CLIP)}, "runtime": {"models_dir": str(MODELS), "threads": 2}}
     base.update(sections)
-    return AppConfig.from_dict(base)
+    return read(AppConfig, base)
 
 
 def test_pipeline_runs_pose_and_classification_and_can_be_built_twice():
