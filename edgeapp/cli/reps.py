@@ -12,9 +12,11 @@ from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_json_option, emit, open_model
 from edgeapp.config import PoseConfig
 from edgeapp.errors import ConfigError
-from edgeapp.exercise import ExerciseLibrary, RepsConfig, RepsStage
+from edgeapp.exercise import ExerciseLibrary, RepsStage
+from edgeapp.exercise.config import RepsFile
 from edgeapp.exercise.definition import BUILTIN
 from edgeapp.pose import MoveNet
+from edgeapp.settings import read
 
 
 def register(cli) -> None:
@@ -40,30 +42,28 @@ def register(cli) -> None:
     b.set_defaults(func=run_bench)
 
 
-def read_reps_config(path: str | None) -> tuple[RepsConfig, ExerciseLibrary]:
-    """The ``[reps]`` and ``[exercise.*]`` tables of a TOML file (defaults without one)."""
+def read_reps_config(path: str | None) -> RepsFile:
+    """The ``[reps]`` and ``[exercise.*]`` tables of a TOML file (the defaults without one)."""
     if path is None:
-        return RepsConfig(), ExerciseLibrary()
+        return RepsFile()
     try:
         data = tomllib.loads(Path(path).read_text())
     except OSError as exc:
         raise ConfigError("", f"cannot read {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
-    return RepsConfig.from_dict(data.get("reps")), ExerciseLibrary.from_dict(data.get("exercise"))
+    return read(RepsFile, {k: v for k, v in data.items() if k in ("reps", "exercise")})
 
 
 def stage_for(args: argparse.Namespace) -> RepsStage | int:
     """The stage the options ask for, or the exit status of a usage error."""
-    config, library = read_reps_config(args.config)
-    name = args.exercise or config.exercise
+    file = read_reps_config(args.config)
+    library, name = file.library, args.exercise or file.reps.exercise
     if name not in library.exercises:
-        if args.exercise is None:
-            library.get(name)  # the config's own key is wrong: a ConfigError naming reps.exercise
         return usage_error(f"--exercise: unknown exercise {name!r}; known: {', '.join(library.names)}")
     if args.side:
         library = ExerciseLibrary({**library.exercises, name: replace(library.exercises[name], side=args.side)})
-    return RepsStage(library, config, name)
+    return RepsStage(library, file.reps, name)
 
 
 def run_infer(args: argparse.Namespace) -> int:
@@ -87,7 +87,7 @@ def run_infer(args: argparse.Namespace) -> int:
         source.close()
     if last is not None:  # the open set ends with the clip; a movement still in progress is not a rep
         ended = stage.finish(last.time).get(None, ())
-        emit({"frame": last.index, "time": round(last.time, 3), "exercise": stage.exercise.name, "reps": r.count,
+        emit({"frame": last.index, "time": round(last.time, 3), "exercise": stage.name, "reps": r.count,
               "final": True, "events": [e.to_dict() for e in ended]})
     return 0
 

@@ -18,12 +18,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Mapping
 
+from edgeapp.errors import ConfigError
 from edgeapp.exercise.counter import CounterLimits
-from edgeapp.exercise.definition import BUILTIN, Exercise, exercises_from_table, lookup
+from edgeapp.exercise.definition import BUILTIN, Exercise, check_names
 from edgeapp.exercise.signal import DEFAULT_MIN_SCORE
-from edgeapp.settings import build, require
+from edgeapp.settings import Problems
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,12 @@ class RepsConfig:
     # between sets that training guidelines give (ACSM: 30 s and more).
     set_pause_s: float = 10.0
 
-    @classmethod
-    def from_dict(cls, d: Any, path: str = "reps") -> RepsConfig:
-        return build(cls, d, path)
-
-    def check(self, path: str) -> None:
-        require(bool(self.exercise), f"{path}.exercise", "must not be empty")
-        require(0.0 <= self.min_score <= 1.0, f"{path}.min_score", f"must be between 0 and 1, got {self.min_score}")
-        require(0.0 < self.lost_s <= 60.0, f"{path}.lost_s", f"must be in (0, 60] seconds, got {self.lost_s}")
-        require(0.0 < self.set_pause_s <= 3600.0, f"{path}.set_pause_s",
-                f"must be in (0, 3600] seconds, got {self.set_pause_s}")
+    def check(self, problems: Problems) -> None:
+        problems.require(bool(self.exercise), "exercise", "must not be empty")
+        problems.require(0.0 <= self.min_score <= 1.0, "min_score", f"must be between 0 and 1, got {self.min_score}")
+        problems.require(0.0 < self.lost_s <= 60.0, "lost_s", f"must be in (0, 60] seconds, got {self.lost_s}")
+        problems.require(0.0 < self.set_pause_s <= 3600.0, "set_pause_s",
+                         f"must be in (0, 3600] seconds, got {self.set_pause_s}")
 
     def limits(self, exercise: Exercise) -> CounterLimits:
         return CounterLimits(exercise.up, exercise.down, exercise.rest, exercise.min_rep_s, exercise.max_rep_s,
@@ -55,17 +52,43 @@ class RepsConfig:
 
 @dataclass(frozen=True)
 class ExerciseLibrary:
-    """Every exercise the device knows: the built-ins and the config's ``[exercise.<name>]`` tables."""
+    """Every exercise the device knows: the built-ins, and the user's ``[exercise.<name>]`` added or replacing."""
 
     exercises: dict[str, Exercise] = field(default_factory=lambda: dict(BUILTIN))
 
     @classmethod
-    def from_dict(cls, d: Any, path: str = "exercise") -> ExerciseLibrary:
-        return cls(exercises_from_table(d, path))
+    def with_user(cls, user: Mapping[str, Exercise] | None) -> ExerciseLibrary:
+        return cls({**BUILTIN, **(user or {})})
 
     def get(self, name: str, path: str = "reps.exercise") -> Exercise:
-        return lookup(self.exercises, name, path)
+        """The exercise called ``name``; a ConfigError at ``path`` naming the known ones otherwise."""
+        if name not in self.exercises:
+            raise ConfigError(path, f"unknown exercise {name!r}; known: {', '.join(self.names)}")
+        return self.exercises[name]
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self.exercises))
+
+
+def check_reps(problems: Problems, reps: RepsConfig, user: Mapping[str, Exercise]) -> None:
+    """The rules across ``[reps]`` and ``[exercise.*]``: names are plain words, and the exercise exists."""
+    check_names(problems, user)
+    library = ExerciseLibrary.with_user(user)
+    problems.require(reps.exercise in library.exercises, "reps.exercise",
+                     f"unknown exercise {reps.exercise!r}; known: {', '.join(library.names)}")
+
+
+@dataclass(frozen=True)
+class RepsFile:
+    """The ``[reps]`` and ``[exercise.<name>]`` tables of a file (``edgeapp infer reps --config``)."""
+
+    reps: RepsConfig = field(default_factory=RepsConfig)
+    exercise: dict[str, Exercise] = field(default_factory=dict)
+
+    def check(self, problems: Problems) -> None:
+        check_reps(problems, self.reps, self.exercise)
+
+    @property
+    def library(self) -> ExerciseLibrary:
+        return ExerciseLibrary.with_user(self.exercise)

@@ -19,12 +19,11 @@ Built-in thresholds follow published conventions, never a clip (see ``docs/exerc
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Mapping
+from dataclasses import dataclass
+from typing import Literal, Mapping
 
-from edgeapp.errors import ConfigError
 from edgeapp.pose.keypoint import KEYPOINT_NAMES
-from edgeapp.settings import build, require
+from edgeapp.settings import Problems
 
 SIGNALS = ("angle", "height", "distance")
 JOINTS_PER_SIGNAL = {"angle": 3, "height": 2, "distance": 2}
@@ -36,7 +35,7 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise. ``name`` is filled from the table's key (``[exercise.<name>]``)."""
+    """One exercise (a ``[exercise.<name>]`` table; the name is the table's key)."""
 
     signal: Literal["angle", "height", "distance"] | None = None
     joints: tuple[str, ...] = ()
@@ -46,25 +45,25 @@ class Exercise:
     rest: Literal["up", "down"] = "up"
     min_rep_s: float = 0.5
     max_rep_s: float = 20.0
-    name: str = field(default="", compare=False)
 
-    def check(self, path: str) -> None:
-        require(self.signal is not None, f"{path}.signal", f"is required: one of {', '.join(SIGNALS)}")
+    def check(self, problems: Problems) -> None:
+        if not problems.require(self.signal is not None, "signal", f"is required: one of {', '.join(SIGNALS)}"):
+            return
         n = JOINTS_PER_SIGNAL[self.signal]
-        require(len(self.joints) == n, f"{path}.joints",
-                f"a {self.signal} signal needs {n} joints, got {len(self.joints)}")
+        problems.require(len(self.joints) == n, "joints", f"a {self.signal} signal needs {n} joints, got {len(self.joints)}")
         for i, joint in enumerate(self.joints):
-            require(joint in KEYPOINT_NAMES or joint in SIDED_JOINTS, f"{path}.joints[{i}]",
-                    f"unknown joint {joint!r}; known: {', '.join(SIDED_JOINTS)}, nose, or any of them with "
-                    f"left_/right_ (e.g. left_knee)")
-        require(self.up is not None, f"{path}.up", "is required (the signal's threshold of the up zone)")
-        require(self.down is not None, f"{path}.down", "is required (the signal's threshold of the down zone)")
-        require(self.up > self.down, f"{path}.up",
-                f"must be above down (up {self.up:g} <= down {self.down:g}); the band between them is the hysteresis")
-        if self.signal == "angle":
-            require(0 <= self.down and self.up <= 180, f"{path}.up", "joint angles are 0..180 degrees")
-        require(0 < self.min_rep_s < self.max_rep_s <= 600, f"{path}.min_rep_s",
-                f"needs 0 < min_rep_s < max_rep_s <= 600, got {self.min_rep_s:g} and {self.max_rep_s:g}")
+            problems.require(joint in KEYPOINT_NAMES or joint in SIDED_JOINTS, f"joints[{i}]",
+                             f"unknown joint {joint!r}; known: {', '.join(SIDED_JOINTS)}, nose, or any of them with "
+                             f"left_/right_ (e.g. left_knee)")
+        have_up = problems.require(self.up is not None, "up", "is required (the signal's threshold of the up zone)")
+        have_down = problems.require(self.down is not None, "down", "is required (the signal's threshold of the down zone)")
+        if have_up and have_down and problems.require(
+                self.up > self.down, "up",
+                f"must be above down (up {self.up:g} <= down {self.down:g}); the band between them is the hysteresis"):
+            if self.signal == "angle":
+                problems.require(0 <= self.down and self.up <= 180, "up", "joint angles are 0..180 degrees")
+        problems.require(0 < self.min_rep_s < self.max_rep_s <= 600, "min_rep_s",
+                         f"needs 0 < min_rep_s < max_rep_s <= 600, got {self.min_rep_s:g} and {self.max_rep_s:g}")
 
     def joint_index(self, joint: str, side: str) -> int:
         """The COCO index of ``joint`` on ``side`` (a joint named with its side keeps it)."""
@@ -89,34 +88,16 @@ class Exercise:
 #   that is an arm 26 deg above / below horizontal, half way between horizontal and each extreme.
 # - min_rep_s 0.5 s (120 reps a minute, twice the cadence of fast bodyweight sets), jumping jack 0.3 s;
 #   max_rep_s 20 s, the 10 s down + 10 s up of super-slow training (Hutchins' SuperSlow protocol).
-BUILTIN: dict[str, Exercise] = {e.name: e for e in (
-    Exercise("angle", ("hip", "knee", "ankle"), up=150.0, down=120.0, side="better", name="squat"),
-    Exercise("angle", ("shoulder", "elbow", "wrist"), up=150.0, down=90.0, side="better", name="pushup"),
-    Exercise("height", ("wrist", "shoulder"), up=0.5, down=-0.5, side="both", rest="down", min_rep_s=0.3,
-             name="jumping_jack"),
-    Exercise("angle", ("hip", "knee", "ankle"), up=150.0, down=110.0, side="both", name="lunge"),
-)}
+BUILTIN: dict[str, Exercise] = {
+    "squat": Exercise("angle", ("hip", "knee", "ankle"), up=150.0, down=120.0, side="better"),
+    "pushup": Exercise("angle", ("shoulder", "elbow", "wrist"), up=150.0, down=90.0, side="better"),
+    "jumping_jack": Exercise("height", ("wrist", "shoulder"), up=0.5, down=-0.5, side="both", rest="down",
+                             min_rep_s=0.3),
+    "lunge": Exercise("angle", ("hip", "knee", "ankle"), up=150.0, down=110.0, side="both"),
+}
 
 
-def exercises_from_table(table: Any, path: str = "exercise") -> dict[str, Exercise]:
-    """The built-in exercises with the user's ``[exercise.<name>]`` tables added (or replacing a built-in)."""
-    library = dict(BUILTIN)
-    if table is None:
-        return library
-    if not isinstance(table, Mapping):
-        raise ConfigError(path, f"must be a table of exercises ([{path}.<name>]), got {type(table).__name__}")
-    for name, spec in table.items():
-        key = f"{path}.{name}"
-        require(bool(NAME_PATTERN.match(str(name))), key,
-                "an exercise name is lower case letters, digits and _, starting with a letter (at most 32)")
-        require(not (isinstance(spec, Mapping) and "name" in spec), f"{key}.name",
-                "unknown key; the table's own key is the exercise's name")
-        library[name] = replace(build(Exercise, spec, key), name=name)
-    return library
-
-
-def lookup(library: Mapping[str, Exercise], name: str, path: str) -> Exercise:
-    """The exercise called ``name``; a ConfigError at ``path`` naming the known ones otherwise."""
-    if name not in library:
-        raise ConfigError(path, f"unknown exercise {name!r}; known: {', '.join(sorted(library))}")
-    return library[name]
+def check_names(problems: Problems, user: Mapping[str, Exercise], path: str = "exercise") -> None:
+    for name in user:
+        problems.require(bool(NAME_PATTERN.match(name)), f"{path}.{name}",
+                         "an exercise name is lower case letters, digits and _, starting with a letter (at most 32)")

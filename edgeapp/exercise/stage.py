@@ -60,7 +60,8 @@ class RepsStage:
     def __init__(self, library: ExerciseLibrary, config: RepsConfig, exercise: str | None = None):
         self.library = library
         self.config = config
-        self.exercise = library.get(exercise or config.exercise)
+        self.name = exercise or config.exercise
+        self.exercise = library.get(self.name)
         self._reader = SignalReader(self.exercise, config.min_score)
         self._people: dict[int | None, _Person] = {}
         self._pending: Any = None
@@ -75,7 +76,7 @@ class RepsStage:
         if exercise is not None and exercise not in self.library.exercises:
             raise ValueError(f"unknown exercise {exercise!r}; known: {', '.join(self.library.names)}")
         self._pending = _KEEP if exercise is None else exercise
-        return exercise or self.exercise.name
+        return exercise or self.name
 
     def update(self, pose: Pose | None, time: float, person: int | None = None) -> RepsResult:
         """One frame of one person (``pose`` None: nobody in view): the single-pose path, which never
@@ -86,7 +87,7 @@ class RepsStage:
         """One frame of everyone in view, by track id: a result per person given, in order; then one for
         each person no longer given whose counter had something to say (a set that ended); then, after a
         switch or reset, one per person whose set it ended, under the exercise it was."""
-        before, ended = self.exercise.name, self._apply_pending(time)
+        before, ended = self.name, self._apply_pending(time)
         results = [self._one(pose, time, person) for person, pose in poses.items()]
         for person in [k for k in self._people if k not in poses]:
             r = self._one(None, time, person)
@@ -111,7 +112,7 @@ class RepsStage:
             p.filter.reset()
         events = p.counter.update(value, time)
         state = p.counter.state
-        return RepsResult(self.exercise.name, person, state.count, state.set_reps, state.phase, value,
+        return RepsResult(self.name, person, state.count, state.set_reps, state.phase, value,
                           p.side if value is not None else None, events)
 
     def finish(self, time: float, reason: str = "finished") -> dict[int | None, tuple[CounterEvent, ...]]:
@@ -124,7 +125,7 @@ class RepsStage:
             return {}
         ended = self.finish(time, "reset")
         if pending is not _KEEP:
-            self.exercise = self.library.get(pending)
+            self.name, self.exercise = pending, self.library.get(pending)
             self._reader = SignalReader(self.exercise, self.config.min_score)
         self._people = {}
         return ended

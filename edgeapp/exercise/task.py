@@ -21,6 +21,11 @@ class RepsTask:
         self.stage = RepsStage(library, config)
         self._emit = emit
 
+    @classmethod
+    def from_config(cls, config, emit: Callable[[RepEvent], None]) -> RepsTask:
+        """From the service's ``AppConfig``: its ``[reps]`` and ``[exercise.*]`` tables."""
+        return cls(config.reps, ExerciseLibrary.with_user(config.exercise), emit)
+
     def update(self, pose: Pose | None, time: float) -> RepsResult:
         """The single-pose path: the count belongs to whoever is in view (person None)."""
         return self.update_people({None: pose}, time)[0]  # the first result is the person's own
@@ -35,7 +40,7 @@ class RepsTask:
     def close(self, time: float) -> None:
         """The stream ends: open sets end (``finished``)."""
         for person, events in self.stage.finish(time).items():
-            self._publish(events, self.stage.exercise.name, time, person)
+            self._publish(events, self.stage.name, time, person)
 
     def _publish(self, events, exercise: str, time: float, person: int | None) -> None:
         units = self.stage.exercise.units
@@ -53,5 +58,5 @@ class RepsTask:
             except ValueError as exc:
                 raise CommandRejected(str(exc)) from None
 
-        commands.register("exercise", switch, initial=self.stage.exercise.name)
+        commands.register("exercise", switch, initial=self.stage.name)
         commands.register("reps_reset", lambda _press: self.stage.request(None) and None)

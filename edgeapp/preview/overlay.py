@@ -178,11 +178,3 @@ def render(image: np.ndarray, state: Mapping[str, Any], pose=None, detections=No
                 status_text(state.get("fps"), state.get("backend", "none"), bool(state.get("fallback"))),
                 reps_text(state.get("reps")))
     return out
-
-
-def annotated(pipeline, result, draw=render) -> np.ndarray:
-    """A frame result drawn as the preview shows it (skeleton, boxes, target, pose and status lines)."""
-    from edgeapp.preview.state import describe
-
-    return draw(result.frame.image, describe(pipeline, result), pose=result.pose,
-                detections=getattr(result, "detections", None), target=getattr(result, "target", None))

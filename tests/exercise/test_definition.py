@@ -6,21 +6,23 @@ import pytest
 
 from edgeapp.config import AppConfig
 from edgeapp.errors import ConfigError
-from edgeapp.exercise import BUILTIN, ExerciseLibrary, RepsConfig
+from edgeapp.exercise import BUILTIN, RepsConfig
+from edgeapp.exercise.config import RepsFile
 from edgeapp.exercise.signal import SignalReader, joint_angle
+from edgeapp.settings import Problems, read
 
 GOOD = {"signal": "angle", "joints": ["shoulder", "elbow", "wrist"], "up": 150.0, "down": 110.0}
 
 
 def test_builtins_are_valid_and_user_tables_add_or_replace():
     for name, ex in BUILTIN.items():
-        ex.check(f"exercise.{name}")
-        assert ex.up > ex.down
-    library = ExerciseLibrary.from_dict({"wall_push": GOOD, "squat": {**GOOD, "joints": ["hip", "knee", "ankle"],
-                                                                       "down": 100.0}})
+        problems = Problems(f"exercise.{name}")
+        ex.check(problems)
+        assert not problems.errors and ex.up > ex.down
+    library = read(RepsFile, {"exercise": {"wall_push": GOOD, "squat": {**GOOD, "joints": ["hip", "knee", "ankle"],
+                                                                          "down": 100.0}}}).library
     assert set(library.names) == {*BUILTIN, "wall_push"}
-    assert library.get("wall_push").name == "wall_push" and library.get("wall_push").side == "better"
-    assert library.get("squat").down == 100.0
+    assert library.get("wall_push").side == "better" and library.get("squat").down == 100.0
 
 
 @pytest.mark.parametrize("table, key, words", [
@@ -34,16 +36,17 @@ def test_builtins_are_valid_and_user_tables_add_or_replace():
     ({**GOOD, "name": "y"}, "exercise.x.name", "unknown key"),
     ({k: v for k, v in GOOD.items() if k != "down"}, "exercise.x.down", "is required"),
     ("squat", "exercise.x", "must be a table"),
+    ({**GOOD, "up": 110.0, "joints": ["hip"]}, "exercise.x.joints", "needs 3 joints"),  # every problem at once
 ])
 def test_bad_definitions_name_the_key(table, key, words):
     with pytest.raises(ConfigError) as err:
-        ExerciseLibrary.from_dict({"x": table})
+        read(RepsFile, {"exercise": {"x": table}})
     assert err.value.path == key and words in err.value.message
 
 
 def test_exercise_names_are_plain_words():
     with pytest.raises(ConfigError) as err:
-        ExerciseLibrary.from_dict({"Wall Push": GOOD})
+        read(RepsFile, {"exercise": {"Wall Push": GOOD}})
     assert err.value.path == "exercise.Wall Push"
 
 
@@ -57,13 +60,13 @@ def test_exercise_names_are_plain_words():
 ])
 def test_the_service_config_names_the_key(tables, key):
     with pytest.raises(ConfigError) as err:
-        AppConfig.from_dict(tables)
+        read(AppConfig, tables)
     assert err.value.path == key and err.value.exit_code == 78
 
 
 def test_a_user_exercise_can_be_the_service_default():
-    config = AppConfig.from_dict({"tasks": {"reps": True}, "reps": {"exercise": "x"}, "exercise": {"x": GOOD}})
-    assert config.reps == RepsConfig(exercise="x") and config.exercise.get("x").joints == tuple(GOOD["joints"])
+    config = read(AppConfig, {"tasks": {"reps": True}, "reps": {"exercise": "x"}, "exercise": {"x": GOOD}})
+    assert config.reps == RepsConfig(exercise="x") and config.exercise["x"].joints == tuple(GOOD["joints"])
 
 
 def test_joint_angles_and_invisible_joints():
