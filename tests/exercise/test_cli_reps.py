@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from support.shared import MOVENET, VIDEO
+from support.shared import IMAGES, MOVENET, VIDEO
 
 SQUATS = VIDEO / "exercise" / "squats_band.mp4"
 
@@ -93,6 +93,11 @@ def test_a_clip_with_nobody_gives_no_reps_and_no_error(tmp_path):
     out = lines(r.stdout)
     assert len(out) == 41 and all(o["reps"] == 0 for o in out)
     assert not [e for o in out for e in o["events"]]
+
+
+def test_a_still_image_is_a_usage_error():
+    r = edgeapp("infer", "reps", IMAGES / "squat.bmp", "--pose-model", MOVENET)
+    assert r.returncode == 2 and "need a video" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_an_unknown_exercise_is_a_usage_error_naming_the_option():
