@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from edgeapp.errors import ConfigError
 
 Phase = Union[str, None]  # "up", "down" or None (not known yet)
 
@@ -40,11 +39,11 @@ class CounterLimits:
     lost_s: float = 1.0
     set_pause_s: float = 10.0
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # definitions are checked where they are read; this guards the code
         if not self.up > self.down:
-            raise ConfigError("up", f"must be above down (up {self.up:g} <= down {self.down:g})")
+            raise ValueError(f"up must be above down (up {self.up:g} <= down {self.down:g})")
         if self.rest not in ("up", "down"):
-            raise ConfigError("rest", f"must be up or down, got {self.rest!r}")
+            raise ValueError(f"rest must be up or down, got {self.rest!r}")
 
 
 @dataclass(frozen=True)

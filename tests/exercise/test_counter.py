@@ -141,7 +141,5 @@ def test_a_clock_that_goes_back_starts_afresh_without_counting():
 
 
 def test_up_not_above_down_is_refused():
-    from edgeapp.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="up"):
+    with pytest.raises(ValueError, match="up must be above down"):
         CounterLimits(up=100, down=100)
