@@ -26,6 +26,15 @@ class RepsTask:
         """From the service's ``AppConfig``: its ``[reps]`` and ``[exercise.*]`` tables."""
         return cls(config.reps, ExerciseLibrary.with_user(config.exercise), emit)
 
+    def update_frame(self, result) -> RepsResult:
+        """A finished frame: per person (track id) when the pipeline followed people (``result.people``, a list
+        with ``id`` and ``pose``), else the single pose. Returns the first person's result, whose pose the
+        preview draws."""
+        people = getattr(result, "people", None)
+        if people:
+            return self.update_people({p.id: p.pose for p in people}, result.frame.time)[0]
+        return self.update(result.pose, result.frame.time)
+
     def update(self, pose: Pose | None, time: float) -> RepsResult:
         """The single-pose path: the count belongs to whoever is in view (person None)."""
         return self.update_people({None: pose}, time)[0]  # the first result is the person's own

@@ -190,7 +190,7 @@ class Pipeline:
             for hold in result.classification.events:
                 self._emit(PoseClassEvent.from_hold(hold.to_dict(), score=score))
         if self.reps is not None:
-            result.reps = self.reps.update(result.pose, frame.time)
+            result.reps = self.reps.update_frame(result)
         if inference.detect_outputs is not None:
             w, h = frame.size
             self._track(result, self.detector.decode(inference.detect_outputs, w, h))

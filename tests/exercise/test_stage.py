@@ -114,3 +114,25 @@ def test_a_switch_ends_the_set_and_starts_the_new_exercise_at_zero():
     stage.request(None)  # reset, same exercise: nothing was counted, nothing to say
     (r,) = stage.update_people({None: poses[0]}, float(times[-1]) + 0.2)
     assert (r.exercise, r.count, r.events) == ("pushup", 0, ())
+
+
+def test_the_service_task_counts_per_track_id_when_the_frame_has_people():
+    from types import SimpleNamespace
+
+    from edgeapp.config import AppConfig
+    from edgeapp.exercise.task import RepsTask
+
+    published = []
+    task = RepsTask.from_config(AppConfig(), published.append)
+    times, poses = session("squat")
+    standing = pose_for(BUILTIN["squat"], 175.0)
+    for t, p in zip(times, poses):
+        frame = SimpleNamespace(time=float(t))
+        first = task.update_frame(SimpleNamespace(frame=frame, pose=p, people=[SimpleNamespace(id=3, pose=p),
+                                                                                SimpleNamespace(id=8, pose=standing)]))
+    assert (first.person, first.count) == (3, 5)
+    task.close(float(times[-1]))
+    assert [(e.type, e.person, e.count) for e in published][-2:] == [("rep", 3, 5), ("set_ended", 3, 5)]
+    single = RepsTask.from_config(AppConfig(), published.append)
+    r = single.update_frame(SimpleNamespace(frame=SimpleNamespace(time=0.0), pose=poses[0], people=[]))
+    assert r.person is None
