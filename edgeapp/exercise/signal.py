@@ -16,7 +16,8 @@ from typing import Sequence
 
 from edgeapp.exercise.definition import SIDES, Exercise
 
-# The TF.js pose-detection demos draw MoveNet keypoints from score 0.3 up (their default scoreThreshold).
+# The TF.js pose-detection demo's MoveNet keypoint threshold (MOVENET_CONFIG.scoreThreshold in
+# tfjs-models pose-detection/demos/live_video/src/params.js).
 DEFAULT_MIN_SCORE = 0.3
 SWITCH_MARGIN = 0.2
 

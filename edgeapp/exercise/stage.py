@@ -2,7 +2,7 @@
 
 ::
 
-    stage = RepsStage.from_config(config.reps, config.exercise)
+    stage = RepsStage(ExerciseLibrary.with_user(config.exercise), config.reps)
     for frame in frames:
         result = stage.update(pose, frame.time)            # pose: Pose or None (nobody)
         result.count, result.phase, result.signal
@@ -65,10 +65,6 @@ class RepsStage:
         self._reader = SignalReader(self.exercise, config.min_score)
         self._people: dict[int | None, _Person] = {}
         self._pending: Any = None
-
-    @classmethod
-    def from_config(cls, config: RepsConfig, library: ExerciseLibrary | None = None) -> RepsStage:
-        return cls(library or ExerciseLibrary(), config)
 
     def request(self, exercise: str | None = None) -> str:
         """Switch to ``exercise`` (None: the current one) with every count at 0, from any thread.

@@ -136,3 +136,25 @@ def test_the_service_task_counts_per_track_id_when_the_frame_has_people():
     single = RepsTask.from_config(AppConfig(), published.append)
     r = single.update_frame(SimpleNamespace(frame=SimpleNamespace(time=0.0), pose=poses[0], people=[]))
     assert r.person is None
+
+
+def test_leaving_mid_rep_and_after_a_rep_never_adds_one():
+    """Out of view longer than lost_s: the movement in progress is forgotten, and coming back standing
+    after a counted rep is not another rep."""
+    ex = BUILTIN["squat"]
+    stage = RepsStage(ExerciseLibrary(), RepsConfig())
+    trace = sine_reps(1, 175.0, 80.0, 2.5, FPS)
+    t = 0.0
+    for v in trace.values:  # one whole rep
+        stage.update(pose_for(ex, float(v)), t)
+        t += 1 / FPS
+    for v in (175.0, 150.0, 120.0, 90.0):  # on the way down...
+        stage.update(pose_for(ex, v), t)
+        t += 1 / FPS
+    for _ in range(int(3 * FPS)):  # ...gone for 3 s
+        r = stage.update(None, t)
+        t += 1 / FPS
+    for _ in range(int(2 * FPS)):  # back, standing
+        r = stage.update(pose_for(ex, 175.0), t)
+        t += 1 / FPS
+    assert r.count == 1 and r.phase == "up"
