@@ -43,39 +43,47 @@ class SignalReader:
         self._needed = {s: self._joints[s] + (self._torso[s] if torso else ()) for s in SIDES}
 
     def read(self, points: Sequence[Sequence[float]], scores: Sequence[float], previous: str | None = None,
-             hold: bool = False) -> Reading:
-        """``points``: 17 (x, y) in pixels (so angles are true on non-square frames); ``scores``: 17 floats.
-        ``previous`` is the side read last; ``hold`` keeps it while it is visible (a rep in progress)."""
+             hold: bool = False, scale: tuple[float, float] = (1.0, 1.0)) -> Reading:
+        """``points``: 17 (x, y), times ``scale`` in pixels (the frame size for normalised points, so angles
+        are true on non-square frames); ``scores``: 17 floats. ``previous`` is the side read last; ``hold``
+        keeps it while it is visible (a rep in progress)."""
         side = self.exercise.side
         if side in SIDES:
-            return self._one(points, scores, side)
+            return self._one(points, scores, side, scale)
         if side == "both":
-            left, right = self._one(points, scores, "left"), self._one(points, scores, "right")
+            left, right = self._one(points, scores, "left", scale), self._one(points, scores, "right", scale)
             if left.value is None or right.value is None:
                 return NOTHING
             return Reading((left.value + right.value) / 2, "both")
-        return self._better(points, scores, previous, hold)
+        return self._better(points, scores, previous, hold, scale)
 
-    def _better(self, points, scores, previous: str | None, hold: bool) -> Reading:
-        quality = {s: self._weakest(scores, s) for s in SIDES}
-        best = max(SIDES, key=quality.__getitem__)
-        if previous in SIDES and quality[previous] >= self.min_score and (
-                hold or quality[best] < quality[previous] + SWITCH_MARGIN):
-            best = previous
-        return self._one(points, scores, best)
+    def _better(self, points, scores, previous: str | None, hold: bool, scale) -> Reading:
+        left, right = self._weakest(scores, "left"), self._weakest(scores, "right")
+        best, quality = ("left", left) if left >= right else ("right", right)
+        if previous in SIDES:
+            kept = left if previous == "left" else right
+            if kept >= self.min_score and (hold or quality < kept + SWITCH_MARGIN):
+                best, quality = previous, kept
+        if quality < self.min_score:
+            return NOTHING
+        return self._value(points, best, scale)
 
     def _weakest(self, scores, side: str) -> float:
-        return min(scores[i] for i in self._needed[side])
+        return min([scores[i] for i in self._needed[side]])
 
-    def _one(self, points, scores, side: str) -> Reading:
+    def _one(self, points, scores, side: str, scale) -> Reading:
         if self._weakest(scores, side) < self.min_score:
             return NOTHING
-        p = [points[i] for i in self._joints[side]]
+        return self._value(points, side, scale)
+
+    def _value(self, points, side: str, scale) -> Reading:
+        sx, sy = scale
+        p = [(points[i][0] * sx, points[i][1] * sy) for i in self._joints[side]]
         kind = self.exercise.signal
         if kind == "angle":
             return Reading(joint_angle(p[0], p[1], p[2]), side)
-        shoulder, hip = (points[i] for i in self._torso[side])
-        torso = math.dist(shoulder, hip)
+        (x0, y0), (x1, y1) = (points[i] for i in self._torso[side])
+        torso = math.hypot((x1 - x0) * sx, (y1 - y0) * sy)
         if torso <= 1e-6:  # a collapsed pose: no scale to measure in
             return NOTHING
         if kind == "height":

@@ -85,12 +85,13 @@ class RepsStage:
         switch or reset, one per person whose set it ended, under the exercise it was."""
         before, ended = self.name, self._apply_pending(time)
         results = [self._one(pose, time, person) for person, pose in poses.items()]
-        for person in [k for k in self._people if k not in poses]:
-            r = self._one(None, time, person)
-            if r.events:
-                results.append(r)
+        if len(self._people) > len(poses):  # people out of view: their sets may end, their tracks may be over
+            for person in [k for k in self._people if k not in poses]:
+                r = self._one(None, time, person)
+                if r.events:
+                    results.append(r)
+            self._forget_absent(time, poses)
         results += [RepsResult(before, person, 0, 0, None, None, None, events) for person, events in ended.items()]
-        self._forget_absent(time, poses)
         return results
 
     def _one(self, pose: Pose | None, time: float, person: int | None) -> RepsResult:
@@ -101,8 +102,7 @@ class RepsStage:
         if pose is not None:
             p.seen_at = time
             xy, scores = p.filter(pose.xy, pose.scores, time)
-            w, h = pose.frame_size
-            reading = self._reader.read((xy * (w, h)).tolist(), scores.tolist(), p.side, p.counter.moving)
+            reading = self._reader.read(xy.tolist(), scores.tolist(), p.side, p.counter.moving, pose.frame_size)
             value, p.side = reading.value, reading.side or p.side
         else:
             p.filter.reset()
