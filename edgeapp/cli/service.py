@@ -8,7 +8,7 @@ import os
 import sys
 
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_json_option
+from edgeapp.cli.common import add_backend_options, add_json_option, runtime_table
 from edgeapp.config import DEFAULT_CONFIG, load_config
 from edgeapp.service.runner import run_service, with_overrides
 
@@ -35,9 +35,7 @@ def register(cli) -> None:
     b.add_argument("--source", required=True, help="a clip (read without dropping)")
     b.add_argument("--tasks", default="pose,classify,detect", help="comma-separated: pose, classify, detect, track")
     b.add_argument("--frames", type=int, default=300)
-    b.add_argument("--threads", type=int, default=4)
-    b.add_argument("--backend", default="auto", choices=("auto", "cpu", "edgetpu"))
-    b.add_argument("--models-dir", default=None)
+    add_backend_options(b)
     b.add_argument("--broker", default="local",
                    help="HOST:PORT of a broker, 'local' to start a private mosquitto (default), or 'none'")
     add_json_option(b)
@@ -100,7 +98,7 @@ def bench_pipeline(args: argparse.Namespace) -> int:
             broker = (host or "127.0.0.1", int(port))
         try:
             config = config_for(args.source, [t.strip() for t in args.tasks.split(",") if t.strip()],
-                                args.models_dir, args.threads, args.backend, broker, Path(tmp))
+                                runtime_table(args), broker, Path(tmp))
             print_report(bench(config, args.frames, local.process.pid if local else None), as_json=args.json)
         finally:
             if local is not None:

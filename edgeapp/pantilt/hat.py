@@ -121,6 +121,7 @@ class HatActuator:
                      "tilt": self.hat.servo_two if pan_ch == 1 else self.hat.servo_one}
         self._channel = {"pan": pan_ch, "tilt": tilt_ch}
         self.failed_writes = 0
+        self.closed = False
 
     @property
     def i2c_errors(self) -> int:
@@ -146,6 +147,9 @@ class HatActuator:
             self.hat.servo_enable(channel, False)
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         # The library registers an exit hook that writes to the bus; the rig has already
         # released the servos, and the bus may be gone by then.
         atexit.unregister(self.hat._atexit)

@@ -57,6 +57,7 @@ class Rig:
         self._released = True
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._closed = False
 
     # -- any thread --------------------------------------------------------------
     def command(self, pan: float | None, tilt: float | None) -> bool:
@@ -84,7 +85,11 @@ class Rig:
 
     def stop(self, home: tuple[float | None, float | None] | None = None, release: bool = True,
              timeout: float = 2.0) -> None:
-        """Stop the owner thread; write ``home`` first if given, then release the servos and close."""
+        """Stop the owner thread; write ``home`` first if given, then release the servos and close.
+        Only the first call acts: the actuator is closed after it."""
+        if self._closed:
+            return
+        self._closed = True
         if home is not None:
             self.command(*home)
         if self._thread is not None:
@@ -104,6 +109,16 @@ class Rig:
             log.warning("%s: release failed: %s", self.actuator.name, exc)
         finally:
             self.actuator.close()
+
+    def close(self) -> None:
+        """:meth:`stop` without a home position (the rig stays where it is, released)."""
+        self.stop()
+
+    def __enter__(self) -> Rig:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- the owner thread --------------------------------------------------------
     def flush(self) -> None:

@@ -109,6 +109,7 @@ class ServoActuator:
             servo.close()
         self.servos = {}
         if self._own_factory and self.pin_factory is not None:
+            self._own_factory = False  # closed once; a second close() has nothing left to do
             self.pin_factory.close()
 
 
