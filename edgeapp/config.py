@@ -30,13 +30,13 @@ OUTBOX_FILE = "outbox.sqlite3"  # in service.state_dir, unless mqtt.outbox_path 
 class SourceConfig:
     """Where frames come from: a file, folder, /dev/videoN, an rtsp:// or http:// URL, or picamera2[:N]."""
 
-    uri: str = "picamera2"
+    uri: str = "picamera2"  # picamera2[:N], /dev/videoN, rtsp://, http:// (MJPEG), a video file or an image folder
     loop: bool = False  # files: start again at the end (a kiosk demo clip)
-    width: int = 640
-    height: int = 480
-    fps: float = 30.0
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    width: int = 640  # cameras: requested width
+    height: int = 480  # cameras: requested height
+    fps: float = 30.0  # cameras: requested rate
+    reconnect_min_s: float = 0.5  # a camera that fails is reopened with backoff from this...
+    reconnect_max_s: float = 30.0  # ...up to this
     read_timeout_s: float = 5.0  # a live camera silent this long is reopened
 
     def check(self, problems: Problems) -> None:
@@ -50,10 +50,10 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class TasksConfig:
-    pose: bool = True
-    classify: bool = False
-    detect: bool = False
-    track: bool = False
+    pose: bool = True  # MoveNet pose estimation
+    classify: bool = False  # classify the pose (needs pose)
+    detect: bool = False  # object detection and tracks
+    track: bool = False  # follow the target with the pan/tilt rig (needs detect and a rig)
 
     def check(self, problems: Problems) -> None:
         problems.require(not self.classify or self.pose, "classify", "needs tasks.pose = true (it classifies the pose)")
@@ -63,10 +63,10 @@ class TasksConfig:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    backend: Literal["auto", "cpu", "edgetpu"] = "auto"
-    threads: int = 4
-    edgetpu_device: str = "usb"
-    delegate: str = DEFAULT_DELEGATE
+    backend: Literal["auto", "cpu", "edgetpu"] = "auto"  # auto: the Edge TPU when present (and the model has a twin)
+    threads: int = 4  # CPU threads per model
+    edgetpu_device: str = "usb"  # usb, pci, usb:N, pci:N
+    delegate: str = DEFAULT_DELEGATE  # the Edge TPU delegate library
     tpu_retry_s: float = 60.0  # after a fallback, how often to try the Edge TPU again
     models_dir: str = ""  # default: $EDGEAPP_MODELS_DIR, the checkout's models/, or /var/lib/edgeapp/models
 
@@ -83,8 +83,8 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class PoseConfig:
-    model: str = "movenet-lightning-int8"
-    smart_crop: bool = True
+    model: str = "movenet-lightning-int8"  # a registry name (edgeapp models list) or a .tflite path
+    smart_crop: bool = True  # crop around the last pose (MoveNet's smart cropping)
     min_person_score: float = 0.2  # below this mean keypoint score nobody is there
 
     def check(self, problems: Problems) -> None:
@@ -95,7 +95,7 @@ class PoseConfig:
 class ServiceConfig:
     state_dir: str = ""  # default: $STATE_DIRECTORY (the unit's StateDirectory), else /var/lib/edgeapp; holds the outbox
     stall_timeout_s: float = 30.0  # a frame loop stuck this long exits so the supervisor restarts it
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"  # the service's log level
     drain_s: float = 5.0  # on stop, how long the outbox may take to flush
 
     def check(self, problems: Problems) -> None:

@@ -27,13 +27,13 @@ HAT_RANGE = (-90.0, 90.0)  # the library's own angle range
 class HatConfig:
     """``[pantilt.hat]``."""
 
-    i2c_bus: int = 1
-    address: int = 0x15
+    i2c_bus: int = 1  # /dev/i2c-N
+    address: int = 0x15  # the HAT's I2C address
     pan_channel: int = 1  # the HAT's servo 1 pans in Pimoroni's kit; 2 if the servos are wired the other way
     pan_pulse_min_us: int = 575  # the library's defaults
-    pan_pulse_max_us: int = 2325
-    tilt_pulse_min_us: int = 575
-    tilt_pulse_max_us: int = 2325
+    pan_pulse_max_us: int = 2325  # the library's defaults
+    tilt_pulse_min_us: int = 575  # the library's defaults
+    tilt_pulse_max_us: int = 2325  # the library's defaults
 
 
     def check(self, problems: Problems) -> None:

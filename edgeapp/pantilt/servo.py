@@ -22,12 +22,12 @@ class ServoConfig:
     """``[pantilt.servo]``: two servos on GPIO pins (BCM numbers)."""
 
     pin_factory: str = ""  # "" = gpiozero's default (lgpio, then rpigpio, pigpio, native); "mock" for a dry run
-    pan_pin: int = 17
-    tilt_pin: int = 18
+    pan_pin: int = 17  # BCM GPIO number
+    tilt_pin: int = 18  # BCM GPIO number
     min_angle: float = -90.0  # the servo's own range, which min/max_pulse_us map onto
-    max_angle: float = 90.0
-    min_pulse_us: float = 500.0
-    max_pulse_us: float = 2500.0
+    max_angle: float = 90.0  # (see min_angle)
+    min_pulse_us: float = 500.0  # the pulse at min_angle
+    max_pulse_us: float = 2500.0  # the pulse at max_angle
     frame_us: float = 20000.0  # 50 Hz, what analogue hobby servos expect
 
 
