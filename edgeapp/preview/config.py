@@ -37,17 +37,14 @@ class PreviewConfig:
         problems.require(not (self.token and self.token_file), "token", "set token or token_file, not both")
         if not self.enabled:
             return  # a disabled preview's token file need not exist on this machine
-        try:
+        with problems.collecting():  # a token file that cannot be read is one more error, not the end of the read
             token = self.resolve_token(problems.path)
-        except ConfigError as exc:
-            problems.errors.append(exc)
-            return
-        if token:
-            problems.require(len(token) >= MIN_TOKEN_CHARS, "token_file" if self.token_file else "token",
-                             f"must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
-        else:
-            problems.require(self.loopback, "token", f"required when host is not loopback ({self.host!r} exposes "
-                                                     "the camera on the network); set token or token_file")
+            if token:
+                problems.require(len(token) >= MIN_TOKEN_CHARS, "token_file" if self.token_file else "token",
+                                 f"must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
+            else:
+                problems.require(self.loopback, "token", f"required when host is not loopback ({self.host!r} "
+                                                         "exposes the camera on the network); set token or token_file")
 
     @property
     def loopback(self) -> bool:
