@@ -41,7 +41,8 @@ class SourceConfig:
 
     def check(self, problems: Problems) -> None:
         problems.require(bool(self.uri), "uri", "must not be empty")
-        problems.require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, "width", "width and height must be 16..8192")
+        problems.require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, "width",
+                         "width and height must be 16..8192")
         problems.require(0 < self.fps <= 240, "fps", f"must be in (0, 240], got {self.fps}")
         problems.require(0 < self.reconnect_min_s <= self.reconnect_max_s, "reconnect_min_s",
                          "must be > 0 and not above reconnect_max_s")
@@ -93,7 +94,7 @@ class PoseConfig:
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    state_dir: str = ""  # default: $STATE_DIRECTORY (the unit's StateDirectory), else /var/lib/edgeapp; holds the outbox
+    state_dir: str = ""  # holds the outbox; "": $STATE_DIRECTORY (the unit's StateDirectory), else /var/lib/edgeapp
     stall_timeout_s: float = 30.0  # a frame loop stuck this long exits so the supervisor restarts it
     log_level: Literal["debug", "info", "warning", "error"] = "info"  # the service's log level
     drain_s: float = 5.0  # on stop, how long the outbox may take to flush

@@ -35,7 +35,8 @@ class TrackerConfig:
 
 
     def check(self, problems: Problems) -> None:
-        problems.require(0.0 < self.iou_threshold <= 1.0, "iou_threshold", f"must be in (0, 1], got {self.iou_threshold}")
+        problems.require(0.0 < self.iou_threshold <= 1.0, "iou_threshold",
+                         f"must be in (0, 1], got {self.iou_threshold}")
         problems.require(self.end_after >= 1, "end_after", f"must be at least 1 frame, got {self.end_after}")
         problems.require(self.min_hits >= 1, "min_hits", f"must be at least 1, got {self.min_hits}")
         problems.require(self.centre_weight >= 0.0, "centre_weight", f"must not be negative, got {self.centre_weight}")

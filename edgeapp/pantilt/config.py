@@ -53,7 +53,8 @@ class PanTiltControl:
             for name in ("pan", "tilt"):
                 axis = getattr(self, name)
                 # An angle the actuator refuses would be dropped with an ERROR on every tracking frame.
-                problems.require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi), f"{name}.min_angle",
+                problems.require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi),
+                                 f"{name}.min_angle",
                                  f"{name}'s {axis.min_angle}..{axis.max_angle} must lie within the {self.rig} rig's "
                                  f"{lo}..{hi}")
 

@@ -1,12 +1,12 @@
 """The one thread that owns the bus.
 
 An actuator (:mod:`edgeapp.pantilt.actuator`) is three calls: ``write(pan,
-tilt)``, ``release()`` and ``close()``. Only the :class:`Rig`'s thread ever calls them, so an I2C bus or a PWM chip never sees
-two writers; the frame loop only leaves the latest setpoint with
-:meth:`Rig.command`, which never blocks and never raises on a bad value. Writes
-are coalesced and rate-limited (the peer wrote in a loop with no sleep and
-crashed the I2C bus); a failed write is counted and retried on the next tick,
-never fatal.
+tilt)``, ``release()`` and ``close()``. Only the :class:`Rig`'s thread ever
+calls them, so an I2C bus or a PWM chip never sees two writers; the frame
+loop only leaves the latest setpoint with :meth:`Rig.command`, which never
+blocks and never raises on a bad value. Writes are coalesced and rate-limited
+(the peer wrote in a loop with no sleep and crashed the I2C bus); a failed
+write is counted and retried on the next tick, never fatal.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ class ServoConfig:
         problems.require(self.pin_factory in PIN_FACTORIES, "pin_factory",
                          f"must be one of {', '.join(repr(p) for p in PIN_FACTORIES)}, got {self.pin_factory!r}")
         for name in ("pan_pin", "tilt_pin"):
-            problems.require(0 <= getattr(self, name) <= 27, name, f"must be a BCM GPIO number 0..27, got {getattr(self, name)}")
+            problems.require(0 <= getattr(self, name) <= 27, name,
+                             f"must be a BCM GPIO number 0..27, got {getattr(self, name)}")
         problems.require(self.pan_pin != self.tilt_pin, "tilt_pin", f"must differ from pan_pin ({self.pan_pin})")
         problems.require(self.min_angle < self.max_angle, "min_angle", "must be below max_angle")
         problems.require(0 < self.min_pulse_us < self.max_pulse_us < self.frame_us, "min_pulse_us",
@@ -114,7 +115,8 @@ class ServoActuator:
 
 
 def _open(config, devices: Devices) -> ServoActuator:
-    return ServoActuator(config.servo, pan=config.pan.enabled, tilt=config.tilt.enabled, pin_factory=devices.pin_factory)
+    return ServoActuator(config.servo, pan=config.pan.enabled, tilt=config.tilt.enabled,
+                         pin_factory=devices.pin_factory)
 
 
 RIG = RigType("servo", ServoConfig, lambda c: (c.min_angle, c.max_angle), _open)
