@@ -13,8 +13,9 @@ from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_clip_bench_options, backend_request, emit, registry
 from edgeapp.detect.bench import bench_detect, print_report
 from edgeapp.detect.detector import DetectConfig, Detector
-from edgeapp.detect.tracker import IouTracker
+from edgeapp.detect.tracker import ObjectTracker
 from edgeapp.errors import ConfigError
+from edgeapp.events.detection import detection_json
 
 
 def register(cli) -> None:
@@ -71,17 +72,17 @@ def open_detector(args: argparse.Namespace) -> Detector:
 def run_infer(args: argparse.Namespace) -> int:
     detector = open_detector(args)
     source = open_source(args.path)
-    tracker = IouTracker(detector.config.tracker)
+    tracker = ObjectTracker(detector.config.tracker)
     info = detector.model.info
     try:
         for frame in source.frames():
             if source.still:
-                tracker = IouTracker(detector.config.tracker)  # unrelated images: no identity carries over
+                tracker = ObjectTracker(detector.config.tracker)  # unrelated images: no identity carries over
             detections = detector.detect(frame.image)
-            ids = tracker.update(detections, frame.index, frame.time).ids
+            tracked = tracker.update(detections, frame.index, frame.time).detections
             emit({"source": frame.source, "frame": frame.index, "time": round(frame.time, 3),
                   "backend": info.backend, "fallback": info.fallback,
-                  "detections": [{"id": i, **d.to_dict()} for i, d in zip(ids, detections)]})
+                  "detections": [detection_json(d) for d in tracked]})
     finally:
         source.close()
     return 0

@@ -24,7 +24,7 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
-from edgeapp.detect.detection import Detection
+from edgeapp.detect.detection import BBox, Detection
 from edgeapp.detect.labels import Labels
 from edgeapp.detect.tracker import TrackerConfig
 from edgeapp.settings import build, require
@@ -308,5 +308,5 @@ class Detector:
             x0, y0, x1, y1 = box
             if label is None or x1 <= x0 or y1 <= y0:  # a hole in the labels, or a box wholly in the padding
                 continue
-            result.append(Detection(label, class_id, score, (x0, y0, x1, y1)))
+            result.append(Detection(label, class_id, score, BBox(x0, y0, x1, y1)))
         return result

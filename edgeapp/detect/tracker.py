@@ -6,17 +6,18 @@ target, boxes overlap from one frame to the next). A track ends after
 ``end_after`` consecutive frames without a match, so one missed detection does
 not end it and start a new id.
 
-Events are plain data (``type`` new/update/end with ``before``/``after`` dicts,
-Frigate's shape) for the MQTT layer to wrap; nothing here knows about MQTT.
+Events are plain data (``type`` new/update/end with ``before``/``after``
+snapshots, Frigate's shape) for the event layer to turn into JSON; nothing here
+knows about MQTT.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping, Sequence
 
-from edgeapp.detect.detection import Box, Detection, iou
+from edgeapp.detect.detection import BBox, Detection, iou
 from edgeapp.settings import build, require
 
 
@@ -46,13 +47,35 @@ class TrackerConfig:
         require(self.update_min_s >= 0.0, f"{path}.update_min_s", f"must not be negative, got {self.update_min_s}")
 
 
+@dataclass(frozen=True, slots=True)
+class TrackSnapshot:
+    """A track as it was at one moment: what an event reports."""
+
+    id: int
+    label: str
+    label_id: int
+    score: float
+    top_score: float
+    box: BBox
+    start_frame: int
+    start_time: float
+    last_frame: int
+    frame_time: float
+    end_time: float | None
+    hits: int
+
+    @property
+    def active(self) -> bool:
+        return self.end_time is None
+
+
 @dataclass(eq=False)
 class Track:
     id: int
     label: str
     label_id: int
     score: float
-    box: Box
+    box: BBox
     start_frame: int
     start_time: float
     last_frame: int
@@ -62,7 +85,7 @@ class Track:
     missed: int = 0  # consecutive frames unseen
     end_time: float | None = None
     confirmed: bool = False
-    _reported: dict | None = field(default=None, repr=False)
+    _reported: TrackSnapshot | None = field(default=None, repr=False)
     _reported_at: float = field(default=float("-inf"), repr=False)  # frame time of the last update event
 
     @property
@@ -76,25 +99,12 @@ class Track:
 
     @property
     def center(self) -> tuple[float, float]:
-        x0, y0, x1, y1 = self.box
-        return (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        return self.box.center
 
-    def to_dict(self, digits: int = 4) -> dict:
-        return {
-            "id": self.id,
-            "label": self.label,
-            "label_id": self.label_id,
-            "score": round(self.score, digits),
-            "top_score": round(self.top_score, digits),
-            "box": [round(float(v), digits) for v in self.box],
-            "start_frame": self.start_frame,
-            "start_time": round(self.start_time, 3),
-            "last_frame": self.last_frame,
-            "frame_time": round(self.last_time, 3),
-            "end_time": None if self.end_time is None else round(self.end_time, 3),
-            "hits": self.hits,
-            "active": self.active,
-        }
+    def snapshot(self) -> TrackSnapshot:
+        return TrackSnapshot(self.id, self.label, self.label_id, self.score, self.top_score, self.box,
+                             self.start_frame, self.start_time, self.last_frame, self.last_time, self.end_time,
+                             self.hits)
 
 
 @dataclass(frozen=True)
@@ -102,28 +112,29 @@ class TrackEvent:
     """``new`` (before is the same as after, as Frigate sends it), ``update`` or ``end``."""
 
     type: Literal["new", "update", "end"]
-    before: dict
-    after: dict
+    before: TrackSnapshot
+    after: TrackSnapshot
 
     @property
     def track_id(self) -> int:
-        return self.after["id"]
-
-    def to_dict(self) -> dict:
-        return {"type": self.type, "before": self.before, "after": self.after}
+        return self.after.id
 
 
 @dataclass
 class TrackerUpdate:
     tracks: list[Track]  # live tracks (tentative ones included), oldest first
-    ids: list[int]  # the track id of each input detection, in input order
+    detections: list[Detection]  # the input detections, in input order, each with its track id
     events: list[TrackEvent]
     target: Track | None  # the track the rig should follow, if any
     target_seen: bool  # the target was matched in this frame: a fresh observation to act on
     target_changed: bool  # a different target (or none) from the previous frame
 
+    @property
+    def ids(self) -> list[int | None]:
+        return [d.id for d in self.detections]
 
-def greedy_match(track_boxes: Sequence[Box], det_boxes: Sequence[Box], track_labels: Sequence[int],
+
+def greedy_match(track_boxes: Sequence[BBox], det_boxes: Sequence[BBox], track_labels: Sequence[int],
                  det_labels: Sequence[int], threshold: float, skip_tracks: set[int] = frozenset(),
                  skip_dets: set[int] = frozenset()) -> list[tuple[int, int]]:
     """``(track, detection)`` index pairs of the same label, best overlap first, each at least ``threshold`` IoU.
@@ -155,7 +166,7 @@ def greedy_match(track_boxes: Sequence[Box], det_boxes: Sequence[Box], track_lab
     return pairs
 
 
-class IouTracker:
+class ObjectTracker:
     def __init__(self, config: TrackerConfig | None = None):
         self.config = config = config or TrackerConfig()
         self._targets = frozenset(label.casefold() for label in config.target_labels)
@@ -188,8 +199,7 @@ class IouTracker:
         dx, dy = shift
         if dx or dy:
             for t in tracks:
-                x0, y0, x1, y1 = t.box
-                t.box = (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+                t.box = t.box.translate(dx, dy)
         ids = [0] * len(detections)
         events: list[TrackEvent] = []
         matched_tracks: set[int] = set()
@@ -218,7 +228,7 @@ class IouTracker:
                 t = self._start(d, frame, time)
                 ids[di] = t.id
                 if t.confirmed:
-                    t._reported, t._reported_at = t.to_dict(), time
+                    t._reported, t._reported_at = t.snapshot(), time
                     events.append(TrackEvent("new", t._reported, t._reported))
         # End what has been unseen for too long; tentative tracks vanish without an event.
         alive = []
@@ -234,7 +244,7 @@ class IouTracker:
         self._target = target
         return TrackerUpdate(
             tracks=list(alive),
-            ids=ids,
+            detections=[replace(d, id=i) for d, i in zip(detections, ids)],
             events=events,
             target=target,
             target_seen=target is not None and target.seen,
@@ -258,22 +268,22 @@ class IouTracker:
             if t.hits < self.config.min_hits:
                 return None
             t.confirmed = True
-            t._reported, t._reported_at = t.to_dict(), time
+            t._reported, t._reported_at = t.snapshot(), time
             return TrackEvent("new", t._reported, t._reported)
-        before = t._reported or t.to_dict()
+        before = t._reported or t.snapshot()
         if time - t._reported_at < self.config.update_min_s:
             return None
-        moved = iou(before["box"], t.box) < self.config.update_iou
-        rescored = abs(before["score"] - t.score) > self.config.update_score
+        moved = before.box.iou(t.box) < self.config.update_iou
+        rescored = abs(before.score - t.score) > self.config.update_score
         if not (moved or rescored):
             return None
-        t._reported, t._reported_at = t.to_dict(), time
+        t._reported, t._reported_at = t.snapshot(), time
         return TrackEvent("update", before, t._reported)
 
     def _end(self, t: Track, time: float) -> TrackEvent:
-        before = t._reported or t.to_dict()
+        before = t._reported or t.snapshot()
         t.end_time = time
-        return TrackEvent("end", before, t.to_dict())
+        return TrackEvent("end", before, t.snapshot())
 
     def _eligible(self, t: Track) -> bool:
         return t.confirmed and (not self._targets or t.label.casefold() in self._targets)

@@ -75,9 +75,13 @@ class PoseClassEvent(Event):
         check_text(self.kind, "reason", self.reason, optional=True)
 
     @classmethod
-    def from_hold(cls, hold: dict[str, Any], score: float | None = None, ts: float | None = None) -> PoseClassEvent:
-        """From the classifier's ``PoseStarted/PoseHeld/PoseEnded.to_dict()`` (its ``time`` is a frame time)."""
-        d = dict(hold)
-        d["frame_time"] = d.pop("time", None)
+    def from_hold(cls, hold, score: float | None = None, ts: float | None = None) -> PoseClassEvent:
+        """From the classifier's ``PoseStarted``/``PoseHeld``/``PoseEnded`` (its ``time`` is a frame time)."""
+        def r(name: str) -> float | None:
+            value = getattr(hold, name, None)
+            return None if value is None else round(value, 3)
+
         extra = {"ts": ts} if ts is not None else {}
-        return cls(**d, score=score, **extra)
+        return cls(type=hold.kind, label=hold.label, held_s=r("held_s"), started_at=r("started_at"),
+                   frame_time=r("time"), ended_at=r("ended_at"), milestone_s=r("milestone_s"),
+                   reason=getattr(hold, "reason", None), score=score, **extra)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from edgeapp.preview.overlay import as_box
+from edgeapp.events.detection import box_json
 
 
 def describe(pipeline, result=None) -> dict[str, Any]:
@@ -44,13 +44,8 @@ def describe(pipeline, result=None) -> dict[str, Any]:
             "frame_label": c.classification.label,
             "status": c.classification.status,
         }
-    # The detection stage is optional and being integrated: draw what a result carries, if anything.
-    boxes = [as_box(d) for d in getattr(result, "detections", None) or ()]
-    state["detections"] = [{"label": b.label, "score": round(b.score, 3), "box": [round(v, 4) for v in b.box], "id": b.id}
-                           for b in boxes if b is not None]
-    target = getattr(result, "target", None)
-    if target is not None:
-        t = as_box(target)
-        state["target"] = {"id": int(target)} if t is None and isinstance(target, int) else \
-            (None if t is None else {"label": t.label, "box": [round(v, 4) for v in t.box], "id": t.id})
+    state["detections"] = [{"label": d.label, "score": round(d.score, 3), "box": box_json(d.box), "id": d.id}
+                           for d in result.detections or ()]
+    if result.target is not None:
+        state["target"] = {"id": result.target}
     return state

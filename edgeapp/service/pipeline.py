@@ -28,7 +28,7 @@ from edgeapp.classify.stage import ClassifyResult, ClassifyStage
 from edgeapp.config import AppConfig
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.detector import Detector, load_labels
-from edgeapp.detect.tracker import IouTracker
+from edgeapp.detect.tracker import ObjectTracker
 from edgeapp.events import (DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent,
                             cpu_temperature)
 from edgeapp.events.base import Event
@@ -72,7 +72,7 @@ class FrameResult:
     frame: Frame
     pose: Pose | None = None
     classification: ClassifyResult | None = None
-    detections: list[dict] | None = None  # {"id", "label", "label_id", "score", "box"} as `edgeapp infer detect` prints
+    detections: list[Detection] | None = None  # each with its track id
     target: int | None = None  # the track id the rig follows (an id, not the live Track the worker moves on)
     command: Command | None = None
 
@@ -112,13 +112,13 @@ class Pipeline:
             self.classifier = ClassifyStage.from_config(config.classify, registry)
             self.models["classify"] = self.classifier.classifier.model
         self.detector: Detector | None = None
-        self.tracker: IouTracker | None = None
+        self.tracker: ObjectTracker | None = None
         if config.tasks.detect:
             d = config.detect
             model = FailoverModel(registry.resolve(d.model, "detect"), request, config.runtime.tpu_retry_s)
             self.models["detect"] = model
             self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
-            self.tracker = IouTracker(d.tracker)
+            self.tracker = ObjectTracker(d.tracker)
         self.tracking = TrackingStage(config, self._emit) if config.tasks.track else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
@@ -180,7 +180,7 @@ class Pipeline:
                 self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
             score = result.classification.classification.score
             for hold in result.classification.events:
-                self._emit(PoseClassEvent.from_hold(hold.to_dict(), score=score))
+                self._emit(PoseClassEvent.from_hold(hold, score=score))
         if inference.detect_outputs is not None:
             w, h = frame.size
             self._track(result, self.detector.decode(inference.detect_outputs, w, h))
@@ -195,10 +195,10 @@ class Pipeline:
         frame = result.frame
         shift = self.tracking.view_shift if self.tracking else (0.0, 0.0)
         update = self.tracker.update(detections, frame.index, frame.time, shift)
-        result.detections = [{"id": i, **d.to_dict()} for d, i in zip(detections, update.ids)]
+        result.detections = update.detections
         result.target = update.target.id if update.target is not None else None
         for event in update.events:
-            self._emit(DetectionEvent(**event.to_dict()))
+            self._emit(DetectionEvent.from_track(event))
         if self.tracking is not None:
             result.command = self.tracking.follow(update, frame.time, self.controls.tracking)
 
@@ -283,10 +283,10 @@ class Pipeline:
         """End holds and tracks still open (their 'ended' events go out), home the rig, stop the capture."""
         if self.classifier is not None and self.latest is not None:
             for hold in self.classifier.finish(self.latest.frame.time):
-                self._emit(PoseClassEvent.from_hold(hold.to_dict()))
+                self._emit(PoseClassEvent.from_hold(hold))
         if self.tracker is not None:
             for event in self.tracker.reset():
-                self._emit(DetectionEvent(**event.to_dict()))
+                self._emit(DetectionEvent.from_track(event))
         if self.tracking is not None:
             self.tracking.close()
         if self.capture is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from support.shared import VIDEO
 from edgeapp.camera import open_source
-from edgeapp.detect import Detection, IouTracker, TrackerConfig
+from edgeapp.detect import Detection, ObjectTracker, TrackerConfig
 from edgeapp.detect.tracker import greedy_match
 
 
@@ -13,7 +13,7 @@ def person(x, y=0.5, w=0.1, h=0.3, score=0.8, label="person", label_id=0):
 
 
 def test_ids_are_stable_while_boxes_overlap():
-    tr = IouTracker()
+    tr = ObjectTracker()
     first = tr.update([person(0.2), person(0.7)], 0, 0.0)
     assert first.ids == [1, 2]
     assert [e.type for e in first.events] == ["new", "new"]
@@ -33,14 +33,14 @@ def test_greedy_match_takes_the_best_overlap_first_within_a_label():
 
 
 def test_labels_do_not_mix():
-    tr = IouTracker()
+    tr = ObjectTracker()
     tr.update([person(0.5)], 0, 0.0)
     dog = person(0.5, label="dog", label_id=17)
     assert tr.update([dog], 1, 0.1).ids == [2]
 
 
 def test_end_after_n_frames_unseen_with_before_and_after():
-    tr = IouTracker(TrackerConfig(end_after=3))
+    tr = ObjectTracker(TrackerConfig(end_after=3))
     tr.update([person(0.5)], 0, 0.0)
     for k in range(1, 4):  # unseen for 3 frames: still alive
         up = tr.update([], k, k / 10)
@@ -52,23 +52,22 @@ def test_end_after_n_frames_unseen_with_before_and_after():
     assert up.tracks == []
     (end,) = up.events
     assert end.type == "end" and end.track_id == 1
-    assert end.after["end_time"] == 0.8 and end.after["active"] is False and end.before["active"] is True
-    assert end.to_dict().keys() == {"type", "before", "after"}
+    assert end.after.end_time == 0.8 and end.after.active is False and end.before.active is True
 
 
 def test_update_events_only_on_real_change():
-    tr = IouTracker(TrackerConfig(update_iou=0.9, update_score=0.1, update_min_s=0.0))
+    tr = ObjectTracker(TrackerConfig(update_iou=0.9, update_score=0.1, update_min_s=0.0))
     (new,) = tr.update([person(0.5, score=0.6)], 0, 0.0).events
     assert new.type == "new" and new.before == new.after  # as Frigate sends it
     assert tr.update([person(0.501, score=0.62)], 1, 0.1).events == []  # jitter: nothing to say
     (upd,) = tr.update([person(0.53, score=0.62)], 2, 0.2).events  # moved: IoU with the reported box < 0.9
-    assert upd.type == "update" and upd.before["box"] != upd.after["box"]
+    assert upd.type == "update" and upd.before.box != upd.after.box
     (upd,) = tr.update([person(0.53, score=0.8)], 3, 0.3).events
-    assert upd.after["top_score"] == 0.8
+    assert upd.after.top_score == 0.8
 
 
 def test_updates_come_at_most_once_per_update_min_s_of_frame_time():
-    tr = IouTracker(TrackerConfig(update_iou=0.9, update_min_s=1.0))
+    tr = ObjectTracker(TrackerConfig(update_iou=0.9, update_min_s=1.0))
     tr.update([person(0.5)], 0, 0.0)
     moving = [tr.update([person(0.5 + 0.03 * i)], i, 0.1 * i).events for i in range(1, 25)]
     times = [0.1 * i for i, events in enumerate(moving, 1) if events]
@@ -78,19 +77,19 @@ def test_updates_come_at_most_once_per_update_min_s_of_frame_time():
 
 
 def test_min_hits_keeps_flicker_quiet():
-    tr = IouTracker(TrackerConfig(min_hits=2))
+    tr = ObjectTracker(TrackerConfig(min_hits=2))
     up = tr.update([person(0.5)], 0, 0.0)
     assert up.events == [] and up.target is None  # tentative
     up = tr.update([person(0.5)], 1, 0.1)
     assert [e.type for e in up.events] == ["new"] and up.target is not None
-    tr2 = IouTracker(TrackerConfig(min_hits=2, end_after=1))
+    tr2 = ObjectTracker(TrackerConfig(min_hits=2, end_after=1))
     tr2.update([person(0.5)], 0, 0.0)
     tr2.update([], 1, 0.1)
     assert tr2.update([], 2, 0.2).events == []  # a one-frame blip ends without a word
 
 
 def test_target_by_label_then_sticky_then_repicked_by_score_and_centre():
-    tr = IouTracker(TrackerConfig(target_labels=("person",), end_after=2, centre_weight=0.5))
+    tr = ObjectTracker(TrackerConfig(target_labels=("person",), end_after=2, centre_weight=0.5))
     cat = person(0.5, label="cat", label_id=16, score=0.99)
     up = tr.update([cat, person(0.2, score=0.7), person(0.55, score=0.7)], 0, 0.0)
     assert up.target.id == 3 and up.target_seen  # same score: the one nearer the centre
@@ -106,29 +105,29 @@ def test_target_by_label_then_sticky_then_repicked_by_score_and_centre():
 
 
 def test_no_eligible_target():
-    tr = IouTracker(TrackerConfig(target_labels=("dog",)))
+    tr = ObjectTracker(TrackerConfig(target_labels=("dog",)))
     assert tr.update([person(0.5)], 0, 0.0).target is None
-    anything = IouTracker(TrackerConfig(target_labels=()))
+    anything = ObjectTracker(TrackerConfig(target_labels=()))
     assert anything.update([person(0.5)], 0, 0.0).target is not None
 
 
 def test_view_shift_keeps_a_recentred_target_on_its_track():
-    tr = IouTracker()
+    tr = ObjectTracker()
     tr.update([person(0.8)], 0, 0.0)
     # The rig turned right by a third of the view: the person is now near the centre.
     assert tr.update([person(0.47)], 1, 0.1).ids == [2]  # without the shift: lost, a new id
-    tr = IouTracker()
+    tr = ObjectTracker()
     tr.update([person(0.8)], 0, 0.0)
     assert tr.update([person(0.47)], 1, 0.1, shift=(-0.33, 0.0)).ids == [1]
     # The rig turned the wrong way (an inverted axis): the person moved right, not left. The mirrored
     # pass keeps the id, so the controller can see the error grow on one target and call it runaway.
-    tr = IouTracker()
+    tr = ObjectTracker()
     tr.update([person(0.5)], 0, 0.0)
     assert tr.update([person(0.62)], 1, 0.1, shift=(-0.12, 0.0)).ids == [1]
 
 
 def test_reset_ends_everything():
-    tr = IouTracker()
+    tr = ObjectTracker()
     tr.update([person(0.2), person(0.7)], 0, 0.0)
     assert [e.type for e in tr.reset()] == ["end", "end"] and tr.tracks == [] and tr.target is None
 
@@ -136,7 +135,7 @@ def test_reset_ends_everything():
 def test_real_clip_gives_stable_ids(make_detector):
     """vtest: pedestrians crossing a fixed camera at 10 fps."""
     detector = make_detector(labels_allow=("person",))
-    tr = IouTracker(TrackerConfig(end_after=3))
+    tr = ObjectTracker(TrackerConfig(end_after=3))
     source = open_source(VIDEO / "opencv_vtest_30s_h264.mp4")
     lengths: dict[int, int] = {}
     targets = []

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from support.shared import COCO_LABELS, IMAGES, SSD
-from edgeapp.detect import DetectConfig, Detector, IouTracker, Labels
+from edgeapp.detect import DetectConfig, Detector, ObjectTracker, Labels
 from edgeapp.pantilt import PanTiltConfig, PanTiltController, open_rig
 from edgeapp.pantilt.sim import Sprite, VirtualCamera, load_images, tile_scene
 from edgeapp.runtime.backend import BackendRequest
@@ -62,7 +62,7 @@ class Loop:
         self.rig = open_rig(self.config, clock=self.clock, start=False)
         self.servos = self.rig.actuator
         self.controller = PanTiltController(self.config)
-        self.tracker = IouTracker()
+        self.tracker = ObjectTracker()
         self.detector = detector
         self.camera = VirtualCamera(scene, (FRAME_W, FRAME_H))
         self.person = Sprite(person, 0.0, 0.0)

@@ -138,8 +138,8 @@ def test_detection_and_tracking_publish_frigate_style_events_and_home_the_rig():
     pipeline = Pipeline(cfg, sink)
     pipeline.run(threading.Event(), max_frames=40)
     dets = pipeline.latest.detections
-    assert dets and all(d["label"] and 0 <= d["box"][0] < d["box"][2] <= 1 for d in dets)
-    assert any(d["label"] == "person" for d in dets)
+    assert dets and all(d.label and 0 <= d.box.xmin < d.box.xmax <= 1 for d in dets)
+    assert any(d.label == "person" and d.id for d in dets)
     pipeline.close()
     from edgeapp.events import DetectionEvent
 
