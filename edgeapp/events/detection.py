@@ -45,9 +45,8 @@ def box_json(box, digits: int = 4) -> list[float]:
 
 
 def detection_json(d, digits: int = 4) -> dict[str, Any]:
-    """A ``Detection`` as ``edgeapp infer detect`` prints it (``id`` first when a tracker gave one)."""
-    head = {} if d.id is None else {"id": d.id}
-    return {**head, "label": d.label, "label_id": d.label_id, "score": round(d.score, digits),
+    """A ``Detection`` as ``edgeapp infer detect`` prints it; ``id`` is its confirmed track, or null."""
+    return {"id": d.id, "label": d.label, "label_id": d.label_id, "score": round(d.score, digits),
             "box": box_json(d.box, digits)}
 
 

@@ -118,7 +118,7 @@ class Pipeline:
             model = FailoverModel(registry.resolve(d.model, "detect"), request, config.runtime.tpu_retry_s)
             self.models["detect"] = model
             self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
-            self.tracker = ObjectTracker(d.tracker)
+            self.tracker = self.detector.new_tracker()
         self.tracking = TrackingStage(config, self._emit) if config.tasks.track else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
@@ -183,7 +183,7 @@ class Pipeline:
                 self._emit(PoseClassEvent.from_hold(hold, score=score))
         if inference.detect_outputs is not None:
             w, h = frame.size
-            self._track(result, self.detector.decode(inference.detect_outputs, w, h))
+            self._track(result, self.detector.decode(inference.detect_outputs, w, h, self.detector.tracking_floor))
         return result
 
     def _prepare(self, frame: Frame) -> None:

@@ -157,8 +157,10 @@ def test_config_errors_name_their_keys():
         DetectConfig.from_dict({"treshold": 0.5})
     with pytest.raises(ConfigError, match=r"detect.resize: must be one of stretch, letterbox"):
         DetectConfig.from_dict({"resize": "crop"})
-    with pytest.raises(ConfigError, match=r"detect.tracker.end_after: must be a whole number"):
-        DetectConfig.from_dict({"tracker": {"end_after": "5"}})
+    with pytest.raises(ConfigError, match=r"detect.tracker.confirm_hits: must be a whole number"):
+        DetectConfig.from_dict({"tracker": {"confirm_hits": "5"}})
+    with pytest.raises(ConfigError, match=r"detect.tracker.lost_s: must be in \(0, 3600\] seconds"):
+        DetectConfig.from_dict({"tracker": {"lost_s": 0}})
     cfg = DetectConfig.from_dict({"labels_allow": "person, dog", "tracker": {"target_labels": ["dog"]}})
     assert cfg.labels_allow == ("person", "dog") and cfg.tracker.target_labels == ("dog",)
     assert SSD.is_file()

@@ -25,7 +25,7 @@ def test_iou_basics():
 def test_detection_json_and_centre():
     d = Detection("person", 0, 0.8234567, (0.1, 0.2, 0.3, 0.6))
     assert d.center == pytest.approx((0.2, 0.4))
-    assert detection_json(d) == {"label": "person", "label_id": 0, "score": 0.8235, "box": [0.1, 0.2, 0.3, 0.6]}
+    assert detection_json(d) == {"id": None, "label": "person", "label_id": 0, "score": 0.8235, "box": [0.1, 0.2, 0.3, 0.6]}
     assert detection_json(replace(d, id=4))["id"] == 4
 
 
