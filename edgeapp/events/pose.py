@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeapp.events.base import Event, EventError, check_choice, check_number, check_text
+from edgeapp.pose.keypoint import KEYPOINT_NAMES
 
 POSE_KEYS = ("score", "box", "keypoints")
 
@@ -85,3 +86,15 @@ class PoseClassEvent(Event):
         return cls(type=hold.kind, label=hold.label, held_s=r("held_s"), started_at=r("started_at"),
                    frame_time=r("time"), ended_at=r("ended_at"), milestone_s=r("milestone_s"),
                    reason=getattr(hold, "reason", None), score=score, **extra)
+
+
+def person_json(person, digits: int = 4) -> dict[str, Any]:
+    """A ``PersonPose`` as ``edgeapp infer pose --people`` prints it: its track id (null on a still),
+    pose score, detection box and keypoints, ``x``/``y`` normalised and clamped to the frame."""
+    def clamp(v: float) -> float:
+        return round(min(max(float(v), 0.0), 1.0), digits)
+
+    pose = person.pose
+    return {"id": person.id, "score": round(pose.score, digits), "box": [clamp(v) for v in person.box],
+            "keypoints": [{"name": name, "x": clamp(x), "y": clamp(y), "score": round(float(s), digits)}
+                          for name, (x, y), s in zip(KEYPOINT_NAMES, pose.xy.tolist(), pose.scores.tolist())]}
