@@ -23,7 +23,8 @@ def register(cli) -> None:
     p = cli.add("eval", "track", "track people on a video or a folder of frames and score the identities "
                                  "against MOTChallenge ground truth (IDF1, MOTA, id switches)")
     p.add_argument("path", help="a video, or a folder of frames read in name order as one sequence")
-    p.add_argument("--gt", required=True, help="ground truth, MOTChallenge gt.txt (frame,id,x,y,w,h,...; frames from 1)")
+    p.add_argument("--gt", required=True,
+                   help="ground truth, MOTChallenge gt.txt (frame,id,x,y,w,h,...; frames from 1)")
     p.add_argument("--det", default=None,
                    help="track these detections (MOTChallenge det.txt) instead of running the detector")
     p.add_argument("--fps", type=float, default=None,

@@ -29,6 +29,8 @@ def register(cli) -> None:
     p.add_argument("--select", choices=[r for r in SELECT_RULES if r != "target"], default="largest",
                    help="with --people, who comes first (default largest); the choice sticks while a track lives")
     p.add_argument("--detect-model", default=None, help="with --people: the detector (default ssd-mobilenet-v1-coco)")
+    p.add_argument("--detect-labels", default=None,
+                   help="with --people: the detector's labels file (default: the model's)")
     add_backend_options(p)
     p.set_defaults(func=run_infer)
 
@@ -66,7 +68,8 @@ def run_infer(args: argparse.Namespace) -> int:
 def run_infer_people(args: argparse.Namespace) -> int:
     model = open_model(args, args.model, "pose")
     movenet = MoveNet(model)
-    config = DetectConfig.from_dict({"model": args.detect_model} if args.detect_model else {}, "detect")
+    table = {"model": args.detect_model, "labels": args.detect_labels}
+    config = DetectConfig.from_dict({k: v for k, v in table.items() if v}, "detect")
     detector = Detector.open(config, backend_request(args), registry(args))
     source = open_source(args.path)
     try:

@@ -66,7 +66,8 @@ class TrackerConfig:
         require(0.0 <= self.new_margin <= 1.0, f"{path}.new_margin", f"must be between 0 and 1, got {self.new_margin}")
         require(1 <= self.confirm_hits <= 100, f"{path}.confirm_hits",
                 f"must be from 1 to 100 frames, got {self.confirm_hits}")
-        require(0.0 <= self.confirm_s <= 60.0, f"{path}.confirm_s", f"must be from 0 to 60 seconds, got {self.confirm_s}")
+        require(0.0 <= self.confirm_s <= 60.0, f"{path}.confirm_s",
+                f"must be from 0 to 60 seconds, got {self.confirm_s}")
         require(0.0 < self.lost_s <= 3600.0, f"{path}.lost_s", f"must be in (0, 3600] seconds, got {self.lost_s}")
         require(self.centre_weight >= 0.0, f"{path}.centre_weight", f"must not be negative, got {self.centre_weight}")
         require(0.0 <= self.update_iou <= 1.0, f"{path}.update_iou", f"must be between 0 and 1, got {self.update_iou}")
