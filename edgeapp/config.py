@@ -15,6 +15,7 @@ from typing import Literal
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.detect.detector import DetectConfig
 from edgeapp.pantilt.controller import PanTiltConfig
+from edgeapp.pose.people import MAX_PEOPLE
 from edgeapp.errors import ConfigError
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
@@ -85,9 +86,12 @@ class PoseConfig:
     model: str = "movenet-lightning-int8"
     smart_crop: bool = True
     min_person_score: float = 0.2  # below this mean keypoint score nobody is there
+    people: int = 1  # with tasks.detect: poses of up to this many tracked people per frame (one invoke each)
+    select: Literal["target", "largest", "center", "longest"] = "largest"  # with people = 1: whose pose
 
     def check(self, path: str) -> None:
         require(0 <= self.min_person_score <= 1, f"{path}.min_person_score", "must be between 0 and 1")
+        require(1 <= self.people <= MAX_PEOPLE, f"{path}.people", f"must be from 1 to {MAX_PEOPLE}, got {self.people}")
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,8 @@ class AppConfig:
         config = cls(**sections)
         require(not config.tasks.track or config.pantilt.rig != "none", "pantilt.rig",
                 "tasks.track needs a rig: servo, hat or sim")
+        require(config.pose.people == 1 or config.tasks.detect, "pose.people",
+                "more than one person needs tasks.detect = true (the detector finds them)")
         return config
 
 
