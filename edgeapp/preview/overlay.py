@@ -63,6 +63,18 @@ def draw_skeleton(image: np.ndarray, xy: np.ndarray, scores: np.ndarray,
     return image
 
 
+def draw_people(image: np.ndarray, people: Iterable[Any], threshold: float = KEYPOINT_THRESHOLD) -> np.ndarray:
+    """Every person's skeleton, each labelled with their track id above the head (``people``: objects
+    with ``id`` and ``pose``, as the pipeline's ``PersonPose``)."""
+    for person in people:
+        pose = person.pose
+        draw_skeleton(image, pose.xy, pose.scores, threshold)
+        if person.id is not None:
+            x0, y0, x1, _ = pose.box
+            _label(image, f"#{person.id}", _pixel(image, (x0 + x1) / 2, y0), PANEL)
+    return image
+
+
 def draw_detections(image: np.ndarray, detections: Iterable[Detection], target: int | None = None) -> np.ndarray:
     """Boxes with label and score; the target (a track id) in red with a cross at its centre, so
     staff can see what a pan/tilt rig follows."""
@@ -124,13 +136,17 @@ def draw_status(image: np.ndarray, pose_line: str, status_line: str) -> np.ndarr
     return image
 
 
-def render(image: np.ndarray, state: Mapping[str, Any], pose=None, detections=None, target=None) -> np.ndarray:
+def render(image: np.ndarray, state: Mapping[str, Any], pose=None, detections=None, target=None,
+           people=()) -> np.ndarray:
     """A copy of the frame with everything drawn. ``state`` is the preview state (see
-    ``edgeapp.preview.state.describe``): its ``pose`` and ``backend`` parts are drawn as text."""
+    ``edgeapp.preview.state.describe``): its ``pose`` and ``backend`` parts are drawn as text.
+    ``people`` (poses with track ids) replace the single ``pose`` when there are any."""
     out = image.copy()
     if detections:
         draw_detections(out, detections, target)
-    if pose is not None:
+    if people:
+        draw_people(out, people)
+    elif pose is not None:
         draw_skeleton(out, pose.xy, pose.scores)
     p = state.get("pose") or {}
     draw_status(out, pose_text(p.get("label"), p.get("score"), p.get("held_s"), p.get("candidate")),
@@ -143,4 +159,4 @@ def annotated(pipeline, result, draw=render) -> np.ndarray:
     from edgeapp.preview.state import describe
 
     return draw(result.frame.image, describe(pipeline, result), pose=result.pose,
-                detections=result.detections, target=result.target)
+                detections=result.detections, target=result.target, people=result.people)

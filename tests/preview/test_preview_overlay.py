@@ -50,3 +50,20 @@ def test_render_copies_and_draws_the_status():
     assert pose_text("tree", 0.93, 4.25) == "tree 93%  held 4.2 s"
     assert pose_text(None, None, 0, candidate="warrior") == "warrior?" and pose_text(None, None, 0) == "no pose"
     assert overlay.status_text(9.5, "cpu", True) == "9.5 fps  cpu (fallback)"
+
+
+def test_every_person_is_drawn_with_their_id():
+    def standing(x):
+        xy = np.tile([x, 0.5], (17, 1)).astype(float)
+        xy[:, 1] = np.linspace(0.2, 0.9, 17)
+        return SimpleNamespace(xy=xy, scores=np.full(17, 0.9), box=(x, 0.2, x, 0.9))
+
+    people = [SimpleNamespace(id=4, pose=standing(0.25)), SimpleNamespace(id=9, pose=standing(0.75))]
+    img = render(blank(), {}, pose=people[0].pose, people=people)
+    for x in (0.25, 0.75):
+        assert img[int(0.6 * 239), int(x * 319) - 3: int(x * 319) + 4].any(), "each skeleton is drawn"
+    drawn = overlay.draw_people(blank(), people)
+    label = drawn[:int(0.2 * 239) + 2]  # the ids sit above the heads, white text on black
+    assert (label[:, 40:120] == 255).any() and (label[:, 200:280] == 255).any()
+    alone = render(blank(), {}, pose=people[0].pose)
+    assert not alone[int(0.6 * 239), int(0.75 * 319) - 3: int(0.75 * 319) + 4].any()  # one pose: one skeleton
