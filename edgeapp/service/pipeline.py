@@ -68,6 +68,7 @@ class Inference:
     people: list[PersonPose] | None = None  # with detection: the poses of the people planned for this frame
     detect_outputs: list[np.ndarray] | None = None  # raw, for Detector.decode
     invoke_s: dict[str, list[float]] = field(default_factory=dict)  # model -> each invoke's time
+    person_s: list[float] = field(default_factory=list)  # each person's whole pose path (crop, invoke, mapping)
 
 
 @dataclass
@@ -88,6 +89,7 @@ class PipelineStats:
     started: float = field(default_factory=time.monotonic)
     invoke: dict[str, LatencyWindow] = field(default_factory=dict)
     invokes: dict[str, int] = field(default_factory=dict)  # model -> invokes so far (people: several a frame)
+    person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # one person's pose, all in
     frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
     last_frame_at: float | None = None
 
@@ -165,12 +167,14 @@ class Pipeline:
     def infer(self, frame: Frame) -> Inference:
         """The image models' invokes, and only what the next invoke needs (the pose, for the next crop)."""
         out = Inference(frame)
-        if self.people is not None:
+        if self.people is not None and self.people.crops:
             out.people, out.invoke_s["pose"] = [], []
             for crop in self.people.crops:  # planned by the finishing worker from the last tracked frame
+                began = time.perf_counter()
                 out.people += estimate_crops(self.movenet, frame.image, (crop,))
+                out.person_s.append(time.perf_counter() - began)
                 out.invoke_s["pose"].append(self.movenet.model.last_invoke_s)
-        elif self.movenet is not None:
+        elif self.movenet is not None:  # no detector, or it sees nobody to follow: the single-pose path
             pose = self.movenet.estimate(frame.image)
             out.invoke_s["pose"] = [self.movenet.model.last_invoke_s]
             out.pose = pose if pose.score >= self.config.pose.min_person_score else None
@@ -188,7 +192,9 @@ class Pipeline:
             for seconds in times:
                 self.stats.invoke[name].add(seconds)
             self.stats.invokes[name] = self.stats.invokes.get(name, 0) + len(times)
-        if self.people is not None:
+        for seconds in inference.person_s:
+            self.stats.person_path.add(seconds)
+        if inference.people is not None:
             self._people(result, inference)
             return result
         if self.movenet is not None:
@@ -202,19 +208,25 @@ class Pipeline:
             for hold in result.classification.events:
                 self._emit(PoseClassEvent.from_hold(hold, score=score))
         if inference.detect_outputs is not None:
-            w, h = frame.size
-            self._track(result, self.detector.decode(inference.detect_outputs, w, h, self.detector.tracking_floor))
+            self._track_people(result, inference)
         return result
+
+    def _track_people(self, result: FrameResult, inference: Inference) -> list[int]:
+        """Track; with people to follow, plan their crops for the next frame. Returns who stopped
+        being followed."""
+        w, h = result.frame.size
+        update = self._track(result, self.detector.decode(inference.detect_outputs, w, h, self.detector.tracking_floor))
+        if self.people is None:
+            return []
+        alive = {t.id: t.box for t in update.tracks if t.confirmed}
+        return self.people.plan(update.detections, alive, w, h, result.target)
 
     def _people(self, result: FrameResult, inference: Inference) -> None:
         """Per person: track, then poses, classification and holds; plan the next frame's crops."""
         frame = result.frame
-        w, h = frame.size
-        update = self._track(result, self.detector.decode(inference.detect_outputs, w, h, self.detector.tracking_floor))
-        result.people = self.people.observe(inference.people or ())
+        result.people = self.people.observe(inference.people)
         result.pose = result.people[0].pose if result.people else None
-        alive = {t.id: t.box for t in update.tracks if t.confirmed}
-        gone = self.people.plan(update.detections, alive, w, h, result.target)
+        gone = self._track_people(result, inference)
         for person in result.people:
             self._emit(PoseEvent(pose=person.pose, frame=frame.index, person_id=person.id))
         for person_id in gone:  # no longer followed (left, or the choice moved on): said once
