@@ -2,8 +2,8 @@
 
 norfair (the tracker Frigate uses) is not an edgeapp dependency; run this in a venv that has it:
     python tools/norfair_track.py DET.txt OUT.txt [--min-score 0.5]
-then score OUT.txt with ``edgeapp eval track FRAMES --gt gt.txt --det OUT.txt``? No: OUT.txt already
-holds ids; score it with tools/motmetrics_reference.py or ``python -m edgeapp.evaluation.score``.
+then score OUT.txt (it holds the ids) with tools/motmetrics_reference.py, or with edgeapp's own metrics:
+    python -m edgeapp.evaluation.tracking GT.txt OUT.txt [--stride N]
 
 Settings are norfair's own bounding-box defaults (its YOLO demos): IoU distance, distance_threshold
 0.7, hit_counter_max 15, initialization_delay hit_counter_max / 2; nothing is tuned to a sequence.
@@ -22,6 +22,7 @@ def main():
     p.add_argument("det")
     p.add_argument("out")
     p.add_argument("--min-score", type=float, default=0.5, help="the detector's threshold (edgeapp's default 0.5)")
+    p.add_argument("--stride", type=int, default=1, help="the frames seen: 1, 1 + stride, ... (as edgeapp eval track --stride)")
     args = p.parse_args()
     rows = np.loadtxt(args.det, delimiter=",", ndmin=2)
     frames = {}
@@ -30,7 +31,7 @@ def main():
             frames.setdefault(int(r[0]), []).append(r)
     tracker = Tracker(distance_function="iou", distance_threshold=0.7)
     with open(args.out, "w") as out:
-        for f in range(1, int(rows[:, 0].max()) + 1):
+        for f in range(1, int(rows[:, 0].max()) + 1, args.stride):
             dets = [Detection(points=np.array([[r[2], r[3]], [r[2] + r[4], r[3] + r[5]]]),
                               scores=np.array([r[6], r[6]])) for r in frames.get(f, [])]
             for obj in tracker.update(detections=dets):

@@ -29,6 +29,8 @@ def register(cli) -> None:
                    help="track these detections (MOTChallenge det.txt) instead of running the detector")
     p.add_argument("--fps", type=float, default=None,
                    help=f"frame rate of a folder (default: its seqinfo.ini, else {DEFAULT_FPS:g})")
+    p.add_argument("--stride", type=int, default=1,
+                   help="use every Nth frame only (a camera at 1/N of the rate; ground truth thinned alike)")
     p.add_argument("--out", default=None, help="also write the tracks as a MOTChallenge file")
     p.add_argument("--save-det", default=None,
                    help="also write the detector's detections (down to the tracker's floor) as a det.txt, "
@@ -41,10 +43,12 @@ def register(cli) -> None:
 def run_eval_track(args: argparse.Namespace) -> int:
     if args.fps is not None and not 0.0 < args.fps <= 1000.0:
         return usage_error(f"--fps must be in (0, 1000], got {args.fps}")
+    if not 1 <= args.stride <= 100:
+        return usage_error(f"--stride must be from 1 to 100, got {args.stride}")
     if args.labels_allow is None:
         args.labels_allow = "person"  # MOTChallenge ground truth is pedestrians
-    gt = read_mot(args.gt)
-    source = open_source(args.path, sequence_fps=args.fps or sequence_fps(Path(args.path)))
+    gt = {f: boxes for f, boxes in read_mot(args.gt).items() if (f - 1) % args.stride == 0}
+    source = Thinned(open_source(args.path, sequence_fps=args.fps or sequence_fps(Path(args.path))), args.stride)
     try:
         if args.det:
             config = detect_config(args)
@@ -62,6 +66,19 @@ def run_eval_track(args: argparse.Namespace) -> int:
     scores = evaluate(gt, hyp)
     print(json.dumps(scores_json(scores)) if args.json else report(scores))
     return 0
+
+
+class Thinned:
+    """Every ``stride``-th frame of a source (indexes and times kept: the frames a slower camera sees)."""
+
+    def __init__(self, source, stride: int):
+        self.source, self.stride, self.still = source, stride, source.still
+
+    def frames(self) -> Iterator[Frame]:
+        return (f for f in self.source.frames() if f.index % self.stride == 0)
+
+    def close(self) -> None:
+        self.source.close()
 
 
 def sequence_fps(path: Path) -> float | None:
