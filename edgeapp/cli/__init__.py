@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "edgeapp.cli.pose",
     "edgeapp.cli.detect",
     "edgeapp.cli.evaluate",
+    "edgeapp.cli.pantilt",
     "edgeapp.cli.models",
     "edgeapp.cli.service",
     "edgeapp.cli.mqtt",

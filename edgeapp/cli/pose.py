@@ -14,6 +14,7 @@ from edgeapp.events.pose import person_json
 from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.pose.people import MAX_PEOPLE, SELECT_RULES, People, estimate_crops, still_people
+from edgeapp.settings import read
 
 
 def register(cli) -> None:
@@ -69,7 +70,7 @@ def run_infer_people(args: argparse.Namespace) -> int:
     model = open_model(args, args.model, "pose")
     movenet = MoveNet(model)
     table = {"model": args.detect_model, "labels": args.detect_labels}
-    config = DetectConfig.from_dict({k: v for k, v in table.items() if v}, "detect")
+    config = read(DetectConfig, {k: v for k, v in table.items() if v}, "detect")
     detector = Detector.open(config, backend_request(args), registry(args))
     source = open_source(args.path)
     try:

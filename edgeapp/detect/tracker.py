@@ -29,7 +29,7 @@ from typing import Literal, Mapping, Sequence
 from edgeapp.detect.assign import assign
 from edgeapp.detect.detection import BBox, Detection, iou
 from edgeapp.detect.motion import BoxMotion
-from edgeapp.settings import build, require
+from edgeapp.settings import Problems
 
 FORBIDDEN = math.inf
 
@@ -54,24 +54,20 @@ class TrackerConfig:
     update_score: float = 0.1  # ... or the score changed by more than this
     update_min_s: float = 1.0  # ... and at most one update per track this often (frame time), as Frigate
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "detect.tracker") -> TrackerConfig:
-        return build(cls, table, path)
 
-    def check(self, path: str) -> None:
+    def check(self, problems: Problems) -> None:
         for name in ("match_iou", "low_match_iou", "tentative_iou"):
             value = getattr(self, name)
-            require(0.0 < value <= 1.0, f"{path}.{name}", f"must be in (0, 1], got {value}")
-        require(0.0 <= self.low_score <= 1.0, f"{path}.low_score", f"must be between 0 and 1, got {self.low_score}")
-        require(0.0 <= self.new_margin <= 1.0, f"{path}.new_margin", f"must be between 0 and 1, got {self.new_margin}")
-        require(1 <= self.confirm_hits <= 100, f"{path}.confirm_hits",
-                f"must be from 1 to 100 frames, got {self.confirm_hits}")
-        require(0.0 <= self.confirm_s <= 60.0, f"{path}.confirm_s",
-                f"must be from 0 to 60 seconds, got {self.confirm_s}")
-        require(0.0 < self.lost_s <= 3600.0, f"{path}.lost_s", f"must be in (0, 3600] seconds, got {self.lost_s}")
-        require(self.centre_weight >= 0.0, f"{path}.centre_weight", f"must not be negative, got {self.centre_weight}")
-        require(0.0 <= self.update_iou <= 1.0, f"{path}.update_iou", f"must be between 0 and 1, got {self.update_iou}")
-        require(self.update_min_s >= 0.0, f"{path}.update_min_s", f"must not be negative, got {self.update_min_s}")
+            problems.require(0.0 < value <= 1.0, name, f"must be in (0, 1], got {value}")
+        problems.require(0.0 <= self.low_score <= 1.0, "low_score", f"must be between 0 and 1, got {self.low_score}")
+        problems.require(0.0 <= self.new_margin <= 1.0, "new_margin", f"must be between 0 and 1, got {self.new_margin}")
+        problems.require(1 <= self.confirm_hits <= 100, "confirm_hits",
+                         f"must be from 1 to 100 frames, got {self.confirm_hits}")
+        problems.require(0.0 <= self.confirm_s <= 60.0, "confirm_s", f"must be from 0 to 60 seconds, got {self.confirm_s}")
+        problems.require(0.0 < self.lost_s <= 3600.0, "lost_s", f"must be in (0, 3600] seconds, got {self.lost_s}")
+        problems.require(self.centre_weight >= 0.0, "centre_weight", f"must not be negative, got {self.centre_weight}")
+        problems.require(0.0 <= self.update_iou <= 1.0, "update_iou", f"must be between 0 and 1, got {self.update_iou}")
+        problems.require(self.update_min_s >= 0.0, "update_min_s", f"must not be negative, got {self.update_min_s}")
 
 
 @dataclass(frozen=True, slots=True)
