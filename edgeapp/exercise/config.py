@@ -29,14 +29,14 @@ from edgeapp.settings import Problems
 
 @dataclass(frozen=True)
 class RepsConfig:
-    exercise: str = "squat"
-    min_score: float = DEFAULT_MIN_SCORE
+    exercise: str = "squat"  # a built-in (squat, pushup, jumping_jack, lunge) or an [exercise.<name>]
+    min_score: float = DEFAULT_MIN_SCORE  # every joint the signal needs must score this much (TF.js demo's 0.3)
     # 1 s: MoveNet loses a joint for a few frames when a limb crosses the body; a longer gap could hide
     # a whole direction change of a brisk rep, so what was in progress is no longer trusted.
-    lost_s: float = 1.0
+    lost_s: float = 1.0  # joints unseen longer than this: the rep in progress is forgotten
     # 10 s: well above the pause between two reps of a set (a few seconds) and below the shortest rest
     # between sets that training guidelines give (ACSM: 30 s and more).
-    set_pause_s: float = 10.0
+    set_pause_s: float = 10.0  # no rep for this long after the last one: set_ended
 
     def check(self, problems: Problems) -> None:
         problems.require(bool(self.exercise), "exercise", "must not be empty")

@@ -37,14 +37,14 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 class Exercise:
     """One exercise (a ``[exercise.<name>]`` table; the name is the table's key)."""
 
-    signal: Literal["angle", "height", "distance"] | None = None
-    joints: tuple[str, ...] = ()
-    up: float | None = None
-    down: float | None = None
-    side: Literal["left", "right", "better", "both"] = "better"
-    rest: Literal["up", "down"] = "up"
-    min_rep_s: float = 0.5
-    max_rep_s: float = 20.0
+    signal: Literal["angle", "height", "distance"] | None = None  # what is measured (required)
+    joints: tuple[str, ...] = ()  # 3 for an angle (at the middle one), 2 otherwise (required)
+    up: float | None = None  # the up zone is signal >= up (required; above down)
+    down: float | None = None  # the down zone is signal <= down (required)
+    side: Literal["left", "right", "better", "both"] = "better"  # which side(s) of the body to read
+    rest: Literal["up", "down"] = "up"  # the zone a rep starts and ends in
+    min_rep_s: float = 0.5  # a faster movement is not a rep
+    max_rep_s: float = 20.0  # nor a slower one
 
     def check(self, problems: Problems) -> None:
         if not problems.require(self.signal is not None, "signal", f"is required: one of {', '.join(SIGNALS)}"):

@@ -68,7 +68,8 @@ def test_the_preview_shows_the_count():
     pipeline = SimpleNamespace(latest=None, backend=lambda: ("cpu", False),
                                stats=SimpleNamespace(fps=lambda: 10.0, frames=5, started=0.0))
     reps = SimpleNamespace(exercise="jumping_jack", count=7, set_reps=3, phase="up")
-    result = SimpleNamespace(frame=SimpleNamespace(index=5, time=1.0), pose=None, classification=None, reps=reps)
+    result = SimpleNamespace(frame=SimpleNamespace(index=5, time=1.0), pose=None, classification=None, reps=reps,
+                             detections=None, target=None)
     state = describe(pipeline, result)
     assert state["reps"] == {"exercise": "jumping_jack", "count": 7, "set_reps": 3, "phase": "up"}
     assert reps_text(state["reps"]) == "jumping jack: 7 reps  (up)" and reps_text(None) is None
