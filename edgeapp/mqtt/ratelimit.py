@@ -1,8 +1,11 @@
-"""Per-frame pose events are thinned to a configured rate; presence changes always pass."""
+"""Per-frame pose events are thinned to a configured rate; presence changes always pass. Error
+events are held to a budget, so a storm of bad commands cannot flood the outbox and the fleet."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 
 
 class PoseRateLimiter:
@@ -23,3 +26,27 @@ class PoseRateLimiter:
         if due:
             self._last_time, self._last_person = now, person
         return due
+
+
+class EventBudget:
+    """At most ``per_s`` events in any one-second window (a sliding window, so no burst at a window's
+    edge doubles it). ``take()`` returns (allowed, how many were refused since the last allowed one).
+    Thread-safe: commands arrive on the MQTT thread, pipeline errors on others."""
+
+    def __init__(self, per_s: int, clock=time.monotonic):
+        self.per_s, self._clock = per_s, clock
+        self._times: deque[float] = deque()
+        self._refused = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> tuple[bool, int]:
+        with self._lock:
+            now = self._clock()
+            while self._times and now - self._times[0] >= 1.0:
+                self._times.popleft()
+            if len(self._times) >= self.per_s:
+                self._refused += 1
+                return False, 0
+            self._times.append(now)
+            refused, self._refused = self._refused, 0
+            return True, refused

@@ -65,6 +65,7 @@ class PreviewServer:
         if not self.token and not config.loopback:  # also checked when the config is read; never serve exposed
             raise ConfigError("preview.token", f"required when host is not loopback (host {config.host!r})")
         self._render = render
+        self._mqtt_stats = mqtt_stats
         self.frames_rendered = 0  # written by the render thread only
         self.viewers = 0  # changed on the event loop only
         self.registry = new_registry(PipelineCollector(
@@ -179,6 +180,8 @@ class PreviewServer:
         age = time.monotonic() - self.pipeline.progress_at
         if age > self.config.stall_s:
             return False, f"frame loop has not turned for {age:.1f} s"
+        if self._mqtt_stats is not None and self._mqtt_stats().store_failing:
+            return False, "degraded: the outbox cannot store events (disk full?); they are counted as lost"
         return True, "ok"
 
     # -- frames --------------------------------------------------------------------------

@@ -69,9 +69,3 @@ def test_one_publisher_per_outbox(tmp_path):
         Outbox(tmp_path / "o.db", 10, 10**6)
     first.close()
     Outbox(tmp_path / "o.db", 10, 10**6)  # free again once the first owner is gone
-
-
-def test_a_corrupt_outbox_is_named(tmp_path):
-    (tmp_path / "o.db").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(OutboxError, match="o.db is unreadable"):
-        Outbox(tmp_path / "o.db", 10, 10**6)

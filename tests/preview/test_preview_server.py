@@ -147,7 +147,8 @@ def test_detections_and_target_are_shown_when_the_result_carries_them(fake_pipel
 def test_metrics_parse_as_prometheus_text_with_the_stats_figures(fake_pipeline):
     mqtt = MqttStats(connected=True, last_error=None, connections=1, last_seq=40, delivered=38, outbox_depth=2,
                      outbox_bytes=900, outbox_dropped=1, handoff_dropped=4, pose_rate_limited=0, encode_errors=0,
-                     store_errors=0, commands_accepted=0, commands_rejected=0)
+                     store_errors=2, commands_accepted=0, commands_rejected=0, lost=7, store_failing=True,
+                     errors_suppressed=5)
     config = PreviewConfig(enabled=True, port=0)
     with PreviewServer(config, fake_pipeline, mqtt_stats=lambda: mqtt).start() as server:
         wait_until(lambda: fake_pipeline.stats.frames >= 2, 2)
@@ -161,6 +162,8 @@ def test_metrics_parse_as_prometheus_text_with_the_stats_figures(fake_pipeline):
     assert m["edgeapp_backend_info{backend=cpu}"] == 1 and m["edgeapp_fallback"] == 0
     assert m["edgeapp_mqtt_outbox_depth"] == 2 and m["edgeapp_mqtt_outbox_dropped_total"] == 1
     assert m["edgeapp_mqtt_handoff_dropped_total"] == 4 and m["edgeapp_mqtt_connected"] == 1
+    assert m["edgeapp_mqtt_lost_total"] == 7 and m["edgeapp_mqtt_store_failing"] == 1
+    assert m["edgeapp_mqtt_store_errors_total"] == 2 and m["edgeapp_mqtt_errors_suppressed_total"] == 5
 
 
 def test_two_pipelines_in_one_process_have_their_own_metrics():
@@ -246,7 +249,7 @@ def test_the_service_sink_s_mqtt_publisher_feeds_the_outbox_metrics(fake_pipelin
         outbox = object()
 
         def stats(self):
-            return MqttStats(True, None, 1, 9, 9, 5, 100, 0, 0, 0, 0, 0, 0, 0)
+            return MqttStats(True, None, 1, 9, 9, 5, 100, 0, 0, 0, 0, 0, 0, 0, 0, False, 0)
 
         def publish(self, event):
             return True
