@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from pathlib import Path
-
+from edgeapp.credentials import credential_path, read_secret
 from edgeapp.settings import require
 from edgeapp.errors import ConfigError
 
@@ -24,6 +23,7 @@ class PreviewConfig:
     port: int = 8080
     token: str = ""
     token_file: str = ""  # a file holding the token (kept out of a world-readable config)
+    token_credential: str = ""  # a systemd credential holding the token (LoadCredential=NAME in the unit)
     max_fps: float = 10.0  # stream rate cap: the preview never competes with inference for more than this
     jpeg_quality: int = 75
     stall_s: float = 5.0  # /healthz turns 503 when the frame loop has not turned for this long
@@ -34,13 +34,17 @@ class PreviewConfig:
         require(0 < self.max_fps <= 30, f"{path}.max_fps", f"must be in (0, 30], got {self.max_fps}")
         require(10 <= self.jpeg_quality <= 100, f"{path}.jpeg_quality", f"must be 10..100, got {self.jpeg_quality}")
         require(self.stall_s >= 1, f"{path}.stall_s", "must be at least 1 second (the frame loop idles up to 0.5 s)")
-        require(not (self.token and self.token_file), f"{path}.token", "set token or token_file, not both")
+        given = [k for k in ("token", "token_file", "token_credential") if getattr(self, k)]
+        require(len(given) <= 1, f"{path}.{given[0] if given else 'token'}",
+                f"set one of token, token_file and token_credential, not {' and '.join(given)}")
+        require(not self.token or bool(self.token.strip()), f"{path}.token", "must not be blank")
         if not self.enabled:
             return  # a disabled preview's token file need not exist on this machine
         token = self.resolve_token(path)
         if token:
-            require(len(token) >= MIN_TOKEN_CHARS, f"{path}.token_file" if self.token_file else f"{path}.token",
-                    f"must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
+            require(len(token) >= MIN_TOKEN_CHARS, f"{path}.{given[0]}",
+                    f"must be at least {MIN_TOKEN_CHARS} characters, not counting blanks "
+                    "(e.g. `openssl rand -hex 16`)")
         elif not self.loopback:
             raise ConfigError(f"{path}.token", f"required when host is not loopback ({self.host!r} exposes the "
                                                "camera on the network); set token or token_file")
@@ -50,15 +54,13 @@ class PreviewConfig:
         return is_loopback(self.host)
 
     def resolve_token(self, path: str = "preview") -> str:
-        """The token, read from ``token_file`` when that is set; "" when there is none."""
-        if not self.token_file:
-            return self.token
-        try:
-            token = Path(self.token_file).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"{path}.token_file", f"cannot read {self.token_file}: {exc.strerror or exc}") from None
-        require(bool(token), f"{path}.token_file", f"{self.token_file} is empty")
-        return token
+        """The token, read from ``token_file`` or the credential when set; "" when there is none."""
+        if self.token_file:
+            return read_secret(self.token_file, f"{path}.token_file")
+        if self.token_credential:
+            key = f"{path}.token_credential"
+            return read_secret(credential_path(self.token_credential, key), key)
+        return self.token.strip()
 
 
 def is_loopback(host: str) -> bool:
