@@ -27,12 +27,20 @@ class PreviewConfig:
     max_fps: float = 10.0  # stream rate cap: the preview never competes with inference for more than this
     jpeg_quality: int = 75
     stall_s: float = 5.0  # /healthz turns 503 when the frame loop has not turned for this long
+    # Slow clients: a request head must arrive within header_timeout_s; at most max_connections at once
+    # (fewer if the file handle limit is lower: the unit's LimitNOFILE=8192 leaves room for these).
+    header_timeout_s: float = 5.0
+    max_connections: int = 2048
 
     def check(self, path: str) -> None:
         require(bool(self.host.strip()), f"{path}.host", "must not be empty")
         require(0 <= self.port <= 65535, f"{path}.port", f"must be 0..65535 (0: any free port), got {self.port}")
         require(0 < self.max_fps <= 30, f"{path}.max_fps", f"must be in (0, 30], got {self.max_fps}")
         require(10 <= self.jpeg_quality <= 100, f"{path}.jpeg_quality", f"must be 10..100, got {self.jpeg_quality}")
+        require(0.5 <= self.header_timeout_s <= 60, f"{path}.header_timeout_s",
+                f"must be 0.5..60 seconds, got {self.header_timeout_s}")
+        require(4 <= self.max_connections <= 8192, f"{path}.max_connections",
+                f"must be 4..8192, got {self.max_connections}")
         require(self.stall_s >= 1, f"{path}.stall_s", "must be at least 1 second (the frame loop idles up to 0.5 s)")
         given = [k for k in ("token", "token_file", "token_credential") if getattr(self, k)]
         require(len(given) <= 1, f"{path}.{given[0] if given else 'token'}",

@@ -265,3 +265,36 @@ def test_the_service_sink_s_mqtt_publisher_feeds_the_outbox_metrics(fake_pipelin
         assert not any(k.startswith("edgeapp_mqtt") for k in metrics(without.url))
     finally:
         without.stop()
+
+
+def test_every_answer_carries_csp_and_frame_headers(fake_pipeline):
+    with serve(fake_pipeline) as server:
+        for path in ("", "state.json", "healthz", "metrics"):
+            headers = get(server.url + path)[2]
+            assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+            assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff", path
+
+
+def test_without_a_token_only_loopback_host_names_are_answered(fake_pipeline):
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 sends Host: evil.example."""
+    with serve(fake_pipeline) as server:
+        port = server.port
+        assert get(server.url + "state.json", headers={"Host": f"evil.example:{port}"})[0] == 421
+        assert get(server.url + "stream.mjpg", headers={"Host": "evil.example"})[0] == 421
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+            assert get(server.url + "state.json", headers={"Host": host})[0] == 200, host
+        assert get(server.url + "healthz", headers={"Host": "evil.example"})[0] == 200  # says only up or down
+    with serve(fake_pipeline, token=TOKEN) as server:  # a token guards it whatever the name
+        assert get(server.url + f"state.json?token={TOKEN}", headers={"Host": "cam.lan"})[0] == 200
+
+
+def test_a_silent_connection_is_closed_after_the_header_timeout(fake_pipeline):
+    with serve(fake_pipeline, header_timeout_s=0.5) as server:
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+        s.settimeout(5)
+        t0 = time.monotonic()
+        assert s.recv(100) == b""  # closed by the server
+        assert time.monotonic() - t0 < 4
+        s.close()
+        assert server.guard.timed_out == 1
