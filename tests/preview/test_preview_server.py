@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import threading
 import time
@@ -298,3 +299,29 @@ def test_a_silent_connection_is_closed_after_the_header_timeout(fake_pipeline):
         assert time.monotonic() - t0 < 4
         s.close()
         assert server.guard.timed_out == 1
+
+
+def test_300_malformed_requests_make_a_few_short_log_lines(fake_pipeline, monkeypatch):
+    """Each used to log a full aiohttp traceback. Through the service's logging setup: a few lines, no stack."""
+    import io
+
+    from edgeapp import logs
+
+    monkeypatch.setenv("JOURNAL_STREAM", "8:1")
+    out = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    logs.configure(logging.INFO, stream=out)
+    try:
+        with serve(fake_pipeline) as server:
+            for i in range(300):
+                with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header %d\r\n\r\n" % i)
+                    assert b" 400 " in s.recv(100)
+            assert get(server.url + "healthz")[0] == 200
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    lines = out.getvalue().splitlines()
+    assert "Traceback" not in out.getvalue()
+    assert 1 <= len([ln for ln in lines if "aiohttp" in ln]) <= logs.BURST + 1, lines
