@@ -2,7 +2,8 @@
 
 A credential (``password_credential = "edgeapp-mqtt-password"``) is read from
 ``$CREDENTIALS_DIRECTORY``, where systemd puts what the unit's ``LoadCredential=`` lines load from
-``/etc/credstore/`` (root-only, outside the service's view of the filesystem). Every problem is a
+``/etc/credstore/`` (root-only, outside the service's view of the filesystem); outside systemd the
+credential store itself is read (root only). Every problem is a
 ``ConfigError`` naming the key and the file: unreadable, not UTF-8, empty or only whitespace.
 A secret file that every user may read is allowed, with a warning naming it.
 """
@@ -18,13 +19,20 @@ from edgeapp.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+CREDSTORE_DIRS = ("/etc/credstore", "/run/credstore", "/usr/lib/credstore")  # LoadCredential=NAME searches these
+
 
 def credential_path(name: str, key: str) -> Path:
+    """Under systemd: ``$CREDENTIALS_DIRECTORY/name``. Elsewhere (``edgeapp config check`` or
+    ``doctor`` run by root) the credential store systemd itself reads, where the file is."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
-    if not directory:
-        raise ConfigError(key, f"credential {name!r} needs systemd's LoadCredential={name} "
-                               "($CREDENTIALS_DIRECTORY is not set: not started by systemd?)")
-    return Path(directory) / name
+    if directory:
+        return Path(directory) / name
+    for store in CREDSTORE_DIRS:
+        if (Path(store) / name).exists():
+            return Path(store) / name
+    raise ConfigError(key, f"credential {name!r} not found: $CREDENTIALS_DIRECTORY is not set (the unit's "
+                           f"LoadCredential={name} sets it) and {name} is in none of {', '.join(CREDSTORE_DIRS)}")
 
 
 def read_secret(path: str | Path, key: str) -> str:

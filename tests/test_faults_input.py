@@ -102,13 +102,13 @@ def test_a_password_in_clear_over_the_network_is_refused_unless_allowed(tmp_path
 
 
 def test_a_credential_needs_systemd_s_directory(tmp_path):
-    cfg = write_config(tmp_path / "c.toml", mqtt={"host": "127.0.0.1", "username": "u",
-                                                 "password_credential": "edgeapp-mqtt-password"})
+    name = f"edgeapp-test-{os.getpid()}"  # in no credential store of any machine
+    cfg = write_config(tmp_path / "c.toml", mqtt={"host": "127.0.0.1", "username": "u", "password_credential": name})
     env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
     r = subprocess.run([sys.executable, "-m", "edgeapp", "config", "check", str(cfg)], capture_output=True, text=True,
                        timeout=60, env=env)
-    assert_refused(r, EXIT_CONFIG, "mqtt.password_credential", "LoadCredential=edgeapp-mqtt-password")
+    assert_refused(r, EXIT_CONFIG, "mqtt.password_credential", f"LoadCredential={name}", "/etc/credstore")
     creds = tmp_path / "creds"
     creds.mkdir()
-    (creds / "edgeapp-mqtt-password").write_text("s3cret")
+    (creds / name).write_text("s3cret")
     assert check(cfg, CREDENTIALS_DIRECTORY=str(creds)).returncode == 0
