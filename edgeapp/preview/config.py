@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from edgeapp.credentials import credential_path, read_secret
-from edgeapp.settings import require
+from edgeapp.settings import Problems
 from edgeapp.errors import ConfigError
 
 MIN_TOKEN_CHARS = 16  # a token guards camera images on a network: no short, guessable ones
@@ -32,30 +32,34 @@ class PreviewConfig:
     header_timeout_s: float = 5.0
     max_connections: int = 2048
 
-    def check(self, path: str) -> None:
-        require(bool(self.host.strip()), f"{path}.host", "must not be empty")
-        require(0 <= self.port <= 65535, f"{path}.port", f"must be 0..65535 (0: any free port), got {self.port}")
-        require(0 < self.max_fps <= 30, f"{path}.max_fps", f"must be in (0, 30], got {self.max_fps}")
-        require(10 <= self.jpeg_quality <= 100, f"{path}.jpeg_quality", f"must be 10..100, got {self.jpeg_quality}")
-        require(0.5 <= self.header_timeout_s <= 60, f"{path}.header_timeout_s",
-                f"must be 0.5..60 seconds, got {self.header_timeout_s}")
-        require(4 <= self.max_connections <= 8192, f"{path}.max_connections",
-                f"must be 4..8192, got {self.max_connections}")
-        require(self.stall_s >= 1, f"{path}.stall_s", "must be at least 1 second (the frame loop idles up to 0.5 s)")
+    def check(self, problems: Problems) -> None:
+        problems.require(bool(self.host.strip()), "host", "must not be empty")
+        problems.require(0 <= self.port <= 65535, "port", f"must be 0..65535 (0: any free port), got {self.port}")
+        problems.require(0 < self.max_fps <= 30, "max_fps", f"must be in (0, 30], got {self.max_fps}")
+        problems.require(10 <= self.jpeg_quality <= 100, "jpeg_quality", f"must be 10..100, got {self.jpeg_quality}")
+        problems.require(0.5 <= self.header_timeout_s <= 60, "header_timeout_s",
+                         f"must be 0.5..60 seconds, got {self.header_timeout_s}")
+        problems.require(4 <= self.max_connections <= 8192, "max_connections",
+                         f"must be 4..8192, got {self.max_connections}")
+        problems.require(self.stall_s >= 1, "stall_s", "must be at least 1 second (the frame loop idles up to 0.5 s)")
         given = [k for k in ("token", "token_file", "token_credential") if getattr(self, k)]
-        require(len(given) <= 1, f"{path}.{given[0] if given else 'token'}",
-                f"set one of token, token_file and token_credential, not {' and '.join(given)}")
-        require(not self.token or bool(self.token.strip()), f"{path}.token", "must not be blank")
+        problems.require(len(given) <= 1, given[0] if given else "token",
+                         f"set one of token, token_file and token_credential, not {' and '.join(given)}")
+        problems.require(not self.token or bool(self.token.strip()), "token", "must not be blank")
         if not self.enabled:
             return  # a disabled preview's token file need not exist on this machine
-        token = self.resolve_token(path)
+        try:
+            token = self.resolve_token(problems.path)
+        except ConfigError as exc:
+            problems.errors.append(exc)
+            return
         if token:
-            require(len(token) >= MIN_TOKEN_CHARS, f"{path}.{given[0]}",
-                    f"must be at least {MIN_TOKEN_CHARS} characters, not counting blanks "
-                    "(e.g. `openssl rand -hex 16`)")
-        elif not self.loopback:
-            raise ConfigError(f"{path}.token", f"required when host is not loopback ({self.host!r} exposes the "
-                                               "camera on the network); set token or token_file")
+            problems.require(len(token) >= MIN_TOKEN_CHARS, given[0],
+                             f"must be at least {MIN_TOKEN_CHARS} characters, not counting blanks "
+                             "(e.g. `openssl rand -hex 16`)")
+        else:
+            problems.require(self.loopback, "token", f"required when host is not loopback ({self.host!r} exposes "
+                                                     "the camera on the network); set token or token_file")
 
     @property
     def loopback(self) -> bool:
