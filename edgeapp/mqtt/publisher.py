@@ -100,7 +100,7 @@ class Publisher:
         self._gap: tuple[int, int, int, str] | None = None  # (first seq, last seq, events, why) not yet told
         self._store_log, self._stored_again_log, self._delete_log = Every(), Every(), Every()
         self._undeleted: list[int] = []  # acknowledged, but the deletion could not be written yet
-        self._error_budget = EventBudget(ERROR_EVENTS_PER_S)
+        self._error_budget = EventBudget(ERROR_EVENTS_PER_S, clock=time.time)  # events carry wall-clock ts
         self._delivered = 0
         self._started = time.monotonic()
         self._next_stats = self._started + config.stats_interval
@@ -137,7 +137,7 @@ class Publisher:
                 self._pose_rate_limited += 1
             return False
         if isinstance(event, ErrorEvent):
-            allowed, held_back = self._error_budget.take()
+            allowed, held_back = self._error_budget.take(event.ts)
             if not allowed:
                 with self._tally:
                     self._errors_suppressed += 1
@@ -328,9 +328,10 @@ class Publisher:
         errors = []
         for event, exc in failures:
             log.error("%s event could not be encoded: %s", event.kind, shorten(str(exc)))
-            if self._error_budget.take()[0]:
-                errors.append(ErrorEvent(source="publisher", message=f"{event.kind} event could not be encoded: "
-                                         f"{shorten(str(exc))}", detail={"event": event.kind}))
+            error = ErrorEvent(source="publisher", message=f"{event.kind} event could not be encoded: "
+                               f"{shorten(str(exc))}", detail={"event": event.kind})
+            if self._error_budget.take(error.ts)[0]:
+                errors.append(error)
             else:
                 with self._tally:
                     self._errors_suppressed += 1

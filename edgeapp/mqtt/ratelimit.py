@@ -39,9 +39,15 @@ class EventBudget:
         self._refused = 0
         self._lock = threading.Lock()
 
-    def take(self) -> tuple[bool, int]:
+    def take(self, now: float | None = None) -> tuple[bool, int]:
+        """``now``: the event's own time, so the bound holds on the times a consumer sees."""
         with self._lock:
-            now = self._clock()
+            now = self._clock() if now is None else now
+            if self._times and now < self._times[-1]:
+                if self._times[-1] - now > 1.0:  # the wall clock was set back: start the window again
+                    self._times.clear()
+                else:  # events of two threads, taken out of their order by a hair
+                    now = self._times[-1]
             while self._times and now - self._times[0] >= 1.0:
                 self._times.popleft()
             if len(self._times) >= self.per_s:

@@ -25,3 +25,15 @@ def test_presence_changes_always_pass_even_at_rate_zero():
     clock = Clock()
     limiter = PoseRateLimiter(0.0, clock)
     assert [limiter.allow(p) for p in (True, True, True, False, False, True)] == [True, False, False, True, False, True]
+
+
+def test_the_error_budget_allows_20_in_any_second_and_counts_the_rest():
+    from edgeapp.mqtt.ratelimit import EventBudget
+
+    budget = EventBudget(20)
+    times = [i * 0.001 for i in range(1000)] + [1.5 + i * 0.01 for i in range(100)]
+    taken = [t for t in times if budget.take(t)[0]]
+    assert max(sum(1 for u in taken if s <= u < s + 1.0) for s in taken) == 20
+    assert len(taken) == 20 + 20  # 20 in the first second, 20 from 1.5 s; the window reopens at 2.5 s, after the last
+    allowed, held_back = budget.take(10.0)
+    assert allowed and held_back == len(times) - len(taken)
