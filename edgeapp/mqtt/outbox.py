@@ -25,6 +25,7 @@ Faults are handled, never passed on as a crash:
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('last_seq', 0), ('dropped', 0);
 """
 DAMAGE_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_ERROR"}  # SQLITE_ERROR: tables or columns missing
+RETRY_S = 5.0  # how often an outbox that could not be opened is tried again
 KEEP_DAMAGED = 3  # damaged copies kept for inspection; older ones are removed so they cannot fill the disk
 MAX_WAL_PAGES = 1000  # SQLite's default autocheckpoint
 
@@ -117,8 +119,17 @@ class Outbox:
         self._mark = SeqMark(self.path.with_name(self.path.name + ".seq"))
         self.recovered: Recovery | None = None
         self._drop_log = Every()
+        self._db: sqlite3.Connection | None = None
+        self._rows = self._bytes = self._dropped = self._last_seq = 0
+        # A database that cannot be opened for want of space (or an I/O error) is retried; meanwhile
+        # events are lost (counted), with seqs above the mark, so the device starts and reports it.
+        self.unavailable: str | None = None
+        self._retry_at = 0.0
+        self._skipped = False  # seqs were skipped while the database was closed
         try:
             self._open()
+        except _Unavailable as exc:
+            self._closed_for(str(exc))
         except BaseException:
             self._lockfile.close()
             raise
@@ -130,9 +141,13 @@ class Outbox:
             fresh = self._connect()
         except sqlite3.DatabaseError as exc:
             if not _is_damage(exc, self.path):
-                raise OutboxError(f"outbox {self.path} cannot be opened: {exc}") from None
+                raise _Unavailable(f"outbox {self.path} cannot be opened: {exc}") from None
             moved = self._move_aside()
-            self._connect()
+            try:
+                self._connect()
+            except sqlite3.DatabaseError as again:
+                raise _Unavailable(f"outbox {self.path} was damaged ({exc}) and a new one cannot be made: "
+                                   f"{again}") from None
             self._continue_above_mark(f"outbox {self.path} was damaged ({exc})", moved)
             return
         if fresh and self._mark.reserved:
@@ -196,6 +211,28 @@ class Outbox:
         self.recovered = Recovery(reason, moved_to, start + 1)
         log.error("%s", self.recovered.message)
 
+    def _closed_for(self, why: str) -> None:
+        self.unavailable = why
+        self._retry_at = time.monotonic() + RETRY_S
+        self._last_seq = max(self._last_seq, self._mark.reserved)  # a loss meanwhile skips seqs above any used
+        log.error("%s; events are counted as lost until it opens (tried again every %g s)", why, RETRY_S)
+
+    def _reopened(self) -> bool:
+        """Under the lock, while unavailable: try the database again (once per RETRY_S)."""
+        if time.monotonic() < self._retry_at:
+            return False
+        self._retry_at = time.monotonic() + RETRY_S
+        skipped_to = self._last_seq
+        try:
+            self._open()
+        except _Unavailable as exc:
+            self.unavailable = str(exc)
+            return False
+        self._last_seq = max(self._last_seq, skipped_to if self._skipped else 0)
+        self.unavailable = None
+        log.warning("outbox %s opens again", self.path)
+        return True
+
     # --- properties read by stats: plain ints, no query ---
     @property
     def depth(self) -> int:
@@ -224,6 +261,8 @@ class Outbox:
         """Store a batch in one durable transaction (one fsync for the batch)."""
         result = AppendResult()
         with self._lock:
+            if self._db is None:
+                self._reopened()  # the seqs below count on from the database if it opens, else from the skip
             seq, added, added_bytes = self._last_seq, [], 0
             for i, draft in enumerate(drafts):
                 try:
@@ -236,6 +275,9 @@ class Outbox:
                 added_bytes += len(payload)
             if not added:
                 return result
+            if self._db is None:
+                first, self._last_seq, self._skipped = self._last_seq + 1, seq, True
+                raise StoreError(f"{self.unavailable}: {len(added)} events not stored", first, seq, result.refused)
             try:
                 self._mark.cover(seq)  # before the seqs exist anywhere
                 self._db.execute("PRAGMA synchronous=FULL")
@@ -249,6 +291,7 @@ class Outbox:
                 first, self._last_seq = self._last_seq + 1, seq  # skipped: a consumer sees the gap
                 raise StoreError(f"outbox {self.path} could not store {len(added)} events: {_why(exc)}",
                                  first, seq, result.refused) from None
+            self._skipped = False
             self._rows += len(added) - dropped
             self._bytes += added_bytes - freed
             self._last_seq = seq
@@ -298,6 +341,8 @@ class Outbox:
     def peek(self, after_seq: int, limit: int) -> list[Message]:
         """The oldest ``limit`` messages with a seq above ``after_seq``, in seq order."""
         with self._lock:
+            if self._db is None:
+                return []
             rows = self._db.execute("SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                                     (after_seq, limit)).fetchall()
         return [Message(seq, topic, bytes(payload)) for seq, topic, payload in rows]
@@ -309,6 +354,8 @@ class Outbox:
         if not seqs:
             return 0
         with self._lock:
+            if self._db is None:
+                return 0
             try:
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("BEGIN IMMEDIATE")
@@ -328,8 +375,13 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
             self._lockfile.close()
+
+
+class _Unavailable(OutboxError):
+    """The database cannot be opened now (a full disk, an I/O error): retried, not fatal."""
 
 
 def _why(exc: Exception) -> str:
@@ -361,6 +413,8 @@ def _exclusive(path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         f = open(lock, "a")
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):  # the disk, not the setup: a restart may cure it
+            raise OutboxError(f"cannot use {lock}: {exc.strerror or exc}") from None
         # The state directory is the operator's to set up: a config-class problem, not a restart.
         raise ConfigError("mqtt.outbox_path", f"cannot use {lock}: {exc.strerror or exc}") from None
     try:

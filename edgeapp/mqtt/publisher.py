@@ -96,7 +96,7 @@ class Publisher:
         self._tally = threading.Lock()
         self._handoff_dropped = self._pose_rate_limited = self._encode_errors = self._store_errors = 0
         self._lost = self._errors_suppressed = 0
-        self._store_failing = False
+        self._store_failing = self.outbox.unavailable is not None
         self._gap: tuple[int, int, int, str] | None = None  # (first seq, last seq, events, why) not yet told
         self._store_log, self._stored_again_log, self._delete_log = Every(), Every(), Every()
         self._undeleted: list[int] = []  # acknowledged, but the deletion could not be written yet

@@ -156,3 +156,44 @@ def test_the_wal_stays_near_the_bound(tmp_path):
     print(f"\nWAL at most {largest_wal / 1024:.0f} KiB, database at most {largest_db / 1024:.0f} KiB "
           f"for outbox_max_bytes {max_bytes // 1024} KiB ({200 * EVENTS_PER_BATCH} events of 500 bytes)")
     box.close()
+
+
+def test_a_full_disk_at_start_is_no_restart_loop(tmp_path, broker, recorders, make_config, publishers):
+    """The outbox cannot even be opened: the publisher starts anyway, counts what it loses, and stores
+    again (above every seq used before) once there is room."""
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        config = make_config(broker.port, outbox_path=str(disk / "outbox.sqlite3"))
+        rec = recorders(broker.port, "edgeapp/dev1/events/#")
+        first = publishers(config)
+        for i in range(10):
+            assert first.publish(event(i))
+        assert first.drain(WAIT_S)
+        before = first.outbox.last_seq
+        first.close()
+        filler = fill(disk)
+        p = publishers(config, store_linger_s=0.0)
+        assert p.stats().store_failing and p.outbox.unavailable, p.outbox.unavailable
+        for i in range(10, 20):
+            assert p.publish(event(i))
+        assert p.flush(WAIT_S)
+        assert p.stats().lost == 10 and p.stats().outbox_depth == 0
+        filler.unlink()
+        deadline = time.monotonic() + 15  # the database is tried again every few seconds
+        n = 20
+        while p.stats().store_failing and time.monotonic() < deadline:
+            assert p.publish(event(n))
+            n += 1
+            assert p.flush(WAIT_S)
+            time.sleep(0.2)
+        s = p.stats()
+        assert not s.store_failing, s
+        assert p.drain(WAIT_S)
+    events = rec.events()
+    after = [e for e in events if e.seq > before]
+    notices = [e.event.detail for e in after if e.event.kind == "error" and e.event.source == "outbox"]
+    assert notices and sum(n["lost"] for n in notices) == s.lost
+    assert all(e.seq > before for e in after) and len({e.seq for e in events}) == len(events)
+    delivered = {e.event.target for e in events if e.event.kind == "tracking"}
+    assert len(delivered) + s.lost == n
+    print(f"\nfull disk at start: {s.lost} events lost and counted, outbox open again, seq {before} -> "
+          f"{min(e.seq for e in after)}")
