@@ -7,7 +7,7 @@ import logging
 
 from edgeapp import logs
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_json_option
+from edgeapp.cli.common import add_backend_options, add_json_option, runtime_table
 from edgeapp.config import DEFAULT_CONFIG, load_config
 from edgeapp.service.runner import run_service, with_overrides
 
@@ -34,9 +34,10 @@ def register(cli) -> None:
     b.add_argument("--source", required=True, help="a clip (read without dropping)")
     b.add_argument("--tasks", default="pose,classify,detect", help="comma-separated: pose, classify, detect, track")
     b.add_argument("--frames", type=int, default=300)
-    b.add_argument("--threads", type=int, default=4)
-    b.add_argument("--backend", default="auto", choices=("auto", "cpu", "edgetpu"))
-    b.add_argument("--models-dir", default=None)
+    add_backend_options(b)
+    b.add_argument("--people", default="1",
+                   help="pose.people, or a comma-separated list to run once each and compare (e.g. 1,3); "
+                        "needs detect among the tasks for more than one")
     b.add_argument("--broker", default="local",
                    help="HOST:PORT of a broker, 'local' to start a private mosquitto (default), or 'none'")
     add_json_option(b)
@@ -77,7 +78,12 @@ def bench_pipeline(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from edgeapp.bench.pipeline import bench_pipeline as bench, config_for, print_report
+    from edgeapp.bench.pipeline import bench_pipeline as bench, config_for, print_people_cost, print_report
+
+    try:
+        people_counts = [int(n) for n in args.people.split(",")]
+    except ValueError:
+        return usage_error(f"--people must be whole numbers separated by commas, got {args.people!r}")
 
     with tempfile.TemporaryDirectory(prefix="edgeapp-bench-") as tmp:
         broker, local = None, None
@@ -90,9 +96,14 @@ def bench_pipeline(args: argparse.Namespace) -> int:
             host, _, port = args.broker.rpartition(":")
             broker = (host or "127.0.0.1", int(port))
         try:
-            config = config_for(args.source, [t.strip() for t in args.tasks.split(",") if t.strip()],
-                                args.models_dir, args.threads, args.backend, broker, Path(tmp))
-            print_report(bench(config, args.frames, local.process.pid if local else None), as_json=args.json)
+            reports = []
+            for people in people_counts:
+                config = config_for(args.source, [t.strip() for t in args.tasks.split(",") if t.strip()],
+                                    runtime_table(args), broker, Path(tmp), people)
+                reports.append(bench(config, args.frames, local.process.pid if local else None))
+                print_report(reports[-1], as_json=args.json)
+            if len(reports) > 1:
+                print_people_cost(reports, as_json=args.json)
         finally:
             if local is not None:
                 local.stop()

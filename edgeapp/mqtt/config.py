@@ -27,38 +27,38 @@ def default_device_id() -> str:
 
 @dataclass(frozen=True)
 class MqttConfig:
-    enabled: bool = True
-    host: str = "localhost"
-    port: int = 1883
+    enabled: bool = True  # False: keep the table, send nothing
+    host: str = "localhost"  # the broker
+    port: int = 1883  # the broker's port
     client_id: str | None = None  # None: "edgeapp-<device_id>"
-    topic_prefix: str = "edgeapp"
-    device_id: str = field(default_factory=default_device_id)
-    keepalive: int = 60
-    qos: int = 1
-    username: str | None = None
+    topic_prefix: str = "edgeapp"  # topics are <topic_prefix>/<device_id>/...
+    device_id: str = field(default_factory=default_device_id)  # a topic level and HA id; default: host name
+    keepalive: int = 60  # seconds
+    qos: int = 1  # 0, 1 or 2
+    username: str | None = None  # None: anonymous
     # The password itself is never part of the config (and so never logged or printed):
     # only where to read it from.
-    password_file: str | None = None
-    password_env: str | None = None
-    password_credential: str | None = None  # a systemd credential (LoadCredential=NAME in the unit)
+    password_file: str | None = None  # a file holding the broker password
+    password_env: str | None = None  # or the environment variable holding it
+    password_credential: str | None = None  # or a systemd credential (LoadCredential=NAME in the unit)
     # A password in clear text over the network is refused unless this says it is meant (loopback is fine).
     allow_plain_password: bool = False
     tls: bool = False  # also on when tls_ca is set; without tls_ca the system CAs are used
-    tls_ca: str | None = None
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    tls_check_hostname: bool = True
+    tls_ca: str | None = None  # CA file; None: the system's CAs
+    tls_cert: str | None = None  # client certificate (with tls_key)
+    tls_key: str | None = None  # client key (with tls_cert)
+    tls_check_hostname: bool = True  # check the broker's name against its certificate
     outbox_path: str = ""  # the SQLite outbox; "": outbox.sqlite3 in service.state_dir
-    outbox_max_rows: int = 100_000
-    outbox_max_bytes: int = 64 * 1024 * 1024
-    handoff_queue: int = 1024
-    inflight: int = 20
-    stats_interval: float = 60.0
+    outbox_max_rows: int = 100_000  # beyond this the oldest events are dropped (and counted)
+    outbox_max_bytes: int = 64 * 1024 * 1024  # beyond this the oldest events are dropped (and counted)
+    handoff_queue: int = 1024  # events waiting for the publisher thread; more are dropped, never blocking a frame
+    inflight: int = 20  # messages sent but not yet acknowledged
+    stats_interval: float = 60.0  # seconds between stats events, at least 15
     pose_rate: float = 2.0  # pose events per second at most; 0: only when a person appears or leaves
-    reconnect_min: float = 1.0
-    reconnect_max: float = 60.0
-    discovery: bool = False
-    discovery_prefix: str = "homeassistant"
+    reconnect_min: float = 1.0  # seconds between reconnects, doubling up to reconnect_max
+    reconnect_max: float = 60.0  # seconds
+    discovery: bool = False  # Home Assistant MQTT discovery
+    discovery_prefix: str = "homeassistant"  # Home Assistant's discovery topic prefix
 
     def check(self, problems: Problems) -> None:
         for key, message in self._problems():

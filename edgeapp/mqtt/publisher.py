@@ -132,7 +132,7 @@ class Publisher:
             raise TypeError(f"publish() takes an edgeapp.events.Event, got {type(event).__name__}")
         if self._closed:
             return False
-        if isinstance(event, PoseEvent) and not self._limiter.allow(event.person):
+        if isinstance(event, PoseEvent) and not self._limiter.allow(event.person, event.person_id):
             with self._tally:
                 self._pose_rate_limited += 1
             return False

@@ -18,14 +18,14 @@ MIN_TOKEN_CHARS = 16  # a token guards camera images on a network: no short, gue
 
 @dataclass(frozen=True)
 class PreviewConfig:
-    enabled: bool = False
+    enabled: bool = False  # serve the preview
     host: str = "127.0.0.1"  # anything but loopback needs token or token_file
-    port: int = 8080
-    token: str = ""
+    port: int = 8080  # 0: any free port
+    token: str = ""  # ?token=... or Authorization: Bearer ...; at least 16 characters
     token_file: str = ""  # a file holding the token (kept out of a world-readable config)
     token_credential: str = ""  # a systemd credential holding the token (LoadCredential=NAME in the unit)
     max_fps: float = 10.0  # stream rate cap: the preview never competes with inference for more than this
-    jpeg_quality: int = 75
+    jpeg_quality: int = 75  # of the stream and of MQTT snapshots
     stall_s: float = 5.0  # /healthz turns 503 when the frame loop has not turned for this long
     # Slow clients: a request head must arrive within header_timeout_s; at most max_connections at once
     # (fewer if the file handle limit is lower: the unit's LimitNOFILE=8192 leaves room for these).
@@ -48,18 +48,15 @@ class PreviewConfig:
         problems.require(not self.token or bool(self.token.strip()), "token", "must not be blank")
         if not self.enabled:
             return  # a disabled preview's token file need not exist on this machine
-        try:
+        with problems.collecting():  # a token file that cannot be read is one more error, not the end of the read
             token = self.resolve_token(problems.path)
-        except ConfigError as exc:
-            problems.errors.append(exc)
-            return
-        if token:
-            problems.require(len(token) >= MIN_TOKEN_CHARS, given[0],
-                             f"must be at least {MIN_TOKEN_CHARS} characters, not counting blanks "
-                             "(e.g. `openssl rand -hex 16`)")
-        else:
-            problems.require(self.loopback, "token", f"required when host is not loopback ({self.host!r} exposes "
-                                                     "the camera on the network); set token or token_file")
+            if token:
+                problems.require(len(token) >= MIN_TOKEN_CHARS, given[0],
+                                 f"must be at least {MIN_TOKEN_CHARS} characters, not counting blanks "
+                                 "(e.g. `openssl rand -hex 16`)")
+            else:
+                problems.require(self.loopback, "token", f"required when host is not loopback ({self.host!r} "
+                                                         "exposes the camera on the network); set token or token_file")
 
     @property
     def loopback(self) -> bool:

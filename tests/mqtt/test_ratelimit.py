@@ -27,6 +27,19 @@ def test_presence_changes_always_pass_even_at_rate_zero():
     assert [limiter.allow(p) for p in (True, True, True, False, False, True)] == [True, False, False, True, False, True]
 
 
+def test_each_person_has_a_rate_of_their_own():
+    clock = Clock()
+    limiter = PoseRateLimiter(2.0, clock)
+    passed = {3: 0, 5: 0}
+    for i in range(30):  # two people in every frame, 10 fps for 3 s
+        clock.t = i / 10
+        for person in passed:
+            passed[person] += limiter.allow(True, person)
+    assert passed == {3: 6, 5: 6}  # not 6 shared between them
+    assert limiter.allow(False, 3) and not limiter.allow(True, 5)  # person 3 leaving is news at once
+    assert limiter.allow(True, 3)  # ... and so is coming back
+
+
 def test_the_error_budget_allows_20_in_any_second_and_counts_the_rest():
     from edgeapp.mqtt.ratelimit import EventBudget
 

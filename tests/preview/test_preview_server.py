@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from edgeapp.detect.detection import Detection
 from edgeapp.bench.preview import MjpegViewer
 from edgeapp.errors import ConfigError, EdgeappError
 from edgeapp.mqtt.publisher import MqttStats
@@ -130,7 +131,7 @@ def test_detections_and_target_are_shown_when_the_result_carries_them(fake_pipel
     class WithDetections(FakePipeline):
         def result(self, index):
             r = super().result(index)
-            r.detections = [{"label": "person", "score": 0.8, "box": (0.1, 0.1, 0.5, 0.9), "id": 3}]
+            r.detections = [Detection("person", 0, 0.8, (0.1, 0.1, 0.5, 0.9), id=3)]
             r.target = 3
             return r
 
