@@ -41,8 +41,7 @@ class MqttConfig:
     password_file: str | None = None  # a file holding the broker password
     password_env: str | None = None  # or the environment variable holding it
     password_credential: str | None = None  # or a systemd credential (LoadCredential=NAME in the unit)
-    # A password in clear text over the network is refused unless this says it is meant (loopback is fine).
-    allow_plain_password: bool = False
+    allow_plain_password: bool = False  # a password in clear text to a non-loopback broker is refused without it
     tls: bool = False  # also on when tls_ca is set; without tls_ca the system CAs are used
     tls_ca: str | None = None  # CA file; None: the system's CAs
     tls_cert: str | None = None  # client certificate (with tls_key)

@@ -29,8 +29,8 @@ class PreviewConfig:
     stall_s: float = 5.0  # /healthz turns 503 when the frame loop has not turned for this long
     # Slow clients: a request head must arrive within header_timeout_s; at most max_connections at once
     # (fewer if the file handle limit is lower: the unit's LimitNOFILE=8192 leaves room for these).
-    header_timeout_s: float = 5.0
-    max_connections: int = 2048
+    header_timeout_s: float = 5.0  # seconds a client may take to send its request head
+    max_connections: int = 2048  # open connections at most (fewer if the file handle limit is lower)
 
     def check(self, problems: Problems) -> None:
         problems.require(bool(self.host.strip()), "host", "must not be empty")
