@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
+from edgeapp.credentials import read_text_file
 from edgeapp.detect.detector import DetectConfig
 from edgeapp.pantilt.config import PanTiltConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
@@ -147,12 +148,7 @@ class AppConfig:
 
 def load_config(path: str | Path) -> AppConfig:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError("", f"config file not found: {path}") from None
-    except OSError as exc:
-        raise ConfigError("", f"cannot read {path}: {exc}") from None
+    text = read_text_file(path, "config file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import sys
 
+from edgeapp import logs
 from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_json_option, runtime_table
 from edgeapp.config import DEFAULT_CONFIG, load_config
@@ -46,17 +45,9 @@ def register(cli) -> None:
 
 
 def configure_logging(level: str) -> None:
-    # journald stamps time and unit itself; elsewhere a timestamp helps.
-    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(fmt))
-    root.addHandler(handler)
-    if root.level > getattr(logging, level.upper()) or root.level == logging.WARNING:
-        root.setLevel(getattr(logging, level.upper()))
+    """The config's ``service.log_level``, unless ``-v`` already asked for more."""
+    wanted, current = getattr(logging, level.upper()), logging.getLogger().level
+    logs.configure(wanted if current == logging.WARNING else min(current, wanted))
 
 
 def run(args: argparse.Namespace) -> int:

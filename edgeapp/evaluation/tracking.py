@@ -129,6 +129,16 @@ def identity_true_positives(pair_frames: Mapping[tuple[int, int], int], gt_ids: 
     return int(round(-sum(cost[i][j] for i, j in min_cost_assignment(cost))))
 
 
+def report(s: TrackingScores) -> str:
+    per = " ".join(f"{k}:{v}" for k, v in s.ids_per_gt.items())
+    return "\n".join([
+        f"IDF1 {s.idf1:.3f} (IDP {s.idp:.3f}, IDR {s.idr:.3f})",
+        f"MOTA {s.mota:.3f} (misses {s.misses}, false positives {s.false_positives} of {s.gt_boxes} boxes)",
+        f"id switches {s.id_switches}",
+        f"ids {s.hyp_ids} for {s.gt_ids} people; ids per person {s.mean_ids_per_gt:.2f} ({per})",
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m edgeapp.evaluation.tracking GT.txt HYP.txt [--stride N]``: score a tracker's output
     file (another tracker's, for comparison) as ``edgeapp eval track`` scores edgeapp's."""
@@ -142,8 +152,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stride", type=int, default=1, help="only frames 1, 1 + N, ... of the ground truth")
     args = p.parse_args(argv)
     gt = {f: b for f, b in read_mot(args.gt).items() if (f - 1) % args.stride == 0}
-    from edgeapp.cli.evaluate import report
-
     print(report(evaluate(gt, read_mot(args.hyp, ignored=False))))
     return 0
 
