@@ -128,3 +128,16 @@ def test_commands_switch_the_exercise_and_reset_the_count(tmp_path, broker):
         log.close()
     assert proc.returncode == 0, err
     assert log.reps()[-1]["reason"] == "finished"
+
+
+def test_with_people_followed_the_count_belongs_to_the_track_id(tmp_path):
+    """With the detector on, poses are per tracked person (pose.people): the reps carry the track id."""
+    cfg = write_config(tmp_path / "config.toml", source={"uri": str(SQUATS)}, tasks={"pose": True, "detect": True,
+                       "reps": True}, runtime={"models_dir": str(MODELS), "threads": 2, "backend": "cpu"})
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg), "--print-events"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    reps = [e for e in map(json.loads, r.stdout.splitlines()) if e["event"] == "rep"]
+    assert [(e["type"], e["count"]) for e in reps] == [("rep", 1), ("rep", 2), ("set_ended", 2)]
+    people = {e["person"] for e in reps}
+    assert len(people) == 1 and isinstance(people.pop(), int)
