@@ -172,7 +172,8 @@ def _type_problem(tp, origin, value) -> str:
     if tp is bool:
         return "" if isinstance(value, bool) else f"must be true or false, got {value!r}"
     if tp is int:
-        return "" if isinstance(value, int) and not isinstance(value, bool) else f"must be a whole number, got {value!r}"
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return "" if whole else f"must be a whole number, got {value!r}"
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a number, got {value!r}"

@@ -137,11 +137,11 @@ def bare_invoke_ms(model, invokes: int = BARE_INVOKES) -> float:
     return 1000.0 * total / invokes
 
 
-def config_for(source: str, tasks: list[str], models_dir: str | None, threads: int, backend: str,
-               broker: tuple[str, int] | None, workdir: Path, people: int = 1) -> AppConfig:
+def config_for(source: str, tasks: list[str], runtime: dict, broker: tuple[str, int] | None,
+               workdir: Path, people: int = 1) -> AppConfig:
+    """The service config the benchmark runs: ``runtime`` is the ``[runtime]`` table (the CLI's backend options)."""
     table = {t: (t in tasks) for t in ("pose", "classify", "detect", "track")}
-    data: dict = {"source": {"uri": source}, "tasks": table, "pose": {"people": people},
-                  "runtime": {"threads": threads, "backend": backend, "models_dir": models_dir or ""}}
+    data: dict = {"source": {"uri": source}, "tasks": table, "pose": {"people": people}, "runtime": runtime}
     if broker:
         data["mqtt"] = {"host": broker[0], "port": broker[1], "device_id": "bench",
                         "outbox_path": str(workdir / "outbox.sqlite3"), "stats_interval": 15.0}

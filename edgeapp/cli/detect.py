@@ -8,7 +8,7 @@ from typing import Iterator
 from edgeapp.camera import Frame, open_source
 from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_clip_bench_options, backend_request, emit, registry
-from edgeapp.detect.bench import bench_detect, print_report
+from edgeapp.bench.detect import bench_detect, print_report
 from edgeapp.detect.detector import DetectConfig, Detector
 from edgeapp.detect.tracker import TrackerUpdate
 from edgeapp.evaluation.motfile import MotBox

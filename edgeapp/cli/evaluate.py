@@ -14,7 +14,7 @@ from edgeapp.cli.detect import _detect_options, detect_config, open_detector, tr
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.tracker import ObjectTracker, TrackerUpdate
 from edgeapp.evaluation.motfile import MotBox, read_mot
-from edgeapp.evaluation.tracking import TrackingScores, evaluate
+from edgeapp.evaluation.tracking import TrackingScores, evaluate, report
 
 DEFAULT_FPS = 25.0  # MOTChallenge's most common rate, when a folder says nothing (seqinfo.ini) and --fps is not given
 
@@ -150,13 +150,3 @@ def scores_json(s: TrackingScores) -> dict:
             "gt_boxes": s.gt_boxes, "frames": s.frames, "gt_ids": s.gt_ids, "hyp_ids": s.hyp_ids,
             "ids_per_gt": {str(k): v for k, v in s.ids_per_gt.items()},
             "mean_ids_per_gt": round(s.mean_ids_per_gt, 2)}
-
-
-def report(s: TrackingScores) -> str:
-    per = " ".join(f"{k}:{v}" for k, v in s.ids_per_gt.items())
-    return "\n".join([
-        f"IDF1 {s.idf1:.3f} (IDP {s.idp:.3f}, IDR {s.idr:.3f})",
-        f"MOTA {s.mota:.3f} (misses {s.misses}, false positives {s.false_positives} of {s.gt_boxes} boxes)",
-        f"id switches {s.id_switches}",
-        f"ids {s.hyp_ids} for {s.gt_ids} people; ids per person {s.mean_ids_per_gt:.2f} ({per})",
-    ])

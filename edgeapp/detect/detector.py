@@ -50,16 +50,16 @@ _NAMED_KEYS = {"detection_boxes": "boxes", "detection_classes": "classes",
 class DetectConfig:
     """The ``[detect]`` table."""
 
-    model: str = DEFAULT_MODELS["detect"]
+    model: str = DEFAULT_MODELS["detect"]  # registry name or .tflite path
     labels: str = ""  # a labels file, or a registry labels name; default: the model's own from the registry
-    labels_background: Literal["auto", "yes", "no"] = "auto"
-    threshold: float = 0.5
+    labels_background: Literal["auto", "yes", "no"] = "auto"  # is labels line 0 the background class?
+    threshold: float = 0.5  # minimum score of a detection
     labels_allow: tuple[str, ...] = ()  # empty: every label
-    labels_deny: tuple[str, ...] = ()
-    max_results: int = 10
-    resize: Literal["stretch", "letterbox"] = "stretch"
+    labels_deny: tuple[str, ...] = ()  # never these labels
+    max_results: int = 10  # at most this many detections per frame
+    resize: Literal["stretch", "letterbox"] = "stretch"  # how the frame fits the input; boxes map back
     input_mean: float = 127.5  # only for float-input models: (pixel - mean) / std
-    input_std: float = 127.5
+    input_std: float = 127.5  # float-input models only
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 

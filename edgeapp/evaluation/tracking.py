@@ -128,3 +128,13 @@ def identity_true_positives(pair_frames: Mapping[tuple[int, int], int], gt_ids: 
     cost = [[-float(pair_frames.get((g, h), 0)) for h in hyp_ids] for g in gt_ids]
     return int(round(-sum(cost[i][j] for i, j in min_cost_assignment(cost))))
 
+
+def report(s: TrackingScores) -> str:
+    per = " ".join(f"{k}:{v}" for k, v in s.ids_per_gt.items())
+    return "\n".join([
+        f"IDF1 {s.idf1:.3f} (IDP {s.idp:.3f}, IDR {s.idr:.3f})",
+        f"MOTA {s.mota:.3f} (misses {s.misses}, false positives {s.false_positives} of {s.gt_boxes} boxes)",
+        f"id switches {s.id_switches}",
+        f"ids {s.hyp_ids} for {s.gt_ids} people; ids per person {s.mean_ids_per_gt:.2f} ({per})",
+    ])
+

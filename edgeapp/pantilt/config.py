@@ -24,9 +24,9 @@ class PanTiltControl:
     hold_s: float = 2.0  # after the target is lost, hold still this long before going home
     home_speed: float = 30.0  # degrees per second on the way home
     scan: bool = False  # once home with no target, sweep pan slowly between scan_min and scan_max
-    scan_min: float = -45.0
-    scan_max: float = 45.0
-    scan_speed: float = 10.0
+    scan_min: float = -45.0  # degrees of pan
+    scan_max: float = 45.0  # degrees of pan
+    scan_speed: float = 10.0  # degrees per second while scanning
     runaway_steps: int = 3  # consecutive corrections with a growing error that mean runaway
     runaway_ratio: float = 0.5  # ... each growing by at least this fraction of what the rig turned
     runaway_min_growth: float = 0.05  # ... and by this fraction of the frame in all
@@ -53,7 +53,8 @@ class PanTiltControl:
             for name in ("pan", "tilt"):
                 axis = getattr(self, name)
                 # An angle the actuator refuses would be dropped with an ERROR on every tracking frame.
-                problems.require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi), f"{name}.min_angle",
+                problems.require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi),
+                                 f"{name}.min_angle",
                                  f"{name}'s {axis.min_angle}..{axis.max_angle} must lie within the {self.rig} rig's "
                                  f"{lo}..{hi}")
 

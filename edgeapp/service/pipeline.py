@@ -140,6 +140,7 @@ class Pipeline:
             self.stats.invoke[name] = LatencyWindow(300)
         self.source = source if source is not None else open_service_source(config.source)
         self.capture: Capture | None = None
+        self._closed = False
 
     # -- reporting ------------------------------------------------------------------
     def backend(self) -> tuple[str, bool]:
@@ -351,8 +352,18 @@ class Pipeline:
     def dropped_frames(self) -> int:
         return self.capture.dropped if self.capture else 0
 
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
-        """End holds and tracks still open (their 'ended' events go out), home the rig, stop the capture."""
+        """End holds and tracks still open (their 'ended' events go out), home the rig, stop the capture.
+        Only the first call acts."""
+        if self._closed:
+            return
+        self._closed = True
         if self.classifier is not None and self.latest is not None:
             for hold in self.classifier.finish(self.latest.frame.time):
                 self._emit(PoseClassEvent.from_hold(hold))

@@ -10,7 +10,7 @@ import pytest
 
 from support.shared import MODELS, MOVENET, VIDEO
 from edgeapp.config import AppConfig
-from edgeapp.events import PoseClassEvent, PoseEvent
+from edgeapp.events import DetectionEvent, PoseClassEvent, PoseEvent
 from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
 from edgeapp.runtime.failover import FailoverModel
 from edgeapp.service.pipeline import Pipeline
@@ -234,6 +234,25 @@ def test_a_hang_after_the_invokes_stops_the_watchdog_pings_instead_of_queueing()
         loop.join(30)
     assert not loop.is_alive() and len(beats) > pinged
     pipeline.close()
+
+
+def test_in_a_with_block_the_pipeline_closes_once_ending_tracks_and_homing_the_rig():
+    sink = ListSink()
+    cfg = config(tasks={"pose": False, "detect": True, "track": True}, pantilt={"rig": "sim"})
+    with Pipeline(cfg, sink) as pipeline:
+        assert pipeline.run(threading.Event(), max_frames=30) == 30
+        seen = [e for e in sink.events if isinstance(e, DetectionEvent)]
+        assert any(e.type == "new" for e in seen)  # people walk through the clip from the start
+        open_tracks = {e.after["id"] for e in seen if e.type == "new"} - {e.after["id"] for e in seen if e.type == "end"}
+        assert open_tracks
+        before_close = len(sink.events)
+    ended = {e.after["id"] for e in sink.events[before_close:] if isinstance(e, DetectionEvent) and e.type == "end"}
+    assert ended >= open_tracks
+    assert pipeline.pantilt.rig.actuator.closed
+    assert pipeline.pantilt.rig.position == (cfg.pantilt.pan.home, cfg.pantilt.tilt.home)
+    events = len(sink.events)
+    pipeline.close()
+    assert len(sink.events) == events
 
 
 def test_with_the_detector_poses_are_per_person_with_their_track_ids():
