@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
+from edgeapp.credentials import read_text_file
 from edgeapp.detect.detector import DetectConfig
 from edgeapp.pantilt.config import PanTiltConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
+from edgeapp.pose.people import MAX_PEOPLE
 from edgeapp.errors import ConfigError
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
@@ -87,9 +89,12 @@ class PoseConfig:
     model: str = "movenet-lightning-int8"  # a registry name (edgeapp models list) or a .tflite path
     smart_crop: bool = True  # crop around the last pose (MoveNet's smart cropping)
     min_person_score: float = 0.2  # below this mean keypoint score nobody is there
+    people: int = 1  # with tasks.detect: poses of up to this many tracked people per frame (one invoke each)
+    select: Literal["target", "largest", "center", "longest"] = "largest"  # with people = 1: whose pose
 
     def check(self, problems: Problems) -> None:
         problems.require(0 <= self.min_person_score <= 1, "min_person_score", "must be between 0 and 1")
+        problems.require(1 <= self.people <= MAX_PEOPLE, "people", f"must be from 1 to {MAX_PEOPLE}, got {self.people}")
 
 
 @dataclass(frozen=True)
@@ -130,16 +135,13 @@ class AppConfig:
     def check(self, problems: Problems) -> None:
         problems.require(not self.tasks.track or self.pantilt.rig != NO_RIG, "pantilt.rig",
                          f"tasks.track needs a rig: {', '.join(RIGS)}")
+        problems.require(self.pose.people == 1 or self.tasks.detect, "pose.people",
+                         "more than one person needs tasks.detect = true (the detector finds them)")
 
 
 def load_config(path: str | Path) -> AppConfig:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError("", f"config file not found: {path}") from None
-    except OSError as exc:
-        raise ConfigError("", f"cannot read {path}: {exc}") from None
+    text = read_text_file(path, "config file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

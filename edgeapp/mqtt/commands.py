@@ -4,7 +4,9 @@
 Payloads follow Home Assistant's defaults so its switch, number and button entities work
 unchanged: ``ON``/``OFF``, a bare number, ``PRESS``. Any other payload must be JSON of the
 right type (``true``, ``"ON"``, ``2.5``). Everything else is rejected with an error event
-and one log line; a bad command never reaches a handler and never raises out of here.
+and a log line (both bounded in size; the publisher bounds error events to 20 a second and the
+logging setup rate-limits repeated lines); a bad command never reaches a handler and never raises
+out of here.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeapp.events import ErrorEvent
+from edgeapp.logs import shorten
 from edgeapp.mqtt.config import MAX_POSE_RATE
 from edgeapp.mqtt.topics import Topics
 
 log = logging.getLogger(__name__)
 
 MAX_COMMAND_BYTES = 256
+MAX_ECHO_CHARS = 120  # of a bad command's feature, topic or reason in an error event or a log line
 BARE_WORDS = ("ON", "OFF", "PRESS")  # Home Assistant's default payloads, not JSON
 
 
@@ -146,8 +150,10 @@ class Commands:
         self._publish_state(self._topics.state(feature), payload)
 
     def _reject(self, feature: str, topic: str, payload: bytes, reason: str) -> bool:
+        # Everything echoed is cut short: a topic may be 64 KiB of a stranger's choosing.
         self.rejected += 1
-        message = f"command {feature!r} rejected: {reason}"
+        feature, topic = shorten(feature, MAX_ECHO_CHARS), shorten(topic, MAX_ECHO_CHARS)
+        message = f"command {feature!r} rejected: {shorten(reason, MAX_ECHO_CHARS)}"
         log.warning("%s (topic %s)", message, topic)
         self._report(ErrorEvent(source="command", message=message,
                                 detail={"topic": topic, "feature": feature, "payload": _excerpt(payload)}))

@@ -61,6 +61,13 @@ class PipelineCollector:
             yield _counter("mqtt_handoff_dropped", "Events dropped because the publisher's queue was full",
                            m.handoff_dropped)
             yield _counter("mqtt_delivered", "Events acknowledged by the broker", m.delivered)
+            yield _counter("mqtt_lost", "Events the outbox could not store (disk full...); their seqs are a gap",
+                           m.lost)
+            yield _counter("mqtt_store_errors", "Outbox writes that failed", m.store_errors)
+            yield _gauge("mqtt_store_failing", "1 while the outbox cannot store events", int(m.store_failing))
+            yield _counter("mqtt_encode_errors", "Events that could not be encoded", m.encode_errors)
+            yield _counter("mqtt_errors_suppressed", "Error events held back by the 20-a-second budget",
+                           m.errors_suppressed)
         if self.preview is not None:
             p = self.preview()
             yield _gauge("preview_viewers", "Connected /stream.mjpg viewers", p["viewers"])

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import cv2
 import numpy as np
 
-from edgeapp.preview.overlay import as_box, render
+from edgeapp.events.detection import box_json
+from edgeapp.preview.overlay import render
 
 if TYPE_CHECKING:
     from edgeapp.events import StatsEvent
@@ -66,22 +67,17 @@ def describe(pipeline: PipelineView, result: FrameResult | None = None) -> dict[
             "frame_label": c.classification.label,
             "status": c.classification.status,
         }
-    # The detection stage is optional and being integrated: draw what a result carries, if anything.
-    boxes = [as_box(d) for d in getattr(result, "detections", None) or ()]
-    state["detections"] = [{"label": b.label, "score": round(b.score, 3), "box": [round(v, 4) for v in b.box], "id": b.id}
-                           for b in boxes if b is not None]
-    target = getattr(result, "target", None)
-    if target is not None:
-        t = as_box(target)
-        state["target"] = {"id": int(target)} if t is None and isinstance(target, int) else \
-            (None if t is None else {"label": t.label, "box": [round(v, 4) for v in t.box], "id": t.id})
+    state["detections"] = [{"label": d.label, "score": round(d.score, 3), "box": box_json(d.box), "id": d.id}
+                           for d in result.detections or ()]
+    if result.target is not None:
+        state["target"] = {"id": result.target}
     return state
 
 
 def annotated(pipeline: PipelineView, result: FrameResult, draw=render) -> np.ndarray:
     """A frame result drawn as the preview shows it (skeleton, boxes, target, pose and status lines)."""
     return draw(result.frame.image, describe(pipeline, result), pose=result.pose,
-                detections=getattr(result, "detections", None), target=getattr(result, "target", None))
+                detections=result.detections, target=result.target, people=result.people)
 
 
 def snapshot_jpeg(pipeline: PipelineView, result: FrameResult, quality: int) -> bytes:

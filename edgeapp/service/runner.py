@@ -116,7 +116,7 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     started = time.monotonic()
 
     def on_signal(signum, _frame):
-        log.warning("received %s; stopping", signal.Signals(signum).name)
+        log.info("received %s; stopping", signal.Signals(signum).name)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}

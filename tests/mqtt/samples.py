@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeapp.classify.hold import PoseEnded
 from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent
 from edgeapp.latency import summarize
 from edgeapp.pose.keypoint import Pose
@@ -20,8 +21,7 @@ def person(i: int = 0) -> dict:
 
 
 def one_of_each() -> list:
-    hold = {"type": "ended", "label": "tree", "time": 12.5, "started_at": 2.0, "ended_at": 12.4,
-            "held_s": 10.4, "reason": "lost"}  # as the classifier's PoseEnded.to_dict() gives it
+    hold = PoseEnded(label="tree", time=12.5, started_at=2.0, ended_at=12.4, held_s=10.4, reason="lost")
     return [
         PoseEvent(pose=pose_dict(), frame=17),
         PoseEvent(pose=None, frame=18),
