@@ -8,73 +8,81 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
+from edgeapp.credentials import read_text_file
 from edgeapp.detect.detector import DetectConfig
-from edgeapp.pantilt.controller import PanTiltConfig
+from edgeapp.pantilt.config import PanTiltConfig
+from edgeapp.pantilt.rigs import NO_RIG, RIGS
+from edgeapp.pose.people import MAX_PEOPLE
 from edgeapp.errors import ConfigError
+from edgeapp.exercise.config import RepsConfig, check_reps
+from edgeapp.exercise.definition import Exercise
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
 from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
-from edgeapp.settings import build, require
+from edgeapp.settings import WHEN_PRESENT, Problems, read
 
 DEFAULT_CONFIG = Path("/etc/edgeapp/config.toml")
+OUTBOX_FILE = "outbox.sqlite3"  # in service.state_dir, unless mqtt.outbox_path says otherwise
 
 
 @dataclass(frozen=True)
 class SourceConfig:
     """Where frames come from: a file, folder, /dev/videoN, an rtsp:// or http:// URL, or picamera2[:N]."""
 
-    uri: str = "picamera2"
+    uri: str = "picamera2"  # picamera2[:N], /dev/videoN, rtsp://, http:// (MJPEG), a video file or an image folder
     loop: bool = False  # files: start again at the end (a kiosk demo clip)
-    width: int = 640
-    height: int = 480
-    fps: float = 30.0
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    width: int = 640  # cameras: requested width
+    height: int = 480  # cameras: requested height
+    fps: float = 30.0  # cameras: requested rate
+    reconnect_min_s: float = 0.5  # a camera that fails is reopened with backoff from this...
+    reconnect_max_s: float = 30.0  # ...up to this
     read_timeout_s: float = 5.0  # a live camera silent this long is reopened
 
-    def check(self, path: str) -> None:
-        require(bool(self.uri), f"{path}.uri", "must not be empty")
-        require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, f"{path}.width", "width and height must be 16..8192")
-        require(0 < self.fps <= 240, f"{path}.fps", f"must be in (0, 240], got {self.fps}")
-        require(0 < self.reconnect_min_s <= self.reconnect_max_s, f"{path}.reconnect_min_s",
-              "must be > 0 and not above reconnect_max_s")
-        require(self.read_timeout_s > 0, f"{path}.read_timeout_s", "must be > 0")
+    def check(self, problems: Problems) -> None:
+        problems.require(bool(self.uri), "uri", "must not be empty")
+        problems.require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, "width",
+                         "width and height must be 16..8192")
+        problems.require(0 < self.fps <= 240, "fps", f"must be in (0, 240], got {self.fps}")
+        problems.require(0 < self.reconnect_min_s <= self.reconnect_max_s, "reconnect_min_s",
+                         "must be > 0 and not above reconnect_max_s")
+        problems.require(self.read_timeout_s > 0, "read_timeout_s", "must be > 0")
 
 
 @dataclass(frozen=True)
 class TasksConfig:
-    pose: bool = True
-    classify: bool = False
-    detect: bool = False
-    track: bool = False
+    pose: bool = True  # MoveNet pose estimation
+    classify: bool = False  # classify the pose (needs pose)
+    detect: bool = False  # object detection and tracks
+    track: bool = False  # follow the target with the pan/tilt rig (needs detect and a rig)
+    reps: bool = False  # count exercise repetitions (needs pose; [reps])
 
-    def check(self, path: str) -> None:
-        require(not self.classify or self.pose, f"{path}.classify", "needs tasks.pose = true (it classifies the pose)")
-        require(not self.track or self.detect, f"{path}.track", "needs tasks.detect = true (it follows detections)")
-        require(self.pose or self.detect, f"{path}.pose", "at least one of tasks.pose and tasks.detect must be on")
+    def check(self, problems: Problems) -> None:
+        problems.require(not self.classify or self.pose, "classify", "needs tasks.pose = true (it classifies the pose)")
+        problems.require(not self.reps or self.pose, "reps", "needs tasks.pose = true (it counts on the pose)")
+        problems.require(not self.track or self.detect, "track", "needs tasks.detect = true (it follows detections)")
+        problems.require(self.pose or self.detect, "pose", "at least one of tasks.pose and tasks.detect must be on")
 
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    backend: Literal["auto", "cpu", "edgetpu"] = "auto"
-    threads: int = 4
-    edgetpu_device: str = "usb"
-    delegate: str = DEFAULT_DELEGATE
+    backend: Literal["auto", "cpu", "edgetpu"] = "auto"  # auto: the Edge TPU when present (and the model has a twin)
+    threads: int = 4  # CPU threads per model
+    edgetpu_device: str = "usb"  # usb, pci, usb:N, pci:N
+    delegate: str = DEFAULT_DELEGATE  # the Edge TPU delegate library
     tpu_retry_s: float = 60.0  # after a fallback, how often to try the Edge TPU again
     models_dir: str = ""  # default: $EDGEAPP_MODELS_DIR, the checkout's models/, or /var/lib/edgeapp/models
 
-    def check(self, path: str) -> None:
-        require(self.tpu_retry_s >= 1, f"{path}.tpu_retry_s", "must be at least 1 second")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.tpu_retry_s >= 1, "tpu_retry_s", "must be at least 1 second")
         try:
             self.request()
         except ConfigError as exc:
-            key = {"edgetpu.device": "edgetpu_device"}.get(exc.path, exc.path)
-            raise ConfigError(f"{path}.{key}", exc.message) from None
+            problems.add({"edgetpu.device": "edgetpu_device"}.get(exc.path, exc.path), exc.message)
 
     def request(self) -> BackendRequest:
         return BackendRequest(self.backend, self.edgetpu_device, self.threads, self.delegate)
@@ -82,24 +90,27 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class PoseConfig:
-    model: str = "movenet-lightning-int8"
-    smart_crop: bool = True
+    model: str = "movenet-lightning-int8"  # a registry name (edgeapp models list) or a .tflite path
+    smart_crop: bool = True  # crop around the last pose (MoveNet's smart cropping)
     min_person_score: float = 0.2  # below this mean keypoint score nobody is there
+    people: int = 1  # with tasks.detect: poses of up to this many tracked people per frame (one invoke each)
+    select: Literal["target", "largest", "center", "longest"] = "largest"  # with people = 1: whose pose
 
-    def check(self, path: str) -> None:
-        require(0 <= self.min_person_score <= 1, f"{path}.min_person_score", "must be between 0 and 1")
+    def check(self, problems: Problems) -> None:
+        problems.require(0 <= self.min_person_score <= 1, "min_person_score", "must be between 0 and 1")
+        problems.require(1 <= self.people <= MAX_PEOPLE, "people", f"must be from 1 to {MAX_PEOPLE}, got {self.people}")
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    state_dir: str = ""  # default: $STATE_DIRECTORY (systemd), else /var/lib/edgeapp
+    state_dir: str = ""  # holds the outbox; "": $STATE_DIRECTORY (the unit's StateDirectory), else /var/lib/edgeapp
     stall_timeout_s: float = 30.0  # a frame loop stuck this long exits so the supervisor restarts it
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"  # the service's log level
     drain_s: float = 5.0  # on stop, how long the outbox may take to flush
 
-    def check(self, path: str) -> None:
-        require(self.stall_timeout_s >= 5, f"{path}.stall_timeout_s", "must be at least 5 seconds")
-        require(0 <= self.drain_s <= 60, f"{path}.drain_s", "must be between 0 and 60 seconds")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.stall_timeout_s >= 5, "stall_timeout_s", "must be at least 5 seconds")
+        problems.require(0 <= self.drain_s <= 60, "drain_s", "must be between 0 and 60 seconds")
 
     @property
     def state_path(self) -> Path:
@@ -114,44 +125,32 @@ class AppConfig:
     pose: PoseConfig = field(default_factory=PoseConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
-    mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False))
+    # Left out: no broker. Written, even empty: the broker, with the defaults.
+    mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False), metadata={WHEN_PRESENT: MqttConfig})
     preview: PreviewConfig = field(default_factory=PreviewConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     pantilt: PanTiltConfig = field(default_factory=PanTiltConfig)
+    reps: RepsConfig = field(default_factory=RepsConfig)
+    exercise: dict[str, Exercise] = field(default_factory=dict)  # [exercise.<name>]: the user's own
 
-    @classmethod
-    def from_dict(cls, data: dict) -> AppConfig:
-        if not isinstance(data, dict):
-            raise ConfigError("", "the file must hold TOML tables")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(unknown[0], f"unknown table (known tables: {', '.join(sorted(known))})")
-        sections = {}
-        for f in fields(cls):
-            if f.name not in data:
-                continue
-            section = type(f.default_factory())  # type: ignore[misc]
-            table = data[f.name]
-            # Sections that own their reading (mqtt, classify) keep it; the rest are typed tables.
-            reader = getattr(section, "from_dict", None)
-            sections[f.name] = reader(table, f.name) if reader else build(section, table, f.name)
-        config = cls(**sections)
-        require(not config.tasks.track or config.pantilt.rig != "none", "pantilt.rig",
-                "tasks.track needs a rig: servo, hat or sim")
-        return config
+    def __post_init__(self) -> None:
+        if not self.mqtt.outbox_path:  # the outbox lives in the service's state directory unless placed elsewhere
+            outbox = str(self.service.state_path / OUTBOX_FILE)
+            object.__setattr__(self, "mqtt", replace(self.mqtt, outbox_path=outbox))
+
+    def check(self, problems: Problems) -> None:
+        problems.require(not self.tasks.track or self.pantilt.rig != NO_RIG, "pantilt.rig",
+                         f"tasks.track needs a rig: {', '.join(RIGS)}")
+        check_reps(problems, self.reps, self.exercise)
+        problems.require(self.pose.people == 1 or self.tasks.detect, "pose.people",
+                         "more than one person needs tasks.detect = true (the detector finds them)")
 
 
 def load_config(path: str | Path) -> AppConfig:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError("", f"config file not found: {path}") from None
-    except OSError as exc:
-        raise ConfigError("", f"cannot read {path}: {exc}") from None
+    text = read_text_file(path, "config file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
-    return AppConfig.from_dict(data)
+    return read(AppConfig, data)

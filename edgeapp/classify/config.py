@@ -3,7 +3,7 @@
 ::
 
     [classify]
-    model = "yoga-classifier"   # registry name or a .tflite path
+    model = "yoga-lightning"    # registry name or a .tflite path (yoga-classifier: the stock TF model)
     labels = ""                 # optional labels file; default: the registry's, the sidecar's or labels.txt beside the model
     threshold = 0.0             # optional all-keypoints gate (the TF sample's 0.1); off: the body guard decides
     top_k = 3
@@ -31,27 +31,23 @@ from dataclasses import dataclass, field
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD, DEFAULT_TOP_K
 from edgeapp.classify.hold import HoldConfig
 from edgeapp.classify.temporal import SmoothingConfig
-from edgeapp.settings import build, require
+from edgeapp.settings import Problems, read
 from edgeapp.registry import DEFAULT_MODELS
 
 
 @dataclass(frozen=True)
 class ClassifyConfig:
-    model: str = DEFAULT_MODELS["classify"]
-    labels: str = ""
-    threshold: float = DEFAULT_THRESHOLD
-    top_k: int = DEFAULT_TOP_K
-    threads: int = 1
+    model: str = DEFAULT_MODELS["classify"]  # registry name or .tflite path
+    labels: str = ""  # labels file; "": the registry's, the sidecar's or labels.txt beside the model
+    threshold: float = DEFAULT_THRESHOLD  # 0: off; else every keypoint must score this (the TF sample's 0.1 gate)
+    top_k: int = DEFAULT_TOP_K  # labels reported per frame
+    threads: int = 1  # the classifier is tiny: more threads cost more than they save
     hold: HoldConfig = field(default_factory=HoldConfig)
-    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)  # video: keypoints and probabilities
 
-    @classmethod
-    def from_dict(cls, d: dict | None, path: str = "classify") -> ClassifyConfig:
-        """Build from a parsed TOML/JSON table; unknown keys and bad values raise ConfigError naming the key."""
-        return build(cls, d, path)
 
-    def check(self, path: str) -> None:
-        require(bool(self.model), f"{path}.model", "must not be empty")
-        require(0.0 <= self.threshold <= 1.0, f"{path}.threshold", f"must be between 0 and 1, got {self.threshold}")
-        require(1 <= self.top_k <= 1000, f"{path}.top_k", f"must be between 1 and 1000, got {self.top_k}")
-        require(1 <= self.threads <= 64, f"{path}.threads", f"must be between 1 and 64, got {self.threads}")
+    def check(self, problems: Problems) -> None:
+        problems.require(bool(self.model), "model", "must not be empty")
+        problems.require(0.0 <= self.threshold <= 1.0, "threshold", f"must be between 0 and 1, got {self.threshold}")
+        problems.require(1 <= self.top_k <= 1000, "top_k", f"must be between 1 and 1000, got {self.top_k}")
+        problems.require(1 <= self.threads <= 64, "threads", f"must be between 1 and 64, got {self.threads}")

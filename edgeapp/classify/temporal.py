@@ -30,26 +30,24 @@ PROBABILITY_TAU_S = 0.25
 class SmoothingConfig:
     """The ``[classify.smoothing]`` table."""
 
-    enabled: bool = True
-    probability_tau_s: float = PROBABILITY_TAU_S
-    max_gap_s: float = MAX_GAP_S
+    enabled: bool = True  # video and camera: One Euro on the keypoints, probabilities averaged over time
+    probability_tau_s: float = PROBABILITY_TAU_S  # time constant of the probability average
+    max_gap_s: float = MAX_GAP_S  # a longer gap between frames starts both afresh
     keypoint_min_cutoff_hz: float = MIN_CUTOFF_HZ  # One Euro, TF.js MoveNet constants (pose/smoothing.py)
-    keypoint_beta: float = BETA
+    keypoint_beta: float = BETA  # One Euro speed coefficient, per frame-width per second
 
     def one_euro(self) -> OneEuroConfig:
         return OneEuroConfig(min_cutoff_hz=self.keypoint_min_cutoff_hz, beta=self.keypoint_beta,
                              max_gap_s=self.max_gap_s)
 
-    def check(self, path: str) -> None:
-        from edgeapp.settings import require
-
-        require(0.0 < self.probability_tau_s <= 60.0, f"{path}.probability_tau_s",
-                f"must be a number of seconds above 0 and at most 60, got {self.probability_tau_s}")
-        require(0.0 < self.max_gap_s <= 60.0, f"{path}.max_gap_s",
-                f"must be a number of seconds above 0 and at most 60, got {self.max_gap_s}")
-        require(self.keypoint_min_cutoff_hz > 0, f"{path}.keypoint_min_cutoff_hz",
-                f"must be above 0 Hz, got {self.keypoint_min_cutoff_hz}")
-        require(self.keypoint_beta >= 0, f"{path}.keypoint_beta", f"must be 0 or more, got {self.keypoint_beta}")
+    def check(self, problems) -> None:
+        problems.require(0.0 < self.probability_tau_s <= 60.0, "probability_tau_s",
+                         f"must be a number of seconds above 0 and at most 60, got {self.probability_tau_s}")
+        problems.require(0.0 < self.max_gap_s <= 60.0, "max_gap_s",
+                         f"must be a number of seconds above 0 and at most 60, got {self.max_gap_s}")
+        problems.require(self.keypoint_min_cutoff_hz > 0, "keypoint_min_cutoff_hz",
+                         f"must be above 0 Hz, got {self.keypoint_min_cutoff_hz}")
+        problems.require(self.keypoint_beta >= 0, "keypoint_beta", f"must be 0 or more, got {self.keypoint_beta}")
 
 
 class ProbabilitySmoother:

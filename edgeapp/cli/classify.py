@@ -19,6 +19,7 @@ from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.registry import DEFAULT_MODELS
 from edgeapp.classify.negatives import STILL_EVERY
+from edgeapp.settings import read
 
 _HOLD = HoldConfig()
 
@@ -165,7 +166,9 @@ def run_infer(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         return usage_error("--top-k must be at least 1")
     try:
-        hold = HoldConfig(args.confirm_frames, args.confirm_s, args.release_frames, args.release_s, args.milestone_s)
+        hold = read(HoldConfig, {"confirm_frames": args.confirm_frames, "confirm_s": args.confirm_s,
+                                 "release_frames": args.release_frames, "release_s": args.release_s,
+                                 "milestone_s": args.milestone_s})
     except ConfigError as exc:  # the config's key is the flag's name
         return usage_error(f"--{exc.path.replace('_', '-')} {exc.message}")
     classifier = _classifier(args, args.threshold, args.top_k)
@@ -341,7 +344,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from edgeapp.classify.bench import bench_classify, print_report
+    from edgeapp.bench.classify import bench_classify, print_report
 
     classifier = _classifier(args, 0.0, DEFAULT_TOP_K)  # gate off: every frame pays the full classification
     estimator = MoveNet(open_model(args, args.pose_model, "pose"))
@@ -352,7 +355,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def run_bench_smoothing(args: argparse.Namespace) -> int:
     from edgeapp.camera.files import read_image
-    from edgeapp.classify.bench import bench_smoothing, print_smoothing
+    from edgeapp.bench.classify import bench_smoothing, print_smoothing
 
     if args.fps <= 0 or args.speed <= 0:
         return usage_error("--fps and --speed must be above 0")

@@ -16,10 +16,9 @@ from __future__ import annotations
 import atexit
 import errno
 from dataclasses import dataclass
-from typing import Mapping
 
-from edgeapp.settings import build, require
-from edgeapp.pantilt.rig import ActuatorError
+from edgeapp.pantilt.actuator import ActuatorError, RigType
+from edgeapp.settings import Problems
 
 HAT_RANGE = (-90.0, 90.0)  # the library's own angle range
 
@@ -28,25 +27,22 @@ HAT_RANGE = (-90.0, 90.0)  # the library's own angle range
 class HatConfig:
     """``[pantilt.hat]``."""
 
-    i2c_bus: int = 1
-    address: int = 0x15
+    i2c_bus: int = 1  # /dev/i2c-N
+    address: int = 0x15  # the HAT's I2C address
     pan_channel: int = 1  # the HAT's servo 1 pans in Pimoroni's kit; 2 if the servos are wired the other way
     pan_pulse_min_us: int = 575  # the library's defaults
-    pan_pulse_max_us: int = 2325
-    tilt_pulse_min_us: int = 575
-    tilt_pulse_max_us: int = 2325
+    pan_pulse_max_us: int = 2325  # the library's defaults
+    tilt_pulse_min_us: int = 575  # the library's defaults
+    tilt_pulse_max_us: int = 2325  # the library's defaults
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "pantilt.hat") -> HatConfig:
-        return build(cls, table, path)
 
-    def check(self, path: str) -> None:
-        require(self.i2c_bus >= 0, f"{path}.i2c_bus", f"must not be negative, got {self.i2c_bus}")
-        require(0x03 <= self.address <= 0x77, f"{path}.address", f"must be a 7-bit I2C address, got {self.address:#x}")
-        require(self.pan_channel in (1, 2), f"{path}.pan_channel", f"must be 1 or 2, got {self.pan_channel}")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.i2c_bus >= 0, "i2c_bus", f"must not be negative, got {self.i2c_bus}")
+        problems.require(0x03 <= self.address <= 0x77, "address", f"must be a 7-bit I2C address, got {self.address:#x}")
+        problems.require(self.pan_channel in (1, 2), "pan_channel", f"must be 1 or 2, got {self.pan_channel}")
         for axis in ("pan", "tilt"):
             lo, hi = getattr(self, f"{axis}_pulse_min_us"), getattr(self, f"{axis}_pulse_max_us")
-            require(0 < lo < hi, f"{path}.{axis}_pulse_min_us", f"need 0 < min < max, got {lo}, {hi}")
+            problems.require(0 < lo < hi, f"{axis}_pulse_min_us", f"need 0 < min < max, got {lo}, {hi}")
 
 
 class CountingBus:
@@ -125,6 +121,7 @@ class HatActuator:
                      "tilt": self.hat.servo_two if pan_ch == 1 else self.hat.servo_one}
         self._channel = {"pan": pan_ch, "tilt": tilt_ch}
         self.failed_writes = 0
+        self.closed = False
 
     @property
     def i2c_errors(self) -> int:
@@ -150,8 +147,14 @@ class HatActuator:
             self.hat.servo_enable(channel, False)
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         # The library registers an exit hook that writes to the bus; the rig has already
         # released the servos, and the bus may be gone by then.
         atexit.unregister(self.hat._atexit)
         if self._own_bus:
             self.bus.close()
+
+
+RIG = RigType("hat", HatConfig, lambda c: HAT_RANGE, lambda config, devices: HatActuator(config.hat, bus=devices.bus))

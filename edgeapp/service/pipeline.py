@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-import cv2
 import numpy as np
 
 from edgeapp.camera import Frame
@@ -28,14 +27,17 @@ from edgeapp.classify.stage import ClassifyResult, ClassifyStage
 from edgeapp.config import AppConfig
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.detector import Detector, load_labels
-from edgeapp.detect.tracker import IouTracker
-from edgeapp.events import (DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent,
-                            cpu_temperature)
+from edgeapp.classify.hold import HoldTimer
+from edgeapp.detect.tracker import ObjectTracker, TrackerUpdate
+from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, cpu_temperature
 from edgeapp.events.base import Event
+from edgeapp.exercise.stage import RepsResult
+from edgeapp.exercise.task import RepsTask
 from edgeapp.latency import LatencyWindow
-from edgeapp.pantilt.controller import Command, PanTiltController
-from edgeapp.pantilt.rig import open_rig
+from edgeapp.pantilt.controller import Command
+from edgeapp.pantilt.stage import PanTiltStage
 from edgeapp.pose import MoveNet, Pose
+from edgeapp.pose.people import People, PersonPose, estimate_crops
 from edgeapp.registry import Registry, registry_from
 from edgeapp.runtime.failover import FailoverModel
 from edgeapp.service.worker import Worker
@@ -63,18 +65,23 @@ class Inference:
 
     frame: Frame
     pose: Pose | None = None
+    people: list[PersonPose] | None = None  # with detection: the poses of the people planned for this frame
     detect_outputs: list[np.ndarray] | None = None  # raw, for Detector.decode
-    invoke_s: dict[str, float] = field(default_factory=dict)
+    invoke_s: dict[str, list[float]] = field(default_factory=dict)  # model -> each invoke's time
+    person_s: list[float] = field(default_factory=list)  # each person's whole pose path (crop, invoke, mapping)
 
 
 @dataclass
 class FrameResult:
     frame: Frame
-    pose: Pose | None = None
-    classification: ClassifyResult | None = None
-    detections: list[dict] | None = None  # {"id", "label", "label_id", "score", "box"} as `edgeapp infer detect` prints
+    pose: Pose | None = None  # the one person's, or the first of the people
+    classification: ClassifyResult | None = None  # of ``pose``
+    people: list[PersonPose] = field(default_factory=list)  # with detection: each pose with its track id
+    classifications: dict[int, ClassifyResult] = field(default_factory=dict)  # track id -> its classification
+    detections: list[Detection] | None = None  # each with its track id
     target: int | None = None  # the track id the rig follows (an id, not the live Track the worker moves on)
     command: Command | None = None
+    reps: RepsResult | None = None
 
 
 @dataclass
@@ -82,6 +89,8 @@ class PipelineStats:
     frames: int = 0
     started: float = field(default_factory=time.monotonic)
     invoke: dict[str, LatencyWindow] = field(default_factory=dict)
+    invokes: dict[str, int] = field(default_factory=dict)  # model -> invokes so far (people: several a frame)
+    person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # one person's pose, all in
     frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
     last_frame_at: float | None = None
 
@@ -90,10 +99,16 @@ class PipelineStats:
         return round(1000.0 / window.mean_ms, 2) if window.n and window.mean_ms > 0 else None
 
 
+# Draws a finished frame for an MQTT snapshot (JPEG bytes); the service hands in the preview's.
+SnapshotRenderer = Callable[["Pipeline", "FrameResult"], bytes]
+
+
 class Pipeline:
-    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None, source=None):
+    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None, source=None,
+                 render_snapshot: SnapshotRenderer | None = None):
         self.config = config
         self.sink = sink
+        self.render_snapshot = render_snapshot
         self.controls = Controls()
         self.stats = PipelineStats()
         self.latest: FrameResult | None = None
@@ -112,18 +127,24 @@ class Pipeline:
             self.classifier = ClassifyStage.from_config(config.classify, registry)
             self.models["classify"] = self.classifier.classifier.model
         self.detector: Detector | None = None
-        self.tracker: IouTracker | None = None
+        self.tracker: ObjectTracker | None = None
         if config.tasks.detect:
             d = config.detect
             model = FailoverModel(registry.resolve(d.model, "detect"), request, config.runtime.tpu_retry_s)
             self.models["detect"] = model
             self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
-            self.tracker = IouTracker(d.tracker)
-        self.tracking = TrackingStage(config, self._emit) if config.tasks.track else None
+            self.tracker = self.detector.new_tracker()
+        # With the detector, poses are per person (a crop each); without it, the single-pose path.
+        self.people = People(config.pose.people, config.pose.select, config.pose.min_person_score) \
+            if self.movenet is not None and self.detector is not None else None
+        self._person_classes: dict[int, ClassifyStage] = {}
+        self.pantilt = PanTiltStage(config.pantilt, self._emit) if config.tasks.track else None
+        self.reps = RepsTask.from_config(config, self._emit) if config.tasks.reps else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
         self.source = source if source is not None else open_service_source(config.source)
         self.capture: Capture | None = None
+        self._closed = False
 
     # -- reporting ------------------------------------------------------------------
     def backend(self) -> tuple[str, bool]:
@@ -155,22 +176,42 @@ class Pipeline:
     def infer(self, frame: Frame) -> Inference:
         """The image models' invokes, and only what the next invoke needs (the pose, for the next crop)."""
         out = Inference(frame)
-        if self.movenet is not None:
+        if self.people is not None and self.people.crops:
+            out.people, out.invoke_s["pose"] = [], []
+            for crop in self.people.crops:  # planned by the finishing worker from the last tracked frame
+                began = time.perf_counter()
+                out.people += estimate_crops(self.movenet, frame.image, (crop,))
+                out.person_s.append(time.perf_counter() - began)
+                out.invoke_s["pose"].append(self.movenet.model.last_invoke_s)
+        elif self.movenet is not None:  # no detector, or it sees nobody to follow: the single-pose path
             pose = self.movenet.estimate(frame.image)
-            out.invoke_s["pose"] = self.movenet.model.last_invoke_s
+            out.invoke_s["pose"] = [self.movenet.model.last_invoke_s]
             out.pose = pose if pose.score >= self.config.pose.min_person_score else None
         if self.detector is not None:
             out.detect_outputs = self.detector.run(frame.image, frame.prepared.get("detect"))
-            out.invoke_s["detect"] = self.detector.model.last_invoke_s
+            out.invoke_s["detect"] = [self.detector.model.last_invoke_s]
         return out
 
     def finish(self, inference: Inference) -> FrameResult:
         """Everything after the image models: the classifier (51 numbers in, bookkeeping-sized),
-        holds, tracks, the rig and the frame's events, in order."""
+        holds, tracks, the rig and the frame's events, in order; then repetitions, on the frame's poses."""
+        result = self._finish(inference)
+        if self.reps is not None:
+            result.reps = self.reps.update_frame(result)
+        return result
+
+    def _finish(self, inference: Inference) -> FrameResult:
         frame = inference.frame
         result = FrameResult(frame, pose=inference.pose)
-        for name, seconds in inference.invoke_s.items():
-            self.stats.invoke[name].add(seconds)
+        for name, times in inference.invoke_s.items():
+            for seconds in times:
+                self.stats.invoke[name].add(seconds)
+            self.stats.invokes[name] = self.stats.invokes.get(name, 0) + len(times)
+        for seconds in inference.person_s:
+            self.stats.person_path.add(seconds)
+        if inference.people is not None:
+            self._people(result, inference)
+            return result
         if self.movenet is not None:
             # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
             self._emit(PoseEvent(pose=result.pose, frame=frame.index))
@@ -180,27 +221,73 @@ class Pipeline:
                 self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
             score = result.classification.classification.score
             for hold in result.classification.events:
-                self._emit(PoseClassEvent.from_hold(hold.to_dict(), score=score))
+                self._emit(PoseClassEvent.from_hold(hold, score=score))
         if inference.detect_outputs is not None:
-            w, h = frame.size
-            self._track(result, self.detector.decode(inference.detect_outputs, w, h))
+            self._track_people(result, inference)
         return result
+
+    def _track_people(self, result: FrameResult, inference: Inference) -> list[int]:
+        """Track; with people to follow, plan their crops for the next frame. Returns who stopped
+        being followed."""
+        w, h = result.frame.size
+        update = self._track(result, self.detector.decode(inference.detect_outputs, w, h, self.detector.tracking_floor))
+        if self.people is None:
+            return []
+        alive = {t.id: t.box for t in update.tracks if t.confirmed}
+        return self.people.plan(update.detections, alive, w, h, result.target)
+
+    def _people(self, result: FrameResult, inference: Inference) -> None:
+        """Per person: track, then poses, classification and holds; plan the next frame's crops."""
+        frame = result.frame
+        result.people = self.people.observe(inference.people)
+        result.pose = result.people[0].pose if result.people else None
+        gone = self._track_people(result, inference)
+        for person in result.people:
+            self._emit(PoseEvent(pose=person.pose, frame=frame.index, person_id=person.id))
+        for person_id in gone:  # no longer followed (left, or the choice moved on): said once
+
+            self._emit(PoseEvent(pose=None, frame=frame.index, person_id=person_id))
+        if self.classifier is not None and self.controls.classification:
+            self._classify_people(result, gone)
+
+    def _classify_people(self, result: FrameResult, gone: list[int]) -> None:
+        t = result.frame.time
+        for person_id in gone:
+            stage = self._person_classes.pop(person_id, None)
+            for hold in stage.finish(t) if stage is not None else ():
+                self._emit(PoseClassEvent.from_hold(hold, person=person_id))
+        poses = {p.id: p.pose for p in result.people}
+        for person_id in self.people.chosen:
+            stage = self._person_classes.get(person_id)
+            if stage is None:
+                stage = self._person_classes[person_id] = ClassifyStage(self.classifier.classifier,
+                                                                        HoldTimer(self.classifier.timer.config),
+                                                                        self.classifier.smoothing)
+            c = stage.update(poses.get(person_id), t)
+            result.classifications[person_id] = c
+            if c.classification.top:  # the model ran ("ok" or "other")
+                self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
+            for hold in c.events:
+                self._emit(PoseClassEvent.from_hold(hold, score=c.classification.score, person=person_id))
+        if result.people:
+            result.classification = result.classifications.get(result.people[0].id)
 
     def _prepare(self, frame: Frame) -> None:
         """On the capture thread: what does not depend on earlier frames' results."""
         if self.detector is not None and valid_image(frame.image):
             frame.prepared["detect"] = self.detector.prepare(frame.image)
 
-    def _track(self, result: FrameResult, detections: list[Detection]) -> None:
+    def _track(self, result: FrameResult, detections: list[Detection]) -> TrackerUpdate:
         frame = result.frame
-        shift = self.tracking.view_shift if self.tracking else (0.0, 0.0)
+        shift = self.pantilt.view_shift if self.pantilt else (0.0, 0.0)
         update = self.tracker.update(detections, frame.index, frame.time, shift)
-        result.detections = [{"id": i, **d.to_dict()} for d, i in zip(detections, update.ids)]
+        result.detections = update.detections
         result.target = update.target.id if update.target is not None else None
         for event in update.events:
-            self._emit(DetectionEvent(**event.to_dict()))
-        if self.tracking is not None:
-            result.command = self.tracking.follow(update, frame.time, self.controls.tracking)
+            self._emit(DetectionEvent.from_track(event))
+        if self.pantilt is not None:
+            result.command = self.pantilt.follow(update, frame.time, self.controls.tracking)
+        return update
 
     def _emit(self, event: Event) -> None:
         self.sink.publish(event)
@@ -258,20 +345,17 @@ class Pipeline:
     def _snapshot(self, result: FrameResult) -> None:
         """Draw and encode on a thread of its own: a snapshot must not cost the frame loop a frame."""
         publish = getattr(self.sink, "publish_snapshot", None)
-        if publish is None:
+        render = self.render_snapshot
+        if publish is None or render is None:
             return
 
         def encode() -> None:
-            from edgeapp.preview.overlay import annotated
-
             try:
-                ok, jpeg = cv2.imencode(".jpg", annotated(self, result),
-                                        [cv2.IMWRITE_JPEG_QUALITY, self.config.preview.jpeg_quality])
+                jpeg = render(self, result)
             except Exception as exc:  # drawing must never take the service down; say so instead
                 self._emit(ErrorEvent(source="snapshot", message=f"snapshot of frame {result.frame.index} failed: {exc}"))
                 return
-            if ok:
-                publish(jpeg.tobytes())
+            publish(jpeg)
 
         threading.Thread(target=encode, name="snapshot", daemon=True).start()
 
@@ -279,71 +363,31 @@ class Pipeline:
     def dropped_frames(self) -> int:
         return self.capture.dropped if self.capture else 0
 
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
-        """End holds and tracks still open (their 'ended' events go out), home the rig, stop the capture."""
+        """End holds and tracks still open (their 'ended' events go out), home the rig, stop the capture.
+        Only the first call acts."""
+        if self._closed:
+            return
+        self._closed = True
         if self.classifier is not None and self.latest is not None:
             for hold in self.classifier.finish(self.latest.frame.time):
-                self._emit(PoseClassEvent.from_hold(hold.to_dict()))
+                self._emit(PoseClassEvent.from_hold(hold))
+            for person_id, stage in self._person_classes.items():
+                for hold in stage.finish(self.latest.frame.time):
+                    self._emit(PoseClassEvent.from_hold(hold, person=person_id))
+            self._person_classes.clear()
+        if self.reps is not None and self.latest is not None:
+            self.reps.close(self.latest.frame.time)
         if self.tracker is not None:
             for event in self.tracker.reset():
-                self._emit(DetectionEvent(**event.to_dict()))
-        if self.tracking is not None:
-            self.tracking.close()
+                self._emit(DetectionEvent.from_track(event))
+        if self.pantilt is not None:
+            self.pantilt.close()
         if self.capture is not None:
             self.capture.stop()
-
-
-class TrackingStage:
-    """The controller and the rig: turn toward the target, and say so when that changes."""
-
-    ANGLES_EVERY_S = 1.0  # while moving, where the head points, at most this often
-
-    def __init__(self, config: AppConfig, emit: Callable):
-        self.config = config.pantilt
-        self.controller = PanTiltController(self.config)
-        self.rig = open_rig(self.config)
-        self.view_shift = (0.0, 0.0)
-        self._emit = emit
-        self._state = "idle"
-        self._last_angles = float("-inf")
-        self._target: str | None = None
-        self._enabled = True
-
-    def follow(self, update, t: float, enabled: bool) -> Command | None:
-        if not enabled:
-            if self._enabled:  # switched off: stop following and go home
-                self._enabled = False
-                self.view_shift = (0.0, 0.0)
-                self.rig.command(self.config.pan.home, self.config.tilt.home)
-                self._emit(TrackingEvent(type="returned_home", pan=self.config.pan.home, tilt=self.config.tilt.home))
-            return None
-        if not self._enabled:
-            self._enabled = True
-            self.controller.clear_fault()
-        cmd = self.controller.follow(update, t)
-        self.view_shift = cmd.view_shift
-        self.rig.command(cmd.pan if self.config.pan.enabled else None, cmd.tilt if self.config.tilt.enabled else None)
-        if update.target is not None:
-            self._target = f"{update.target.label}#{update.target.id}"
-        self._report(cmd, t)
-        return cmd
-
-    def _report(self, cmd: Command, t: float) -> None:
-        before, self._state = self._state, cmd.state
-        kind = None
-        if cmd.state == "tracking" and before != "tracking":
-            kind = "acquired"
-        elif cmd.state == "holding" and before == "tracking":
-            kind = "lost"
-        elif cmd.state == "idle" and before == "homing":
-            kind = "returned_home"
-        if kind:
-            self._emit(TrackingEvent(type=kind, pan=cmd.pan, tilt=cmd.tilt, target=self._target))
-        elif cmd.moved and t - self._last_angles >= self.ANGLES_EVERY_S:
-            self._last_angles = t
-            self._emit(TrackingEvent(type="angles", pan=cmd.pan, tilt=cmd.tilt, target=self._target))
-        if cmd.state == "fault" and before != "fault":
-            self._emit(ErrorEvent(source="pantilt", message=cmd.message))
-
-    def close(self) -> None:
-        self.rig.stop(home=(self.config.pan.home, self.config.tilt.home))

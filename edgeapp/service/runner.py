@@ -17,11 +17,13 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 
 from edgeapp.config import AppConfig
 from edgeapp.events import encode
 from edgeapp.events.base import Event
 from edgeapp.preview import start_preview
+from edgeapp.preview.state import snapshot_jpeg
 from edgeapp.service.notify import SystemdNotifier
 from edgeapp.service.pipeline import FrameResult, Pipeline
 
@@ -105,7 +107,7 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     stop = stop or threading.Event()
     sink = build_sink(config, print_events)
     try:
-        pipeline = Pipeline(config, sink)
+        pipeline = Pipeline(config, sink, render_snapshot=partial(snapshot_jpeg, quality=config.preview.jpeg_quality))
         preview = start_preview(config.preview, pipeline, sink)  # None unless [preview] enabled
     except BaseException:
         sink.close(0)
@@ -114,7 +116,7 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     started = time.monotonic()
 
     def on_signal(signum, _frame):
-        log.warning("received %s; stopping", signal.Signals(signum).name)
+        log.info("received %s; stopping", signal.Signals(signum).name)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -161,6 +163,8 @@ def _connect(sink, pipeline: Pipeline) -> None:
         commands.register("classification", lambda on: setattr(c, "classification", on), initial=c.classification)
         commands.register("tracking", lambda on: setattr(c, "tracking", on), initial=c.tracking)
         commands.register("snapshot", lambda _: setattr(c, "snapshot_requested", True))
+        if pipeline.reps is not None:
+            pipeline.reps.register_commands(commands)
 
 
 def with_overrides(config: AppConfig, source: str | None) -> AppConfig:

@@ -7,8 +7,9 @@ import time
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from edgeapp.settings import read
 from edgeapp.pantilt import PanTiltConfig, Rig, open_actuator, open_rig
-from edgeapp.pantilt.rig import ActuatorError
+from edgeapp.pantilt.actuator import ActuatorError
 from edgeapp.pantilt.servo import ServoActuator, ServoConfig, make_pin_factory
 
 
@@ -73,7 +74,7 @@ def test_release_detaches_and_the_next_write_reattaches(factory):
 
 
 def test_pan_only_rig_has_no_tilt_servo(factory):
-    cfg = PanTiltConfig.from_dict({"rig": "servo", "tilt": {"enabled": False}})
+    cfg = read(PanTiltConfig, {"rig": "servo", "tilt": {"enabled": False}}, "pantilt")
     act = open_actuator(cfg, pin_factory=factory)
     assert set(act.servos) == {"pan"}
     act.write(0.0, 30.0)  # tilt ignored
@@ -82,7 +83,7 @@ def test_pan_only_rig_has_no_tilt_servo(factory):
 
 
 def test_through_the_owner_thread_with_rate_limit(factory):
-    cfg = PanTiltConfig.from_dict({"rig": "servo", "rate_hz": 20.0})
+    cfg = read(PanTiltConfig, {"rig": "servo", "rate_hz": 20.0}, "pantilt")
     rig = open_rig(cfg, pin_factory=factory)
     try:
         for k in range(50):  # a burst far faster than 20 Hz: only the latest survives each tick
@@ -106,3 +107,26 @@ def test_pin_factory_by_name():
     assert make_pin_factory("") is None
     with pytest.raises(ActuatorError, match="pin_factory 'pigpio' cannot start here"):
         make_pin_factory("pigpio")  # no pigpio daemon off a Pi: a message, not a traceback
+
+
+def test_closing_twice_closes_the_own_pin_factory_once():
+    act = ServoActuator(ServoConfig(pin_factory="mock"))
+    factory = act.pin_factory
+    act.write(10.0, 10.0)
+    closes = []
+    real_close = factory.close
+    factory.close = lambda: (closes.append(1), real_close())
+    act.close()
+    act.close()
+    assert closes == [1] and act.servos == {}
+
+
+def test_open_rig_in_a_with_block_on_mock_pins(factory):
+    cfg = read(PanTiltConfig, {"rig": "servo"}, "pantilt")
+    with open_rig(cfg, pin_factory=factory) as rig:
+        rig.command(30.0, -20.0)
+        deadline = time.monotonic() + 5
+        while rig.position != (30.0, -20.0) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert rig.position == (30.0, -20.0) and rig.actuator.servos == {}
+    rig.close()  # nothing left to do, and no error
