@@ -18,6 +18,7 @@ from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.registry import DEFAULT_MODELS
 from edgeapp.settings import read
+from edgeapp.events.pose import pose_json
 
 _HOLD = HoldConfig()
 
@@ -127,7 +128,7 @@ def run_infer(args: argparse.Namespace) -> int:
                 pose = estimator.estimate(frame.image)
             c = classifier.classify(pose)
             obj = {"source": frame.source, "frame": frame.index, "time": round(frame.time, 3),
-                   "backend": model.info.backend, **c.to_dict(), "pose": pose.to_dict()}
+                   "backend": model.info.backend, **c.to_dict(), "pose": pose_json(pose)}
             if source.still:  # unrelated images: nothing is held from one to the next
                 obj.update(hold=None, events=[])
             else:

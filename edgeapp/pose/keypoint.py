@@ -80,14 +80,3 @@ class Pose:
             Keypoint(name, float(self.xy[i, 0]), float(self.xy[i, 1]), int(px[i, 0]), int(px[i, 1]), float(self.scores[i]))
             for i, name in enumerate(KEYPOINT_NAMES)
         ]
-
-    def to_dict(self, digits: int = 4) -> dict:
-        return {
-            "score": round(self.score, digits),
-            "box": [round(v, digits) for v in self.box],
-            "keypoints": [
-                {"name": k.name, "x": round(k.x, digits), "y": round(k.y, digits), "px": k.px, "py": k.py,
-                 "score": round(k.score, digits)}
-                for k in self.keypoints()
-            ],
-        }
