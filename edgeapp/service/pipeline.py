@@ -245,7 +245,6 @@ class Pipeline:
         for person in result.people:
             self._emit(PoseEvent(pose=person.pose, frame=frame.index, person_id=person.id))
         for person_id in gone:  # no longer followed (left, or the choice moved on): said once
-
             self._emit(PoseEvent(pose=None, frame=frame.index, person_id=person_id))
         if self.classifier is not None and self.controls.classification:
             self._classify_people(result, gone)
