@@ -138,6 +138,11 @@ class Pipeline:
         self.people = People(config.pose.people, config.pose.select, config.pose.min_person_score) \
             if self.movenet is not None and self.detector is not None else None
         self._person_classes: dict[int, ClassifyStage] = {}
+        # The people's crops for a frame come from the frame before: the frame loop waits for that plan
+        # (tracking, a millisecond or two, not the rest of the finishing work), or the crops lag two frames.
+        self._planned = threading.Condition()
+        self._planned_index: int | None = None  # the last frame whose people are planned
+        self._asked_index: int | None = None  # the last frame handed to the finishing worker
         self.pantilt = PanTiltStage(config.pantilt, self._emit) if config.tasks.track else None
         self.reps = RepsTask.from_config(config, self._emit) if config.tasks.reps else None
         for name in self.models:
@@ -176,6 +181,8 @@ class Pipeline:
     def infer(self, frame: Frame) -> Inference:
         """The image models' invokes, and only what the next invoke needs (the pose, for the next crop)."""
         out = Inference(frame)
+        if self.people is not None:
+            self._wait_for_plan()
         if self.people is not None and self.people.crops:
             out.people, out.invoke_s["pose"] = [], []
             for crop in self.people.crops:  # planned by the finishing worker from the last tracked frame
@@ -199,6 +206,21 @@ class Pipeline:
         if self.reps is not None:
             result.reps = self.reps.update_frame(result)
         return result
+
+    def _wait_for_plan(self, timeout_s: float = 1.0) -> None:
+        """On the frame loop: until the previous frame's people are planned (bounded: a finishing
+        worker that failed must not stall the loop; its error surfaces when the run ends)."""
+        asked = self._asked_index
+        if asked is None:
+            return
+        with self._planned:
+            self._planned.wait_for(lambda: self._planned_index is not None and self._planned_index >= asked,
+                                   timeout_s)
+
+    def _done_planning(self, index: int) -> None:
+        with self._planned:
+            self._planned_index = index
+            self._planned.notify_all()
 
     def _finish(self, inference: Inference) -> FrameResult:
         frame = inference.frame
@@ -234,7 +256,9 @@ class Pipeline:
         if self.people is None:
             return []
         alive = {t.id: t.box for t in update.tracks if t.confirmed}
-        return self.people.plan(update.detections, alive, w, h, result.target)
+        gone = self.people.plan(update.detections, alive, w, h, result.target)
+        self._done_planning(result.frame.index)
+        return gone
 
     def _people(self, result: FrameResult, inference: Inference) -> None:
         """Per person: track, then poses, classification and holds; plan the next frame's crops."""
@@ -298,6 +322,7 @@ class Pipeline:
         finisher: Worker[Inference] = Worker(lambda inference: self._done(self.finish(inference), on_frame),
                                              name="finish")
         inferred = self.stats.frames
+        self._asked_index = None  # a new run's frames count from its own start
         self.running = True
         try:
             while not stop.is_set() and (max_frames is None or inferred < max_frames):
@@ -315,7 +340,9 @@ class Pipeline:
                 if not valid_image(frame.image):
                     self._emit(ErrorEvent(source="camera", message=f"frame {frame.index} is not a BGR image"))
                     continue
-                finisher.put(self.infer(frame))
+                inference = self.infer(frame)
+                self._asked_index = frame.index
+                finisher.put(inference)
                 inferred += 1
         finally:
             self.running = False
