@@ -4,7 +4,9 @@ Three threads carry a frame: capture (decoding, and input preparation that needs
 earlier result); the frame loop, which owns the image models and does only what the
 next invoke needs (:meth:`Pipeline.infer`); and a finishing worker that does the rest
 (:meth:`Pipeline.finish`: classification, holds, tracks, the rig, events) while the
-image models already work on the next frame. Events go to a sink whose ``publish`` never blocks (the MQTT
+image models already work on the next frame. With the detector, the people whose poses a
+frame's invokes estimate are planned by the worker after tracking the frame before; the frame
+loop waits for that plan only, not the rest of the worker's part. Events go to a sink whose ``publish`` never blocks (the MQTT
 publisher queues them). A ``Pipeline`` owns no global state: two can be built, run
 and closed in one process.
 """
