@@ -29,6 +29,7 @@ from .conftest import get_json, wait_until
 
 CLIENTS = 1100
 PROBE_TIMEOUT_S = 4.0
+MIN_PROBES = 8  # the attack lasts ATTACK_S, or until this many probes were made (20 s at most)
 ATTACK_S = 8.0
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "edgeapp.service"
 SERVICE_NOFILE = int(re.search(r"^LimitNOFILE=(\d+)$", UNIT.read_text(), re.M).group(1))  # as the unit runs it
@@ -125,7 +126,7 @@ def test_1100_slow_clients(tmp_path, nofile):
             clients.open()
         began = time.monotonic()
         next_probe = began
-        while time.monotonic() - began < ATTACK_S:
+        while time.monotonic() - began < ATTACK_S or (len(probes) < MIN_PROBES and time.monotonic() - began < 20):
             clients.step()
             if time.monotonic() >= next_probe:
                 t0 = time.monotonic()
@@ -147,7 +148,7 @@ def test_1100_slow_clients(tmp_path, nofile):
     # Under the unit's limit every slow client fits and times out; at 1,024 some probes lose the race
     # for a slot to the attackers' reconnections, but most get in and none brings the service down.
     # (A probe's SYN may wait in a full accept queue for the kernel's 1 s retransmission, twice at worst.)
-    assert len(answered) >= (0.8 if nofile == SERVICE_NOFILE else 0.5) * len(probes) and len(probes) >= 8, probes
+    assert len(answered) >= (0.8 if nofile == SERVICE_NOFILE else 0.5) * len(probes) and len(probes) >= MIN_PROBES, probes
     assert max(p[0] for p in answered) < PROBE_TIMEOUT_S, probes
     assert answered[-1][2] > frames_before, (frames_before, probes[-1])
     assert proc.returncode == 0, err[-2000:]
