@@ -19,6 +19,8 @@ from edgeapp.pantilt.config import PanTiltConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
 from edgeapp.pose.people import MAX_PEOPLE
 from edgeapp.errors import ConfigError
+from edgeapp.exercise.config import RepsConfig, check_reps
+from edgeapp.exercise.definition import Exercise
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
 from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
@@ -57,9 +59,11 @@ class TasksConfig:
     classify: bool = False  # classify the pose (needs pose)
     detect: bool = False  # object detection and tracks
     track: bool = False  # follow the target with the pan/tilt rig (needs detect and a rig)
+    reps: bool = False  # count exercise repetitions (needs pose; [reps])
 
     def check(self, problems: Problems) -> None:
         problems.require(not self.classify or self.pose, "classify", "needs tasks.pose = true (it classifies the pose)")
+        problems.require(not self.reps or self.pose, "reps", "needs tasks.pose = true (it counts on the pose)")
         problems.require(not self.track or self.detect, "track", "needs tasks.detect = true (it follows detections)")
         problems.require(self.pose or self.detect, "pose", "at least one of tasks.pose and tasks.detect must be on")
 
@@ -126,6 +130,8 @@ class AppConfig:
     preview: PreviewConfig = field(default_factory=PreviewConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     pantilt: PanTiltConfig = field(default_factory=PanTiltConfig)
+    reps: RepsConfig = field(default_factory=RepsConfig)
+    exercise: dict[str, Exercise] = field(default_factory=dict)  # [exercise.<name>]: the user's own
 
     def __post_init__(self) -> None:
         if not self.mqtt.outbox_path:  # the outbox lives in the service's state directory unless placed elsewhere
@@ -135,6 +141,7 @@ class AppConfig:
     def check(self, problems: Problems) -> None:
         problems.require(not self.tasks.track or self.pantilt.rig != NO_RIG, "pantilt.rig",
                          f"tasks.track needs a rig: {', '.join(RIGS)}")
+        check_reps(problems, self.reps, self.exercise)
         problems.require(self.pose.people == 1 or self.tasks.detect, "pose.people",
                          "more than one person needs tasks.detect = true (the detector finds them)")
 

@@ -146,6 +146,12 @@ def _coerce(tp, value, problems: Problems, default: Any = None):
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return _read(tp, value, problems, default if isinstance(default, tp) else None)
+    if origin is dict:  # a table of named tables ([exercise.<name>]): the names are the user's
+        if not isinstance(value, Mapping):
+            problems.add("", f"must be a table of tables, got {type(value).__name__}")
+            return None
+        item = typing.get_args(tp)[1]
+        return {str(k): _coerce(item, v, problems.within(str(k))) for k, v in value.items()}
     if origin is typing.Union or origin is types.UnionType:
         if value is None:
             return None

@@ -40,6 +40,8 @@ def leaves(cls: type, path: str = ""):
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         key = f"{path}.{f.name}" if path else f.name
+        if typing.get_origin(hints[f.name]) is dict:  # a table of the user's named tables: no defaults to list
+            continue
         if dataclasses.is_dataclass(hints[f.name]):
             yield from leaves(hints[f.name], key)
         else:

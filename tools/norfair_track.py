@@ -3,7 +3,7 @@
 norfair (the tracker Frigate uses) is not an edgeapp dependency; run this in a venv that has it:
     python tools/norfair_track.py DET.txt OUT.txt [--min-score 0.5]
 then score OUT.txt (it holds the ids) with tools/motmetrics_reference.py, or with edgeapp's own metrics:
-    python -m edgeapp.evaluation.tracking GT.txt OUT.txt [--stride N]
+    edgeapp eval score GT.txt OUT.txt [--stride N]
 
 Settings are norfair's own bounding-box defaults (its YOLO demos): IoU distance, distance_threshold
 0.7, hit_counter_max 15, initialization_delay hit_counter_max / 2; nothing is tuned to a sequence.

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "edgeapp.cli.mqtt",
     "edgeapp.cli.classify",
     "edgeapp.cli.preview",
+    "edgeapp.cli.reps",
 )
 
 

@@ -39,6 +39,14 @@ def register(cli) -> None:
     _detect_options(p)
     p.set_defaults(func=run_eval_track)
 
+    s = cli.add("eval", "score", "score a tracker's MOTChallenge output file (another tracker's, to compare) "
+                                 "against ground truth, as eval track scores edgeapp's")
+    s.add_argument("gt", help="ground truth, MOTChallenge gt.txt")
+    s.add_argument("hyp", help="the tracks, MOTChallenge format (frame,id,x,y,w,h,...)")
+    s.add_argument("--stride", type=int, default=1, help="only frames 1, 1 + N, ... of the ground truth")
+    s.add_argument("--json", action="store_true", help="print the scores as JSON")
+    s.set_defaults(func=run_eval_score)
+
 
 def run_eval_track(args: argparse.Namespace) -> int:
     if args.fps is not None and not 0.0 < args.fps <= 1000.0:
@@ -79,6 +87,15 @@ class Thinned:
 
     def close(self) -> None:
         self.source.close()
+
+
+def run_eval_score(args: argparse.Namespace) -> int:
+    if not 1 <= args.stride <= 100:
+        return usage_error(f"--stride must be from 1 to 100, got {args.stride}")
+    gt = {f: boxes for f, boxes in read_mot(args.gt).items() if (f - 1) % args.stride == 0}
+    scores = evaluate(gt, read_mot(args.hyp, ignored=False))
+    print(json.dumps(scores_json(scores)) if args.json else report(scores))
+    return 0
 
 
 def sequence_fps(path: Path) -> float | None:

@@ -27,7 +27,7 @@ import numpy as np
 from edgeapp.detect.detection import BBox, Detection
 from edgeapp.detect.labels import Labels
 from edgeapp.detect.tracker import ObjectTracker, TrackerConfig
-from edgeapp.settings import Problems, read
+from edgeapp.settings import Problems
 from edgeapp.errors import ModelError
 from edgeapp.registry import DEFAULT_MODELS, Registry
 from edgeapp.runtime.backend import BackendRequest

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Literal, Mapping, Sequence
+from typing import Literal, Sequence
 
 from edgeapp.detect.assign import assign
 from edgeapp.detect.detection import BBox, Detection, iou

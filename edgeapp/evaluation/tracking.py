@@ -138,23 +138,3 @@ def report(s: TrackingScores) -> str:
         f"ids {s.hyp_ids} for {s.gt_ids} people; ids per person {s.mean_ids_per_gt:.2f} ({per})",
     ])
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m edgeapp.evaluation.tracking GT.txt HYP.txt [--stride N]``: score a tracker's output
-    file (another tracker's, for comparison) as ``edgeapp eval track`` scores edgeapp's."""
-    import argparse
-
-    from edgeapp.evaluation.motfile import read_mot
-
-    p = argparse.ArgumentParser(prog="python -m edgeapp.evaluation.tracking")
-    p.add_argument("gt")
-    p.add_argument("hyp")
-    p.add_argument("--stride", type=int, default=1, help="only frames 1, 1 + N, ... of the ground truth")
-    args = p.parse_args(argv)
-    gt = {f: b for f, b in read_mot(args.gt).items() if (f - 1) % args.stride == 0}
-    print(report(evaluate(gt, read_mot(args.hyp, ignored=False))))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Feature:
     parse: Callable[[Any], Any]  # JSON value or bare word -> typed value; raises CommandRejected
     render: Callable[[Any], str]  # typed state -> state payload
     help: str
+    bare_text: bool = False  # a payload that is not JSON is a string (Home Assistant's text/select entities)
 
 
 def _switch(value: Any) -> bool:
@@ -60,6 +62,12 @@ def _rate(value: Any) -> float:
     return float(value)
 
 
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", value):
+        raise CommandRejected(f"expected a name (lower case letters, digits, _), got {_short(value)}")
+    return value
+
+
 def _press(value: Any) -> float:
     if value != "PRESS" and value is not True:
         raise CommandRejected(f"expected PRESS, got {_short(value)}")
@@ -71,6 +79,8 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("classification", _switch, lambda on: "ON" if on else "OFF", "yoga pose classification on or off"),
     Feature("pose_rate", _rate, lambda rate: f"{rate:g}", f"pose events per second, 0..{MAX_POSE_RATE:g}"),
     Feature("snapshot", _press, lambda t: f"{t:.3f}", "take a snapshot now"),
+    Feature("exercise", _name, str, "exercise to count (restarts the count)", bare_text=True),
+    Feature("reps_reset", _press, lambda t: f"{t:.3f}", "restart the rep count"),
 )}
 
 # A handler gets the parsed value and returns the state to publish (None: the value itself).
@@ -141,6 +151,8 @@ class Commands:
         try:
             value = json.loads(text)
         except ValueError as exc:
+            if FEATURES[feature].bare_text:
+                return FEATURES[feature].parse(text)
             raise CommandRejected(f"bad JSON: {exc}") from None
         return FEATURES[feature].parse(value)
 

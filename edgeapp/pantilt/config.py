@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Literal
 
 from edgeapp.pantilt.pid import AxisConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
 from edgeapp.settings import Problems
+
+
+RigName = Literal[(NO_RIG, *RIGS)]  # type: ignore[valid-type]  # the registered rig types, or none
 
 
 def _tilt_default() -> AxisConfig:
@@ -18,7 +22,7 @@ def _tilt_default() -> AxisConfig:
 class PanTiltControl:
     """``[pantilt]`` without the rig sub-tables (those come from the registry, below)."""
 
-    rig: str = NO_RIG  # one of edgeapp.pantilt.rigs.RIGS (servo, hat, sim), or "none"
+    rig: RigName = NO_RIG  # one of edgeapp.pantilt.rigs.RIGS (sim, servo, hat), or "none"
     pan: AxisConfig = field(default_factory=AxisConfig)
     tilt: AxisConfig = field(default_factory=_tilt_default)  # a narrower view and range than pan's
     hold_s: float = 2.0  # after the target is lost, hold still this long before going home
@@ -34,8 +38,6 @@ class PanTiltControl:
     idle_release_s: float = 0.0  # stop driving the servos after this long without a move (0: never)
 
     def check(self, problems: Problems) -> None:
-        problems.require(self.rig == NO_RIG or self.rig in RIGS, "rig",
-                         f"must be one of {', '.join((NO_RIG, *RIGS))}, got {self.rig!r}")
         problems.require(self.hold_s >= 0.0, "hold_s", f"must not be negative, got {self.hold_s}")
         for name in ("home_speed", "scan_speed", "rate_hz"):
             problems.require(getattr(self, name) > 0.0, name, f"must be positive, got {getattr(self, name)}")

@@ -22,6 +22,7 @@ import numpy as np
 from edgeapp.detect.detection import BBox, Detection
 from edgeapp.pose.crop import BODY_EXPANSION_RATIO, CropRegion, determine_crop_region, torso_visible
 from edgeapp.pose.keypoint import Pose
+from edgeapp.window import InputWindow
 
 MAX_PEOPLE = 6  # MoveNet MultiPose's own limit, and 6 invokes already cost a Pi 4 most of a frame
 Select = Literal["target", "largest", "center", "longest"]
@@ -53,6 +54,14 @@ def box_region(box: BBox, frame_w: int, frame_h: int) -> CropRegion:
     half = BODY_EXPANSION_RATIO * max(box.width * frame_w, box.height * frame_h) / 2.0
     hx, hy = half / frame_w, half / frame_h
     return CropRegion(cy - hy, cx - hx, cy + hy, cx + hx)
+
+
+def person_window(box: BBox, frame_w: int, frame_h: int) -> InputWindow:
+    """What a person's crop may show, in frame pixels: their box grown by the body margin on each
+    axis. The rest of the crop is blacked out, so a neighbour in it is not taken for them."""
+    cx, cy = box.center
+    hw, hh = BODY_EXPANSION_RATIO * box.width / 2.0, BODY_EXPANSION_RATIO * box.height / 2.0
+    return InputWindow((cx - hw) * frame_w, (cy - hh) * frame_h, (cx + hw) * frame_w, (cy + hh) * frame_h)
 
 
 def next_region(previous: Pose | None, box: BBox, frame_w: int, frame_h: int) -> CropRegion:
@@ -95,23 +104,34 @@ def choose(seen: Sequence[Detection], alive: dict[int, BBox], current: Sequence[
 def estimate_crops(movenet, frame: np.ndarray, crops: Sequence[Crop]) -> list[PersonPose]:
     """One invoke per crop, keypoints mapped back to the frame."""
     h, w = frame.shape[:2]
+    # No blacking out around the box here: on video the box is the last frame's, and a person who moved
+    # would be cut (it cost the street clip's pedestrians a third of their keypoint score).
     return [PersonPose(c.id, c.box, movenet.estimate_in(frame, c.region.window(w, h))) for c in crops]
 
 
 def still_people(movenet, frame: np.ndarray, detections: Sequence[Detection], n: int, rule: str = "largest",
                  passes: int = 3) -> list[PersonPose]:
-    """People on a still image: the best ``n`` person boxes, each refined over ``passes`` as the
-    tutorial refines a still (first crop from the box, then from the pose)."""
+    """People on a still image: the best ``n`` person boxes, each estimated over ``passes`` crops as the
+    tutorial refines a still (first from the box, then from the pose), keypoint by keypoint the median
+    of the passes: on a still the crops do not converge, and a wrist moves by 15 px from one to the next."""
     h, w = frame.shape[:2]
     out = []
     for d in rank([d for d in detections if d.label == PERSON], rule)[:n]:
-        region = box_region(d.box, w, h)
-        pose = None
+        region, keep = box_region(d.box, w, h), person_window(d.box, w, h)
+        poses = []
         for _ in range(passes):
-            pose = movenet.estimate_in(frame, region.window(w, h))
-            region = next_region(pose, d.box, w, h)
-        out.append(PersonPose(d.id, d.box, pose))
+            poses.append(movenet.estimate_in(frame, region.window(w, h), keep))
+            region = next_region(poses[-1], d.box, w, h)
+        out.append(PersonPose(d.id, d.box, median_pose(poses)))
     return out
+
+
+def median_pose(poses: Sequence[Pose]) -> Pose:
+    """Keypoint by keypoint, the median position and score of several estimates of one pose."""
+    if len(poses) == 1:
+        return poses[0]
+    return Pose(xy=np.median(np.stack([p.xy for p in poses]), axis=0),
+                scores=np.median(np.stack([p.scores for p in poses]), axis=0), frame_size=poses[0].frame_size)
 
 
 class People:

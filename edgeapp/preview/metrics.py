@@ -8,10 +8,13 @@ global default registry would make two pipelines in one process collide.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from edgeapp.preview.state import PipelineView
 
 PREFIX = "edgeapp"
 
@@ -20,7 +23,7 @@ class PipelineCollector:
     """``pipeline``: a ``Pipeline``; ``mqtt_stats``: the publisher's ``stats`` (None without MQTT);
     ``preview``: a callable giving the preview's own ``{"viewers", "frames_rendered", "render_cpu_s"}``."""
 
-    def __init__(self, pipeline, mqtt_stats: Callable | None = None, preview: Callable[[], dict] | None = None):
+    def __init__(self, pipeline: PipelineView, mqtt_stats: Callable | None = None, preview: Callable[[], dict] | None = None):
         self.pipeline = pipeline
         self.mqtt_stats = mqtt_stats
         self.preview = preview

@@ -128,10 +128,20 @@ def status_text(fps: float | None, backend: str, fallback: bool) -> str:
     return f"{fps or 0.0:.1f} fps  {backend}{' (fallback)' if fallback else ''}"
 
 
-def draw_status(image: np.ndarray, pose_line: str, status_line: str) -> np.ndarray:
-    """The pose line large at the top left, fps/backend small at the bottom left."""
+def reps_text(reps: Mapping[str, Any] | None) -> str | None:
+    """The rep counter line: exercise, count and where in the rep the person is."""
+    if not reps:
+        return None
+    phase = f"  ({reps['phase']})" if reps.get("phase") else ""
+    return f"{reps['exercise'].replace('_', ' ')}: {reps['count']} reps{phase}"
+
+
+def draw_status(image: np.ndarray, pose_line: str, status_line: str, reps_line: str | None = None) -> np.ndarray:
+    """The pose line large at the top left, the rep count under it, fps/backend small at the bottom left."""
     s = _scale(image)
     _label(image, pose_line, (6, int(40 * s)), PANEL, scale=1.0 * s)
+    if reps_line:
+        _label(image, reps_line, (6, int(85 * s)), PANEL, scale=1.0 * s)
     _label(image, status_line, (6, image.shape[0] - 6), PANEL, scale=0.5 * s)
     return image
 
@@ -150,5 +160,6 @@ def render(image: np.ndarray, state: Mapping[str, Any], pose=None, detections=No
         draw_skeleton(out, pose.xy, pose.scores)
     p = state.get("pose") or {}
     draw_status(out, pose_text(p.get("label"), p.get("score"), p.get("held_s"), p.get("candidate")),
-                status_text(state.get("fps"), state.get("backend", "none"), bool(state.get("fallback"))))
+                status_text(state.get("fps"), state.get("backend", "none"), bool(state.get("fallback"))),
+                reps_text(state.get("reps")))
     return out

@@ -46,7 +46,7 @@ def describe(pipeline: PipelineView, result: FrameResult | None = None) -> dict[
     state: dict[str, Any] = {
         "frame": None, "frame_time": None, "person": False,
         "pose": {"label": None, "score": None, "held_s": 0.0, "candidate": None, "frame_label": None, "status": None},
-        "detections": [], "target": None,
+        "detections": [], "target": None, "reps": None,
         "fps": pipeline.stats.fps(), "backend": backend, "fallback": fallback,
         "frames": pipeline.stats.frames, "uptime_s": round(time.monotonic() - pipeline.stats.started, 1),
     }
@@ -67,6 +67,9 @@ def describe(pipeline: PipelineView, result: FrameResult | None = None) -> dict[
             "frame_label": c.classification.label,
             "status": c.classification.status,
         }
+    if result.reps is not None:
+        r = result.reps
+        state["reps"] = {"exercise": r.exercise, "count": r.count, "set_reps": r.set_reps, "phase": r.phase}
     state["detections"] = [{"label": d.label, "score": round(d.score, 3), "box": box_json(d.box), "id": d.id}
                            for d in result.detections or ()]
     if result.target is not None:

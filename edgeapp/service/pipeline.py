@@ -31,6 +31,8 @@ from edgeapp.classify.hold import HoldTracker
 from edgeapp.detect.tracker import ObjectTracker, TrackerUpdate
 from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, cpu_temperature
 from edgeapp.events.base import Event
+from edgeapp.exercise.stage import RepsResult
+from edgeapp.exercise.task import RepsTask
 from edgeapp.latency import LatencyWindow
 from edgeapp.pantilt.controller import Command
 from edgeapp.pantilt.stage import PanTiltStage
@@ -79,6 +81,7 @@ class FrameResult:
     detections: list[Detection] | None = None  # each with its track id
     target: int | None = None  # the track id the rig follows (an id, not the live Track the worker moves on)
     command: Command | None = None
+    reps: RepsResult | None = None
 
 
 @dataclass
@@ -136,6 +139,7 @@ class Pipeline:
             if self.movenet is not None and self.detector is not None else None
         self._person_classes: dict[int, ClassifyStage] = {}
         self.pantilt = PanTiltStage(config.pantilt, self._emit) if config.tasks.track else None
+        self.reps = RepsTask.from_config(config, self._emit) if config.tasks.reps else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
         self.source = source if source is not None else open_service_source(config.source)
@@ -190,7 +194,13 @@ class Pipeline:
 
     def finish(self, inference: Inference) -> FrameResult:
         """Everything after the image models: the classifier (51 numbers in, bookkeeping-sized),
-        holds, tracks, the rig and the frame's events, in order."""
+        holds, tracks, the rig and the frame's events, in order; then repetitions, on the frame's poses."""
+        result = self._finish(inference)
+        if self.reps is not None:
+            result.reps = self.reps.update_frame(result)
+        return result
+
+    def _finish(self, inference: Inference) -> FrameResult:
         frame = inference.frame
         result = FrameResult(frame, pose=inference.pose)
         for name, times in inference.invoke_s.items():
@@ -371,6 +381,8 @@ class Pipeline:
                 for hold in stage.finish(self.latest.frame.time):
                     self._emit(PoseClassEvent.from_hold(hold, person=person_id))
             self._person_classes.clear()
+        if self.reps is not None and self.latest is not None:
+            self.reps.close(self.latest.frame.time)
         if self.tracker is not None:
             for event in self.tracker.reset():
                 self._emit(DetectionEvent.from_track(event))

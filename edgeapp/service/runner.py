@@ -163,6 +163,8 @@ def _connect(sink, pipeline: Pipeline) -> None:
         commands.register("classification", lambda on: setattr(c, "classification", on), initial=c.classification)
         commands.register("tracking", lambda on: setattr(c, "tracking", on), initial=c.tracking)
         commands.register("snapshot", lambda _: setattr(c, "snapshot_requested", True))
+        if pipeline.reps is not None:
+            pipeline.reps.register_commands(commands)
 
 
 def with_overrides(config: AppConfig, source: str | None) -> AppConfig:

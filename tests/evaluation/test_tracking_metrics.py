@@ -107,3 +107,11 @@ def test_eval_track_on_tud_campus_with_edgeapp_detections():
     assert s["idf1"] >= 0.55 and s["id_switches"] <= 5
     assert s["idf1"] > 0.5867  # norfair on the same detections (data/tud_norfair.txt, see REFERENCE)
     assert s["mean_ids_per_gt"] <= 1.5
+
+
+def test_eval_score_scores_another_trackers_file():
+    ref = next(r for r in REFERENCE if r["hyp"] == "tud_norfair.txt")
+    r = edgeapp("eval", "score", GT, DATA / "tud_norfair.txt", "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["idf1"] == pytest.approx(ref["idf1"], abs=1e-4) and s["id_switches"] == ref["num_switches"]
