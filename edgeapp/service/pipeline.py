@@ -99,6 +99,8 @@ class Pipeline:
         self.latest: FrameResult | None = None
         self.running = False  # True while run() is in its frame loop
         self.progress_at = time.monotonic()  # the frame loop's heartbeat, for the stall watchdog
+        # the source first: a file that is not there is a config error, found before the models load
+        self.source = source if source is not None else open_service_source(config.source)
         registry = registry or registry_from(config.runtime.models_dir or None)
         request = config.runtime.request()
         self.models: dict[str, FailoverModel] = {}
@@ -122,7 +124,6 @@ class Pipeline:
         self.tracking = TrackingStage(config, self._emit) if config.tasks.track else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
-        self.source = source if source is not None else open_service_source(config.source)
         self.capture: Capture | None = None
 
     # -- reporting ------------------------------------------------------------------
