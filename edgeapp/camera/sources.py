@@ -25,7 +25,7 @@ def open_service_source(cfg: SourceConfig):
                                   cfg.reconnect_min_s, cfg.reconnect_max_s)
     path = Path(uri)
     if not path.exists():
-        raise ConfigError("source.uri", f"{path} does not exist (a file or folder source must be there at start)")
+        raise ConfigError("source.uri", f"{path} is not there (a file or folder source must exist when the service starts)")
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return VideoFileSource(path, loop=cfg.loop, retry=True,
                                reconnect_min_s=cfg.reconnect_min_s, reconnect_max_s=cfg.reconnect_max_s)

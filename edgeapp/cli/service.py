@@ -8,7 +8,7 @@ import os
 import sys
 
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_json_option
+from edgeapp.cli.common import add_json_option, thread_count
 from edgeapp.config import DEFAULT_CONFIG, load_config
 from edgeapp.service.runner import run_service, with_overrides
 
@@ -26,7 +26,8 @@ def register(cli) -> None:
     c.add_argument("file")
     c.set_defaults(func=check)
 
-    d = cli.command("doctor", "check runtime, models, camera, Edge TPU, broker and config; exit 0 only if all are fine")
+    d = cli.command("doctor", "check runtime, models, camera, Edge TPU, broker and config; exit 0 only if all are fine, "
+                                      "1 if any failed, 3 if the worst is a warning")
     d.add_argument("--config", default=str(DEFAULT_CONFIG), help=f"TOML config (default {DEFAULT_CONFIG})")
     d.add_argument("--camera-timeout", type=float, default=10.0, help="seconds to wait for a first frame")
     d.set_defaults(func=doctor)
@@ -35,7 +36,7 @@ def register(cli) -> None:
     b.add_argument("--source", required=True, help="a clip (read without dropping)")
     b.add_argument("--tasks", default="pose,classify,detect", help="comma-separated: pose, classify, detect, track")
     b.add_argument("--frames", type=int, default=300)
-    b.add_argument("--threads", type=int, default=4)
+    b.add_argument("--threads", type=thread_count, default=4)
     b.add_argument("--backend", default="auto", choices=("auto", "cpu", "edgetpu"))
     b.add_argument("--models-dir", default=None)
     b.add_argument("--broker", default="local",
@@ -75,11 +76,11 @@ def check(args: argparse.Namespace) -> int:
 
 
 def doctor(args: argparse.Namespace) -> int:
-    from edgeapp.service.doctor import print_checks, run_checks
+    from edgeapp.service.doctor import exit_status, print_checks, run_checks
 
     checks = run_checks(args.config, args.camera_timeout)
     print_checks(checks)
-    return 1 if any(c.failed for c in checks) else 0
+    return exit_status(checks)
 
 
 def bench_pipeline(args: argparse.Namespace) -> int:
