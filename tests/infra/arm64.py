@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import platform
 import shlex
 import shutil
 import subprocess
@@ -30,7 +31,10 @@ BINFMT = Path("/proc/sys/fs/binfmt_misc")
 
 
 def ensure_binfmt() -> None:
-    """qemu-user-static registered for aarch64 ELF binaries (installed, binfmt_misc mounted and enabled)."""
+    """qemu-user-static registered for aarch64 ELF binaries (installed, binfmt_misc mounted and enabled);
+    nothing to do on an aarch64 machine."""
+    if platform.machine() == "aarch64":
+        return
     if not Path(QEMU).is_file() or not shutil.which("update-binfmts"):
         apt_install("qemu-user-static", "binfmt-support")
     if not (BINFMT / "register").exists():

@@ -26,6 +26,7 @@ from edgeapp.camera.files import VideoFileSource
 from edgeapp.config import AppConfig, SourceConfig, TasksConfig
 from edgeapp.events import ErrorEvent, StatsEvent
 from edgeapp.service.pipeline import Pipeline
+from test_camera import wait_until  # tests/service is on sys.path: pytest's rootdir-less test modules
 
 CLIP = VIDEO / "opencv_vtest_30s_h264.mp4"
 FFMPEG_LINE_MARKERS = ("[h264 @", "[mov,mp4", "Invalid NAL", "partial file")
@@ -188,15 +189,6 @@ def test_a_frameless_looping_file_keeps_the_log_small(tmp_path):
 
 
 # -- issue 17 item 5: a camera cut shows everywhere, and so does its return -----------------------------------------
-
-def wait_until(predicate, timeout: float = 5.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
-
 
 def healthz(port: int) -> tuple[int, dict]:
     try:
