@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.detect.detector import DetectConfig
-from edgeapp.pantilt.controller import PanTiltConfig
+from edgeapp.pantilt.config import PanTiltConfig
+from edgeapp.pantilt.rigs import NO_RIG, RIGS
 from edgeapp.errors import ConfigError
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
 from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
-from edgeapp.settings import build, require
+from edgeapp.settings import WHEN_PRESENT, Problems, read
 
 DEFAULT_CONFIG = Path("/etc/edgeapp/config.toml")
+OUTBOX_FILE = "outbox.sqlite3"  # in service.state_dir, unless mqtt.outbox_path says otherwise
 
 
 @dataclass(frozen=True)
@@ -37,13 +39,13 @@ class SourceConfig:
     reconnect_max_s: float = 30.0
     read_timeout_s: float = 5.0  # a live camera silent this long is reopened
 
-    def check(self, path: str) -> None:
-        require(bool(self.uri), f"{path}.uri", "must not be empty")
-        require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, f"{path}.width", "width and height must be 16..8192")
-        require(0 < self.fps <= 240, f"{path}.fps", f"must be in (0, 240], got {self.fps}")
-        require(0 < self.reconnect_min_s <= self.reconnect_max_s, f"{path}.reconnect_min_s",
-              "must be > 0 and not above reconnect_max_s")
-        require(self.read_timeout_s > 0, f"{path}.read_timeout_s", "must be > 0")
+    def check(self, problems: Problems) -> None:
+        problems.require(bool(self.uri), "uri", "must not be empty")
+        problems.require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, "width", "width and height must be 16..8192")
+        problems.require(0 < self.fps <= 240, "fps", f"must be in (0, 240], got {self.fps}")
+        problems.require(0 < self.reconnect_min_s <= self.reconnect_max_s, "reconnect_min_s",
+                         "must be > 0 and not above reconnect_max_s")
+        problems.require(self.read_timeout_s > 0, "read_timeout_s", "must be > 0")
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,10 @@ class TasksConfig:
     detect: bool = False
     track: bool = False
 
-    def check(self, path: str) -> None:
-        require(not self.classify or self.pose, f"{path}.classify", "needs tasks.pose = true (it classifies the pose)")
-        require(not self.track or self.detect, f"{path}.track", "needs tasks.detect = true (it follows detections)")
-        require(self.pose or self.detect, f"{path}.pose", "at least one of tasks.pose and tasks.detect must be on")
+    def check(self, problems: Problems) -> None:
+        problems.require(not self.classify or self.pose, "classify", "needs tasks.pose = true (it classifies the pose)")
+        problems.require(not self.track or self.detect, "track", "needs tasks.detect = true (it follows detections)")
+        problems.require(self.pose or self.detect, "pose", "at least one of tasks.pose and tasks.detect must be on")
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,12 @@ class RuntimeConfig:
     tpu_retry_s: float = 60.0  # after a fallback, how often to try the Edge TPU again
     models_dir: str = ""  # default: $EDGEAPP_MODELS_DIR, the checkout's models/, or /var/lib/edgeapp/models
 
-    def check(self, path: str) -> None:
-        require(self.tpu_retry_s >= 1, f"{path}.tpu_retry_s", "must be at least 1 second")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.tpu_retry_s >= 1, "tpu_retry_s", "must be at least 1 second")
         try:
             self.request()
         except ConfigError as exc:
-            key = {"edgetpu.device": "edgetpu_device"}.get(exc.path, exc.path)
-            raise ConfigError(f"{path}.{key}", exc.message) from None
+            problems.add({"edgetpu.device": "edgetpu_device"}.get(exc.path, exc.path), exc.message)
 
     def request(self) -> BackendRequest:
         return BackendRequest(self.backend, self.edgetpu_device, self.threads, self.delegate)
@@ -86,20 +87,20 @@ class PoseConfig:
     smart_crop: bool = True
     min_person_score: float = 0.2  # below this mean keypoint score nobody is there
 
-    def check(self, path: str) -> None:
-        require(0 <= self.min_person_score <= 1, f"{path}.min_person_score", "must be between 0 and 1")
+    def check(self, problems: Problems) -> None:
+        problems.require(0 <= self.min_person_score <= 1, "min_person_score", "must be between 0 and 1")
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    state_dir: str = ""  # default: $STATE_DIRECTORY (systemd), else /var/lib/edgeapp
+    state_dir: str = ""  # default: $STATE_DIRECTORY (the unit's StateDirectory), else /var/lib/edgeapp; holds the outbox
     stall_timeout_s: float = 30.0  # a frame loop stuck this long exits so the supervisor restarts it
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     drain_s: float = 5.0  # on stop, how long the outbox may take to flush
 
-    def check(self, path: str) -> None:
-        require(self.stall_timeout_s >= 5, f"{path}.stall_timeout_s", "must be at least 5 seconds")
-        require(0 <= self.drain_s <= 60, f"{path}.drain_s", "must be between 0 and 60 seconds")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.stall_timeout_s >= 5, "stall_timeout_s", "must be at least 5 seconds")
+        problems.require(0 <= self.drain_s <= 60, "drain_s", "must be between 0 and 60 seconds")
 
     @property
     def state_path(self) -> Path:
@@ -114,32 +115,20 @@ class AppConfig:
     pose: PoseConfig = field(default_factory=PoseConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
-    mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False))
+    # Left out: no broker. Written, even empty: the broker, with the defaults.
+    mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False), metadata={WHEN_PRESENT: MqttConfig})
     preview: PreviewConfig = field(default_factory=PreviewConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     pantilt: PanTiltConfig = field(default_factory=PanTiltConfig)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> AppConfig:
-        if not isinstance(data, dict):
-            raise ConfigError("", "the file must hold TOML tables")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(unknown[0], f"unknown table (known tables: {', '.join(sorted(known))})")
-        sections = {}
-        for f in fields(cls):
-            if f.name not in data:
-                continue
-            section = type(f.default_factory())  # type: ignore[misc]
-            table = data[f.name]
-            # Sections that own their reading (mqtt, classify) keep it; the rest are typed tables.
-            reader = getattr(section, "from_dict", None)
-            sections[f.name] = reader(table, f.name) if reader else build(section, table, f.name)
-        config = cls(**sections)
-        require(not config.tasks.track or config.pantilt.rig != "none", "pantilt.rig",
-                "tasks.track needs a rig: servo, hat or sim")
-        return config
+    def __post_init__(self) -> None:
+        if not self.mqtt.outbox_path:  # the outbox lives in the service's state directory unless placed elsewhere
+            outbox = str(self.service.state_path / OUTBOX_FILE)
+            object.__setattr__(self, "mqtt", replace(self.mqtt, outbox_path=outbox))
+
+    def check(self, problems: Problems) -> None:
+        problems.require(not self.tasks.track or self.pantilt.rig != NO_RIG, "pantilt.rig",
+                         f"tasks.track needs a rig: {', '.join(RIGS)}")
 
 
 # Keys that name files or folders. A relative one is taken relative to the config file's folder, so a config works
@@ -187,4 +176,4 @@ def load_config(path: str | Path) -> AppConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
-    return AppConfig.from_dict(resolve_paths(data, path.resolve().parent))
+    return read(AppConfig, resolve_paths(data, path.resolve().parent))

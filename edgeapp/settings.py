@@ -1,9 +1,17 @@
-"""Typed configuration tables: a dataclass built from a TOML table, every error naming its key path.
+"""The one config reader: a typed dataclass from a TOML table, every error naming its key path, all at once.
 
-The service's config loader hands each table (``[detect]``, ``[pantilt]``, ...)
-to ``SomeConfig.from_dict(table, "pantilt")``; a wrong type, an out-of-range
-value or an unknown key (a typo would otherwise be silently ignored) raises
-``ConfigError("pantilt.pan.kp", ...)`` so the message points at the line to fix.
+Every table is a frozen dataclass whose fields are its keys, each with its
+default and a comment saying what it does (``systemd/config.example.toml``
+lists them all, and a test keeps the two in step). :func:`read` builds one from
+a parsed table: a wrong type, an unknown key (a typo would otherwise be silently
+ignored) or a value the table's ``check`` refuses is reported with its key path
+(``pantilt.pan.kp``), and every such error in the file is reported together, so
+one run of ``edgeapp config check`` shows everything to fix.
+
+Validation has one style: a table may define ``check(self, problems)`` and
+call ``problems.require(ok, "key", "message")`` for each rule; ``check`` runs
+once the table's own values have the right types (a table whose values do not
+is reported for those, and its cross-key rules wait for the next run).
 """
 
 from __future__ import annotations
@@ -11,84 +19,166 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import types
 import typing
-from typing import Any, Mapping, TypeVar
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, TypeVar
 
 from edgeapp.errors import ConfigError
 
 T = TypeVar("T")
 
+# Field metadata: the base a present table starts from when it differs from the field's default when absent
+# (``[mqtt]`` left out means no broker; written, even empty, it means the broker with the defaults).
+WHEN_PRESENT = "when_present"
 
-def require(ok: bool, path: str, message: str) -> None:
-    if not ok:
-        raise ConfigError(path, message)
+
+class ConfigErrors(ConfigError):
+    """Several configuration errors, one line each; ``path`` and ``message`` are the first one's."""
+
+    def __init__(self, errors: list[ConfigError]):
+        self.errors = errors
+        ConfigError.__init__(self, errors[0].path, errors[0].message)
+        self.args = (f"{len(errors)} errors in the config:\n  " + "\n  ".join(str(e) for e in errors),)
 
 
-def build(cls: type[T], table: Mapping[str, Any] | None, path: str) -> T:
-    """An instance of dataclass ``cls`` from ``table``; missing keys keep their defaults."""
+class Problems:
+    """The errors found so far; :meth:`require` notes one and goes on, so all of them are reported together."""
+
+    def __init__(self, path: str = ""):
+        self.path = path
+        self.errors: list[ConfigError] = []
+
+    def require(self, ok: bool, key: str, message: str) -> bool:
+        """``ok``, or note ``message`` against ``key`` (relative to this table)."""
+        if not ok:
+            self.add(key, message)
+        return ok
+
+    def add(self, key: str, message: str) -> None:
+        self.errors.append(ConfigError(_join(self.path, key), message))
+
+    def within(self, key: str) -> Problems:
+        """The problems of a sub-table, noted here."""
+        sub = Problems(_join(self.path, key))
+        sub.errors = self.errors
+        return sub
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Note a ConfigError raised inside (e.g. a file that cannot be read) instead of letting it stop the read."""
+        try:
+            yield
+        except ConfigErrors as exc:
+            self.errors.extend(exc.errors)
+        except ConfigError as exc:
+            self.errors.append(exc)
+
+    def raise_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise ConfigErrors(list(self.errors))
+
+
+def read(cls: type[T], table: Mapping[str, Any] | None, path: str = "") -> T:
+    """An instance of dataclass ``cls`` from ``table`` (missing keys keep their defaults), or ConfigError
+    (ConfigErrors when there are several) naming every bad key."""
+    problems = Problems(path)
+    obj = _read(cls, table, problems, None)
+    problems.raise_any()
+    return obj  # type: ignore[return-value]
+
+
+def _read(cls: type, table: Any, problems: Problems, base: Any) -> Any:
+    """``cls`` from ``table``, noting errors; None when the table's values are wrong (its check cannot run).
+    ``base``: the instance whose values missing keys keep (a sub-table's field default, e.g. tilt's range)."""
     if table is None:
         table = {}
     if not isinstance(table, Mapping):
-        raise ConfigError(path, f"must be a table, got {type(table).__name__}")
+        problems.add("", f"must be a table, got {type(table).__name__}")
+        return None
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    for key in table:
-        if key not in fields:
+    hints = typing.get_type_hints(cls)
+    before = len(problems.errors)
+    values = {}
+    for key, value in table.items():
+        f = fields.get(key)
+        if f is None:
             close = difflib.get_close_matches(str(key).replace("-", "_"), list(fields), n=1, cutoff=0.75)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(fields))}"
-            raise ConfigError(_join(path, str(key)), f"unknown key{hint}")
-    hints = typing.get_type_hints(cls)
-    values = {name: _coerce(hints[name], value, _join(path, name)) for name, value in table.items()}
-    try:
-        obj = cls(**values)
-    except ConfigError as exc:  # a dataclass that validates itself names keys relative to its table
-        raise ConfigError(_join(path, exc.path), exc.message) from None
+            problems.add(str(key), f"unknown key{hint}")
+            continue
+        values[key] = _coerce(hints[key], value, problems.within(key), _present_default(f))
+    if len(problems.errors) > before:
+        return None
+    if base is not None:
+        values = {**{name: getattr(base, name) for name in fields}, **values}
+    obj = cls(**values)
     check = getattr(obj, "check", None)
     if check is not None:
-        check(path)
+        check(problems)
     return obj
 
 
+def field_default(f: dataclasses.Field) -> Any:
+    """A field's default value (calling its factory), None when it has none."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _present_default(f: dataclasses.Field) -> Any:
+    when_present = f.metadata.get(WHEN_PRESENT)
+    return when_present() if when_present is not None else field_default(f)
+
+
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+    if not key or not path:
+        return path or key
+    return f"{path}{key}" if key.startswith("[") else f"{path}.{key}"
 
 
-def _coerce(tp, value, path: str):
+def _coerce(tp, value, problems: Problems, default: Any = None):
+    """``value`` as type ``tp``, or a noted error (and None)."""
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
-        return build(tp, value, path)
-    if origin is typing.Literal:
-        choices = typing.get_args(tp)
-        if value not in choices:
-            raise ConfigError(path, f"must be one of {', '.join(map(str, choices))}, got {value!r}")
-        return value
-    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _read(tp, value, problems, default if isinstance(default, tp) else None)
+    if origin is typing.Union or origin is types.UnionType:
         if value is None:
             return None
-        return _coerce(args[0], value, path)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(path, f"must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(path, f"must be a whole number, got {value!r}")
-        return value
+        return _coerce(next(a for a in typing.get_args(tp) if a is not type(None)), value, problems)
+    message = _type_problem(tp, origin, value)
+    if message:
+        problems.add("", message)
+        return None
     if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(path, f"must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise ConfigError(path, f"must be a finite number, got {value!r}")
         return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(path, f"must be a string, got {value!r}")
-        return value
     if origin is tuple:  # tuple[str, ...]: a TOML array, or a comma-separated string for CLI convenience
         if isinstance(value, str):
             value = [v for v in (s.strip() for s in value.split(",")) if v]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(path, f"must be a list, got {value!r}")
         item = typing.get_args(tp)[0]
-        return tuple(_coerce(item, v, f"{path}[{i}]") for i, v in enumerate(value))
-    raise TypeError(f"settings: unsupported field type {tp!r} at {path}")  # a programming error
+        return tuple(_coerce(item, v, problems.within(f"[{i}]")) for i, v in enumerate(value))
+    return value
+
+
+def _type_problem(tp, origin, value) -> str:
+    """Why ``value`` is not a ``tp`` ("" when it is)."""
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        return "" if value in choices else f"must be one of {', '.join(map(str, choices))}, got {value!r}"
+    if tp is bool:
+        return "" if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    if tp is int:
+        return "" if isinstance(value, int) and not isinstance(value, bool) else f"must be a whole number, got {value!r}"
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number, got {value!r}"
+        return "" if math.isfinite(value) else f"must be a finite number, got {value!r}"
+    if tp is str:
+        return "" if isinstance(value, str) else f"must be a string, got {value!r}"
+    if origin is tuple:
+        return "" if isinstance(value, (str, list, tuple)) else f"must be a list, got {value!r}"
+    raise TypeError(f"settings: unsupported field type {tp!r}")  # a programming error, not the user's

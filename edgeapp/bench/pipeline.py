@@ -23,6 +23,7 @@ from edgeapp.config import AppConfig
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.service.pipeline import Pipeline
 from edgeapp.service.runner import build_sink
+from edgeapp.settings import read
 
 PER_FRAME_MODELS = ("pose", "detect")  # the classifier runs only on confident poses and costs ~0.1 ms
 BARE_INVOKES = 200
@@ -135,7 +136,7 @@ def config_for(source: str, tasks: list[str], models_dir: str | None, threads: i
     if broker:
         data["mqtt"] = {"host": broker[0], "port": broker[1], "device_id": "bench",
                         "outbox_path": str(workdir / "outbox.sqlite3"), "stats_interval": 15.0}
-    return AppConfig.from_dict(data)
+    return read(AppConfig, data)
 
 
 def print_report(r: dict, as_json: bool = False) -> None:

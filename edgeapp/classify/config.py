@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD, DEFAULT_TOP_K
 from edgeapp.classify.hold import HoldConfig
-from edgeapp.settings import build, require
+from edgeapp.settings import Problems, read
 from edgeapp.registry import DEFAULT_MODELS
 
 
@@ -36,13 +36,9 @@ class ClassifyConfig:
     threads: int = 1
     hold: HoldConfig = field(default_factory=HoldConfig)
 
-    @classmethod
-    def from_dict(cls, d: dict | None, path: str = "classify") -> ClassifyConfig:
-        """Build from a parsed TOML/JSON table; unknown keys and bad values raise ConfigError naming the key."""
-        return build(cls, d, path)
 
-    def check(self, path: str) -> None:
-        require(bool(self.model), f"{path}.model", "must not be empty")
-        require(0.0 <= self.threshold <= 1.0, f"{path}.threshold", f"must be between 0 and 1, got {self.threshold}")
-        require(1 <= self.top_k <= 1000, f"{path}.top_k", f"must be between 1 and 1000, got {self.top_k}")
-        require(1 <= self.threads <= 64, f"{path}.threads", f"must be between 1 and 64, got {self.threads}")
+    def check(self, problems: Problems) -> None:
+        problems.require(bool(self.model), "model", "must not be empty")
+        problems.require(0.0 <= self.threshold <= 1.0, "threshold", f"must be between 0 and 1, got {self.threshold}")
+        problems.require(1 <= self.top_k <= 1000, "top_k", f"must be between 1 and 1000, got {self.top_k}")
+        problems.require(1 <= self.threads <= 64, "threads", f"must be between 1 and 64, got {self.threads}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from edgeapp.errors import ConfigError
+from edgeapp.settings import Problems
 from typing import Union
 
 # Frame times are sums of 1/fps steps: 5.1 - 0.1 is 4.999999... and must still reach 5 s.
@@ -39,15 +39,13 @@ class HoldConfig:
     release_s: float = 1.0
     milestone_s: float = 5.0  # 0 disables PoseHeld
 
-    def __post_init__(self) -> None:
+    def check(self, problems: Problems) -> None:
         for name in ("confirm_frames", "release_frames"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 10_000:
-                raise ConfigError(name, f"must be a whole number from 0 to 10000, got {v!r}")
+            problems.require(0 <= v <= 10_000, name, f"must be a whole number from 0 to 10000, got {v!r}")
         for name in ("confirm_s", "release_s", "milestone_s"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= 86_400:
-                raise ConfigError(name, f"must be a number of seconds from 0 to 86400, got {v!r}")
+            problems.require(0 <= v <= 86_400, name, f"must be a number of seconds from 0 to 86400, got {v!r}")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 ::
 
-    stage = ClassifyStage.from_config(ClassifyConfig.from_dict(cfg.get("classify")), registry)
+    stage = ClassifyStage.from_config(read(ClassifyConfig, cfg.get("classify"), "classify"), registry)
     for frame in source.frames():
         pose = movenet.estimate(frame.image)          # or None when no person
         result = stage.update(pose, frame.time)       # frame time, not wall time

@@ -18,6 +18,7 @@ from edgeapp.errors import EXIT_USAGE, EdgeappError
 COMMAND_MODULES = (
     "edgeapp.cli.pose",
     "edgeapp.cli.detect",
+    "edgeapp.cli.pantilt",
     "edgeapp.cli.models",
     "edgeapp.cli.service",
     "edgeapp.cli.mqtt",

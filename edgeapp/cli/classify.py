@@ -17,6 +17,7 @@ from edgeapp.cli.common import add_backend_options, add_clip_bench_options, emit
 from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.registry import DEFAULT_MODELS
+from edgeapp.settings import read
 
 _HOLD = HoldConfig()
 
@@ -107,7 +108,9 @@ def run_infer(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         return usage_error("--top-k must be at least 1")
     try:
-        hold = HoldConfig(args.confirm_frames, args.confirm_s, args.release_frames, args.release_s, args.milestone_s)
+        hold = read(HoldConfig, {"confirm_frames": args.confirm_frames, "confirm_s": args.confirm_s,
+                                 "release_frames": args.release_frames, "release_s": args.release_s,
+                                 "milestone_s": args.milestone_s})
     except ConfigError as exc:  # the config's key is the flag's name
         return usage_error(f"--{exc.path.replace('_', '-')} {exc.message}")
     classifier = _classifier(args, args.threshold, args.top_k)

@@ -27,7 +27,7 @@ import numpy as np
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.labels import Labels
 from edgeapp.detect.tracker import TrackerConfig
-from edgeapp.settings import build, require
+from edgeapp.settings import Problems, read
 from edgeapp.errors import ModelError
 from edgeapp.registry import DEFAULT_MODELS, Registry
 from edgeapp.runtime.backend import BackendRequest
@@ -62,15 +62,12 @@ class DetectConfig:
     input_std: float = 127.5
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "detect") -> DetectConfig:
-        return build(cls, table, path)
 
-    def check(self, path: str) -> None:
-        require(0.0 <= self.threshold <= 1.0, f"{path}.threshold", f"must be between 0 and 1, got {self.threshold}")
-        require(self.max_results >= 1, f"{path}.max_results", f"must be at least 1, got {self.max_results}")
-        require(self.input_std != 0.0, f"{path}.input_std", "must not be 0")
-        require(bool(self.model), f"{path}.model", "must not be empty")
+    def check(self, problems: Problems) -> None:
+        problems.require(0.0 <= self.threshold <= 1.0, "threshold", f"must be between 0 and 1, got {self.threshold}")
+        problems.require(self.max_results >= 1, "max_results", f"must be at least 1, got {self.max_results}")
+        problems.require(self.input_std != 0.0, "input_std", "must not be 0")
+        problems.require(bool(self.model), "model", "must not be empty")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
 from edgeapp.detect.detection import Box, Detection, iou
-from edgeapp.settings import build, require
+from edgeapp.settings import Problems, read
 
 
 @dataclass(frozen=True)
@@ -33,17 +33,14 @@ class TrackerConfig:
     update_score: float = 0.1  # ... or the score changed by more than this
     update_min_s: float = 1.0  # ... and at most one update per track this often (frame time), as Frigate
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "detect.tracker") -> TrackerConfig:
-        return build(cls, table, path)
 
-    def check(self, path: str) -> None:
-        require(0.0 < self.iou_threshold <= 1.0, f"{path}.iou_threshold", f"must be in (0, 1], got {self.iou_threshold}")
-        require(self.end_after >= 1, f"{path}.end_after", f"must be at least 1 frame, got {self.end_after}")
-        require(self.min_hits >= 1, f"{path}.min_hits", f"must be at least 1, got {self.min_hits}")
-        require(self.centre_weight >= 0.0, f"{path}.centre_weight", f"must not be negative, got {self.centre_weight}")
-        require(0.0 <= self.update_iou <= 1.0, f"{path}.update_iou", f"must be between 0 and 1, got {self.update_iou}")
-        require(self.update_min_s >= 0.0, f"{path}.update_min_s", f"must not be negative, got {self.update_min_s}")
+    def check(self, problems: Problems) -> None:
+        problems.require(0.0 < self.iou_threshold <= 1.0, "iou_threshold", f"must be in (0, 1], got {self.iou_threshold}")
+        problems.require(self.end_after >= 1, "end_after", f"must be at least 1 frame, got {self.end_after}")
+        problems.require(self.min_hits >= 1, "min_hits", f"must be at least 1, got {self.min_hits}")
+        problems.require(self.centre_weight >= 0.0, "centre_weight", f"must not be negative, got {self.centre_weight}")
+        problems.require(0.0 <= self.update_iou <= 1.0, "update_iou", f"must be between 0 and 1, got {self.update_iou}")
+        problems.require(self.update_min_s >= 0.0, "update_min_s", f"must not be negative, got {self.update_min_s}")
 
 
 @dataclass(eq=False)

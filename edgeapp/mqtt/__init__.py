@@ -1,7 +1,7 @@
 """MQTT: events that are never lost (durable outbox), availability, commands and
 Home Assistant discovery. See docs/events.md for the topics and payloads.
 
-    config = MqttConfig.from_dict(toml["mqtt"])           # ConfigError names the bad key
+    config = read(MqttConfig, toml["mqtt"], "mqtt")           # ConfigError names the bad key
     publisher = Publisher(config, stats_source=make_stats)
     publisher.commands.register("tracking", tracker.set_enabled, initial=True)  # before start()
     publisher.start()

@@ -8,10 +8,9 @@ import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from edgeapp.errors import ConfigError
-from edgeapp.settings import build
+from edgeapp.settings import Problems
 
 MIN_STATS_INTERVAL = 15.0  # as Frigate: more often only adds broker and database load
 MAX_POSE_RATE = 30.0
@@ -44,7 +43,7 @@ class MqttConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_check_hostname: bool = True
-    outbox_path: str = "/var/lib/edgeapp/outbox.sqlite3"
+    outbox_path: str = ""  # the SQLite outbox; "": outbox.sqlite3 in service.state_dir
     outbox_max_rows: int = 100_000
     outbox_max_bytes: int = 64 * 1024 * 1024
     handoff_queue: int = 1024
@@ -56,12 +55,11 @@ class MqttConfig:
     discovery: bool = False
     discovery_prefix: str = "homeassistant"
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None, path: str = "mqtt") -> MqttConfig:
-        return build(cls, d, path)
-
-    def check(self, path: str) -> None:
-        self.validate(path)
+    def check(self, problems: Problems) -> None:
+        for key, message in self._problems():
+            problems.add(key, message)
+        with problems.collecting():
+            self.password(problems.path)  # unreadable password sources fail at startup, not at the first connect
 
     @property
     def effective_client_id(self) -> str:
@@ -86,9 +84,10 @@ class MqttConfig:
         return None
 
     def validate(self, path: str = "mqtt") -> None:
-        for key, message in self._problems():
-            raise ConfigError(f"{path}.{key}", message)
-        self.password(path)  # unreadable password sources fail at startup, not at the first connect
+        """:meth:`check` for a config built in code rather than read (the bench, tests)."""
+        problems = Problems(path)
+        self.check(problems)
+        problems.raise_any()
 
     def _problems(self):
         if not self.host:

@@ -12,19 +12,15 @@ message that says so, rather than chasing the target into a limit.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from edgeapp.detect.tracker import TrackerUpdate
-from edgeapp.settings import build, require
-from edgeapp.pantilt.hat import HAT_RANGE, HatConfig
-from edgeapp.pantilt.pid import AxisConfig, AxisPid, clamp
-from edgeapp.pantilt.servo import ServoConfig
-from edgeapp.pantilt.sim import SimRigConfig
+from edgeapp.pantilt.config import PanTiltConfig
+from edgeapp.pantilt.pid import AxisPid, clamp
 
 log = logging.getLogger(__name__)
 
@@ -32,74 +28,6 @@ NOMINAL_DT_S = 0.1
 LOST_RUNAWAYS = 3
 NEAR_EDGE = 0.4  # a target centre this far off centre (normalised) is about to leave the view
 State = Literal["idle", "tracking", "holding", "homing", "scanning", "fault"]
-
-
-def _tilt_default() -> AxisConfig:
-    return AxisConfig(fov_deg=48.8, min_angle=-45.0, max_angle=45.0)
-
-
-@dataclass(frozen=True)
-class PanTiltConfig:
-    """The ``[pantilt]`` table."""
-
-    rig: Literal["none", "sim", "servo", "hat"] = "none"
-    pan: AxisConfig = field(default_factory=AxisConfig)
-    tilt: AxisConfig = field(default_factory=_tilt_default)
-    hold_s: float = 2.0  # after the target is lost, hold still this long before going home
-    home_speed: float = 30.0  # degrees per second on the way home
-    scan: bool = False  # once home with no target, sweep pan slowly between scan_min and scan_max
-    scan_min: float = -45.0
-    scan_max: float = 45.0
-    scan_speed: float = 10.0
-    runaway_steps: int = 3  # consecutive corrections with a growing error that mean runaway
-    runaway_ratio: float = 0.5  # ... each growing by at least this fraction of what the rig turned
-    runaway_min_growth: float = 0.05  # ... and by this fraction of the frame in all
-    rate_hz: float = 50.0  # the most writes per second the rig's bus thread makes
-    idle_release_s: float = 0.0  # stop driving the servos after this long without a move (0: never)
-    servo: ServoConfig = field(default_factory=ServoConfig)
-    hat: HatConfig = field(default_factory=HatConfig)
-    sim: SimRigConfig = field(default_factory=SimRigConfig)
-
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "pantilt") -> PanTiltConfig:
-        # The tilt table's defaults differ from pan's (a narrower view, a smaller range).
-        table = dict(table or {})
-        tilt = table.pop("tilt", None)
-        cfg = build(cls, table, path)
-        if tilt is None:
-            return cfg
-        if isinstance(tilt, Mapping):
-            tilt = {**dataclasses.asdict(_tilt_default()), **tilt}
-        cfg = dataclasses.replace(cfg, tilt=AxisConfig.from_dict(tilt, f"{path}.tilt"))
-        cfg.check(path)  # again, with the tilt it will run with
-        return cfg
-
-    def check(self, path: str) -> None:
-        require(self.hold_s >= 0.0, f"{path}.hold_s", f"must not be negative, got {self.hold_s}")
-        for name in ("home_speed", "scan_speed", "rate_hz"):
-            require(getattr(self, name) > 0.0, f"{path}.{name}", f"must be positive, got {getattr(self, name)}")
-        require(self.runaway_steps >= 2, f"{path}.runaway_steps", f"must be at least 2, got {self.runaway_steps}")
-        require(self.runaway_ratio > 0.0, f"{path}.runaway_ratio", f"must be positive, got {self.runaway_ratio}")
-        require(self.scan_min < self.scan_max, f"{path}.scan_min", "must be below scan_max")
-        require(not self.scan or (self.pan.min_angle <= self.scan_min and self.scan_max <= self.pan.max_angle),
-                f"{path}.scan_min",
-                f"the scan range {self.scan_min}..{self.scan_max} must lie within pan's "
-                f"{self.pan.min_angle}..{self.pan.max_angle}")
-        require(self.idle_release_s >= 0.0, f"{path}.idle_release_s", "must not be negative")
-        reach = self.actuator_range()
-        if reach is not None:
-            lo, hi = reach
-            for name in ("pan", "tilt"):
-                axis = getattr(self, name)
-                # An angle the actuator refuses would be dropped with an ERROR on every tracking frame.
-                require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi), f"{path}.{name}.min_angle",
-                        f"{name}'s {axis.min_angle}..{axis.max_angle} must lie within the {self.rig} rig's "
-                        f"{lo}..{hi}")
-
-    def actuator_range(self) -> tuple[float, float] | None:
-        """The angles the chosen actuator accepts (None: no rig)."""
-        return {"servo": (self.servo.min_angle, self.servo.max_angle), "hat": HAT_RANGE,
-                "sim": (self.sim.min_angle, self.sim.max_angle)}.get(self.rig)
 
 
 @dataclass(frozen=True)

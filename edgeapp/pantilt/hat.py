@@ -16,10 +16,9 @@ from __future__ import annotations
 import atexit
 import errno
 from dataclasses import dataclass
-from typing import Mapping
 
-from edgeapp.settings import build, require
-from edgeapp.pantilt.rig import ActuatorError
+from edgeapp.pantilt.actuator import ActuatorError, RigType
+from edgeapp.settings import Problems
 
 HAT_RANGE = (-90.0, 90.0)  # the library's own angle range
 
@@ -36,17 +35,14 @@ class HatConfig:
     tilt_pulse_min_us: int = 575
     tilt_pulse_max_us: int = 2325
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "pantilt.hat") -> HatConfig:
-        return build(cls, table, path)
 
-    def check(self, path: str) -> None:
-        require(self.i2c_bus >= 0, f"{path}.i2c_bus", f"must not be negative, got {self.i2c_bus}")
-        require(0x03 <= self.address <= 0x77, f"{path}.address", f"must be a 7-bit I2C address, got {self.address:#x}")
-        require(self.pan_channel in (1, 2), f"{path}.pan_channel", f"must be 1 or 2, got {self.pan_channel}")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.i2c_bus >= 0, "i2c_bus", f"must not be negative, got {self.i2c_bus}")
+        problems.require(0x03 <= self.address <= 0x77, "address", f"must be a 7-bit I2C address, got {self.address:#x}")
+        problems.require(self.pan_channel in (1, 2), "pan_channel", f"must be 1 or 2, got {self.pan_channel}")
         for axis in ("pan", "tilt"):
             lo, hi = getattr(self, f"{axis}_pulse_min_us"), getattr(self, f"{axis}_pulse_max_us")
-            require(0 < lo < hi, f"{path}.{axis}_pulse_min_us", f"need 0 < min < max, got {lo}, {hi}")
+            problems.require(0 < lo < hi, f"{axis}_pulse_min_us", f"need 0 < min < max, got {lo}, {hi}")
 
 
 class CountingBus:
@@ -155,3 +151,6 @@ class HatActuator:
         atexit.unregister(self.hat._atexit)
         if self._own_bus:
             self.bus.close()
+
+
+RIG = RigType("hat", HatConfig, lambda c: HAT_RANGE, lambda config, devices: HatActuator(config.hat, bus=devices.bus))

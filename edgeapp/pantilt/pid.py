@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
 
-from edgeapp.settings import build, require
+from edgeapp.settings import Problems
 
 # Longest time between observations the slew limit and the integral will credit:
 # after a gap the next step is as small as after a normal frame, never larger.
@@ -49,22 +48,18 @@ class AxisConfig:
     invert: bool = False  # the servo turns the other way from this convention
     fov_deg: float = 62.2  # the camera's field of view along this axis (Pi camera v2: 62.2 x 48.8)
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "pantilt.pan") -> AxisConfig:
-        return build(cls, table, path)
-
-    def check(self, path: str) -> None:
+    def check(self, problems: Problems) -> None:
         for name in ("kp", "ki", "kd", "integral_limit", "dead_band"):
-            require(getattr(self, name) >= 0.0, f"{path}.{name}", f"must not be negative, got {getattr(self, name)}")
-        require(self.kp <= 2.0, f"{path}.kp",
-                f"{self.kp} would overshoot: kp is the fraction of the offset corrected per frame; use 0 < kp <= 1")
-        require(self.dead_band < 0.5, f"{path}.dead_band", f"must be below 0.5 (half the frame), got {self.dead_band}")
-        require(self.slew_rate > 0.0, f"{path}.slew_rate", f"must be positive, got {self.slew_rate}")
-        require(0.0 < self.fov_deg < 180.0, f"{path}.fov_deg", f"must be between 0 and 180, got {self.fov_deg}")
-        require(self.min_angle < self.max_angle, f"{path}.min_angle",
-                f"must be below max_angle ({self.min_angle} >= {self.max_angle})")
-        require(self.min_angle <= self.home <= self.max_angle, f"{path}.home",
-                f"{self.home} is outside min_angle..max_angle ({self.min_angle}..{self.max_angle})")
+            problems.require(getattr(self, name) >= 0.0, name, f"must not be negative, got {getattr(self, name)}")
+        problems.require(self.kp <= 2.0, "kp",
+                         f"{self.kp} would overshoot: kp is the fraction of the offset corrected per frame; use 0 < kp <= 1")
+        problems.require(self.dead_band < 0.5, "dead_band", f"must be below 0.5 (half the frame), got {self.dead_band}")
+        problems.require(self.slew_rate > 0.0, "slew_rate", f"must be positive, got {self.slew_rate}")
+        problems.require(0.0 < self.fov_deg < 180.0, "fov_deg", f"must be between 0 and 180, got {self.fov_deg}")
+        problems.require(self.min_angle < self.max_angle, "min_angle",
+                         f"must be below max_angle ({self.min_angle} >= {self.max_angle})")
+        problems.require(self.min_angle <= self.home <= self.max_angle, "home",
+                         f"{self.home} is outside min_angle..max_angle ({self.min_angle}..{self.max_angle})")
 
 
 def clamp(value: float, lo: float, hi: float) -> float:

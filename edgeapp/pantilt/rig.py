@@ -1,8 +1,7 @@
-"""The actuator interface, and the one thread that owns the bus.
+"""The one thread that owns the bus.
 
-An actuator is three calls: ``write(pan, tilt)`` (degrees; None leaves an axis
-alone), ``release()`` (stop driving the servos) and ``close()``. Only the
-:class:`Rig`'s thread ever calls them, so an I2C bus or a PWM chip never sees
+An actuator (:mod:`edgeapp.pantilt.actuator`) is three calls: ``write(pan,
+tilt)``, ``release()`` and ``close()``. Only the :class:`Rig`'s thread ever calls them, so an I2C bus or a PWM chip never sees
 two writers; the frame loop only leaves the latest setpoint with
 :meth:`Rig.command`, which never blocks and never raises on a bad value. Writes
 are coalesced and rate-limited (the peer wrote in a loop with no sleep and
@@ -17,29 +16,13 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import Callable
 
-from edgeapp.errors import EdgeappError
-
-if TYPE_CHECKING:
-    from edgeapp.pantilt.controller import PanTiltConfig
+from edgeapp.pantilt.actuator import Actuator, ActuatorError, Devices
+from edgeapp.pantilt.config import PanTiltConfig
+from edgeapp.pantilt.rigs import RIGS
 
 log = logging.getLogger(__name__)
-
-
-class ActuatorError(EdgeappError):
-    """A command the actuator cannot carry out (an angle out of its range, a closed device)."""
-
-
-class Actuator(Protocol):
-    name: str
-
-    def write(self, pan: float | None, tilt: float | None) -> None: ...
-
-    def release(self) -> None: ...
-
-    def close(self) -> None: ...
-
 
 @dataclass
 class RigStats:
@@ -205,20 +188,10 @@ def _already_at(setpoint: tuple[float | None, float | None], position: tuple[flo
 
 def open_actuator(config: PanTiltConfig, *, pin_factory=None, bus=None, clock=time.monotonic) -> Actuator:
     """The actuator the ``[pantilt]`` table names. ``pin_factory``/``bus`` inject gpiozero's and I2C's for tests."""
-    pan_on, tilt_on = config.pan.enabled, config.tilt.enabled
-    if config.rig == "servo":
-        from edgeapp.pantilt.servo import ServoActuator
-
-        return ServoActuator(config.servo, pan=pan_on, tilt=tilt_on, pin_factory=pin_factory)
-    if config.rig == "hat":
-        from edgeapp.pantilt.hat import HatActuator
-
-        return HatActuator(config.hat, bus=bus)
-    if config.rig == "sim":
-        from edgeapp.pantilt.sim import SimActuator
-
-        return SimActuator(config.sim, clock=clock)
-    raise ActuatorError("pantilt.rig is 'none': there is no rig to drive (set it to servo, hat or sim)")
+    rig = RIGS.get(config.rig)
+    if rig is None:
+        raise ActuatorError(f"pantilt.rig is {config.rig!r}: there is no rig to drive (set it to {' or '.join(RIGS)})")
+    return rig.open(config, Devices(pin_factory=pin_factory, bus=bus, clock=clock))
 
 
 def open_rig(config: PanTiltConfig, *, pin_factory=None, bus=None, clock=time.monotonic, start: bool = True) -> Rig:

@@ -10,10 +10,9 @@ object can be injected.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
 
-from edgeapp.settings import build, require
-from edgeapp.pantilt.rig import ActuatorError
+from edgeapp.pantilt.actuator import ActuatorError, Devices, RigType
+from edgeapp.settings import Problems
 
 PIN_FACTORIES = ("", "lgpio", "pigpio", "rpigpio", "native", "mock")
 
@@ -31,20 +30,17 @@ class ServoConfig:
     max_pulse_us: float = 2500.0
     frame_us: float = 20000.0  # 50 Hz, what analogue hobby servos expect
 
-    @classmethod
-    def from_dict(cls, table: Mapping | None, path: str = "pantilt.servo") -> ServoConfig:
-        return build(cls, table, path)
 
-    def check(self, path: str) -> None:
-        require(self.pin_factory in PIN_FACTORIES, f"{path}.pin_factory",
-                f"must be one of {', '.join(repr(p) for p in PIN_FACTORIES)}, got {self.pin_factory!r}")
+    def check(self, problems: Problems) -> None:
+        problems.require(self.pin_factory in PIN_FACTORIES, "pin_factory",
+                         f"must be one of {', '.join(repr(p) for p in PIN_FACTORIES)}, got {self.pin_factory!r}")
         for name in ("pan_pin", "tilt_pin"):
-            require(0 <= getattr(self, name) <= 27, f"{path}.{name}", f"must be a BCM GPIO number 0..27, got {getattr(self, name)}")
-        require(self.pan_pin != self.tilt_pin, f"{path}.tilt_pin", f"must differ from pan_pin ({self.pan_pin})")
-        require(self.min_angle < self.max_angle, f"{path}.min_angle", "must be below max_angle")
-        require(0 < self.min_pulse_us < self.max_pulse_us < self.frame_us, f"{path}.min_pulse_us",
-                f"need 0 < min_pulse_us < max_pulse_us < frame_us, got {self.min_pulse_us}, "
-                f"{self.max_pulse_us}, {self.frame_us}")
+            problems.require(0 <= getattr(self, name) <= 27, name, f"must be a BCM GPIO number 0..27, got {getattr(self, name)}")
+        problems.require(self.pan_pin != self.tilt_pin, "tilt_pin", f"must differ from pan_pin ({self.pan_pin})")
+        problems.require(self.min_angle < self.max_angle, "min_angle", "must be below max_angle")
+        problems.require(0 < self.min_pulse_us < self.max_pulse_us < self.frame_us, "min_pulse_us",
+                         f"need 0 < min_pulse_us < max_pulse_us < frame_us, got {self.min_pulse_us}, "
+                         f"{self.max_pulse_us}, {self.frame_us}")
 
 
 def make_pin_factory(name: str):
@@ -114,3 +110,10 @@ class ServoActuator:
         self.servos = {}
         if self._own_factory and self.pin_factory is not None:
             self.pin_factory.close()
+
+
+def _open(config, devices: Devices) -> ServoActuator:
+    return ServoActuator(config.servo, pan=config.pan.enabled, tilt=config.tilt.enabled, pin_factory=devices.pin_factory)
+
+
+RIG = RigType("servo", ServoConfig, lambda c: (c.min_angle, c.max_angle), _open)

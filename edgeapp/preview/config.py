@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeapp.settings import require
+from edgeapp.settings import Problems
 from edgeapp.errors import ConfigError
 
 MIN_TOKEN_CHARS = 16  # a token guards camera images on a network: no short, guessable ones
@@ -28,22 +28,26 @@ class PreviewConfig:
     jpeg_quality: int = 75
     stall_s: float = 5.0  # /healthz turns 503 when the frame loop has not turned for this long
 
-    def check(self, path: str) -> None:
-        require(bool(self.host.strip()), f"{path}.host", "must not be empty")
-        require(0 <= self.port <= 65535, f"{path}.port", f"must be 0..65535 (0: any free port), got {self.port}")
-        require(0 < self.max_fps <= 30, f"{path}.max_fps", f"must be in (0, 30], got {self.max_fps}")
-        require(10 <= self.jpeg_quality <= 100, f"{path}.jpeg_quality", f"must be 10..100, got {self.jpeg_quality}")
-        require(self.stall_s >= 1, f"{path}.stall_s", "must be at least 1 second (the frame loop idles up to 0.5 s)")
-        require(not (self.token and self.token_file), f"{path}.token", "set token or token_file, not both")
+    def check(self, problems: Problems) -> None:
+        problems.require(bool(self.host.strip()), "host", "must not be empty")
+        problems.require(0 <= self.port <= 65535, "port", f"must be 0..65535 (0: any free port), got {self.port}")
+        problems.require(0 < self.max_fps <= 30, "max_fps", f"must be in (0, 30], got {self.max_fps}")
+        problems.require(10 <= self.jpeg_quality <= 100, "jpeg_quality", f"must be 10..100, got {self.jpeg_quality}")
+        problems.require(self.stall_s >= 1, "stall_s", "must be at least 1 second (the frame loop idles up to 0.5 s)")
+        problems.require(not (self.token and self.token_file), "token", "set token or token_file, not both")
         if not self.enabled:
             return  # a disabled preview's token file need not exist on this machine
-        token = self.resolve_token(path)
+        try:
+            token = self.resolve_token(problems.path)
+        except ConfigError as exc:
+            problems.errors.append(exc)
+            return
         if token:
-            require(len(token) >= MIN_TOKEN_CHARS, f"{path}.token_file" if self.token_file else f"{path}.token",
-                    f"must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
-        elif not self.loopback:
-            raise ConfigError(f"{path}.token", f"required when host is not loopback ({self.host!r} exposes the "
-                                               "camera on the network); set token or token_file")
+            problems.require(len(token) >= MIN_TOKEN_CHARS, "token_file" if self.token_file else "token",
+                             f"must be at least {MIN_TOKEN_CHARS} characters (e.g. `openssl rand -hex 16`)")
+        else:
+            problems.require(self.loopback, "token", f"required when host is not loopback ({self.host!r} exposes "
+                                                     "the camera on the network); set token or token_file")
 
     @property
     def loopback(self) -> bool:
@@ -57,7 +61,8 @@ class PreviewConfig:
             token = Path(self.token_file).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"{path}.token_file", f"cannot read {self.token_file}: {exc.strerror or exc}") from None
-        require(bool(token), f"{path}.token_file", f"{self.token_file} is empty")
+        if not token:
+            raise ConfigError(f"{path}.token_file", f"{self.token_file} is empty")
         return token
 
 

@@ -167,11 +167,3 @@ def render(image: np.ndarray, state: Mapping[str, Any], pose=None, detections=No
     draw_status(out, pose_text(p.get("label"), p.get("score"), p.get("held_s"), p.get("candidate")),
                 status_text(state.get("fps"), state.get("backend", "none"), bool(state.get("fallback"))))
     return out
-
-
-def annotated(pipeline, result, draw=render) -> np.ndarray:
-    """A frame result drawn as the preview shows it (skeleton, boxes, target, pose and status lines)."""
-    from edgeapp.preview.state import describe
-
-    return draw(result.frame.image, describe(pipeline, result), pose=result.pose,
-                detections=getattr(result, "detections", None), target=getattr(result, "target", None))

@@ -40,7 +40,7 @@ from edgeapp.errors import ConfigError, EdgeappError
 from edgeapp.preview import overlay
 from edgeapp.preview.config import PreviewConfig
 from edgeapp.preview.metrics import PipelineCollector, exposition, new_registry
-from edgeapp.preview.state import describe
+from edgeapp.preview.state import annotated, describe
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ class PreviewServer:
         """On the render thread: the annotated frame as JPEG (None if drawing failed)."""
         began = time.thread_time()
         try:
-            image = overlay.annotated(self.pipeline, result, self._render)
+            image = annotated(self.pipeline, result, self._render)
             ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.config.jpeg_quality])
         except Exception:
             if not self._render_failed:  # once: a drawing bug must not flood the journal at max_fps

@@ -3,17 +3,39 @@
 Read from another thread than the frame loop's. That is safe without a lock because
 the frame loop replaces ``pipeline.latest`` as a whole and never changes a
 ``FrameResult`` (nor its frozen classification and hold state) once published.
+:class:`PipelineView` is all the preview reads; the pipeline never imports the
+preview (the service hands it :func:`snapshot_jpeg` to draw MQTT snapshots).
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from edgeapp.preview.overlay import as_box
+import cv2
+import numpy as np
+
+from edgeapp.preview.overlay import as_box, render
+
+if TYPE_CHECKING:
+    from edgeapp.events import StatsEvent
+    from edgeapp.service.pipeline import FrameResult, PipelineStats
 
 
-def describe(pipeline, result=None) -> dict[str, Any]:
+class PipelineView(Protocol):
+    """What the preview reads from the pipeline, from its own threads; it never writes to it."""
+
+    latest: FrameResult | None  # the last finished frame, replaced whole, never changed once published
+    running: bool  # the frame loop is turning (for /healthz)
+    progress_at: float  # time.monotonic() of the frame loop's last turn (for /healthz)
+    stats: PipelineStats  # frames, started, fps()
+
+    def backend(self) -> tuple[str, bool]: ...
+
+    def stats_event(self) -> StatsEvent: ...
+
+
+def describe(pipeline: PipelineView, result: FrameResult | None = None) -> dict[str, Any]:
     """The latest state: frame, pose (held label, confidence, hold seconds), detections, fps, backend.
 
     ``pose.label`` is the *held* pose (the label of the ``pose_class`` events); ``pose.frame_label``
@@ -54,3 +76,17 @@ def describe(pipeline, result=None) -> dict[str, Any]:
         state["target"] = {"id": int(target)} if t is None and isinstance(target, int) else \
             (None if t is None else {"label": t.label, "box": [round(v, 4) for v in t.box], "id": t.id})
     return state
+
+
+def annotated(pipeline: PipelineView, result: FrameResult, draw=render) -> np.ndarray:
+    """A frame result drawn as the preview shows it (skeleton, boxes, target, pose and status lines)."""
+    return draw(result.frame.image, describe(pipeline, result), pose=result.pose,
+                detections=getattr(result, "detections", None), target=getattr(result, "target", None))
+
+
+def snapshot_jpeg(pipeline: PipelineView, result: FrameResult, quality: int) -> bytes:
+    """``result`` drawn as the preview shows it, as JPEG: the pipeline's snapshot renderer."""
+    ok, jpeg = cv2.imencode(".jpg", annotated(pipeline, result), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode frame {result.frame.index} as JPEG")
+    return jpeg.tobytes()

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-import cv2
 import numpy as np
 
 from edgeapp.camera import Frame
@@ -29,12 +28,11 @@ from edgeapp.config import AppConfig
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.detector import Detector, load_labels
 from edgeapp.detect.tracker import IouTracker
-from edgeapp.events import (DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent,
-                            cpu_temperature)
+from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, cpu_temperature
 from edgeapp.events.base import Event
 from edgeapp.latency import LatencyWindow
-from edgeapp.pantilt.controller import Command, PanTiltController
-from edgeapp.pantilt.rig import open_rig
+from edgeapp.pantilt.controller import Command
+from edgeapp.pantilt.stage import PanTiltStage
 from edgeapp.pose import MoveNet, Pose
 from edgeapp.registry import Registry, registry_from
 from edgeapp.runtime.failover import FailoverModel
@@ -90,10 +88,16 @@ class PipelineStats:
         return round(1000.0 / window.mean_ms, 2) if window.n and window.mean_ms > 0 else None
 
 
+# Draws a finished frame for an MQTT snapshot (JPEG bytes); the service hands in the preview's.
+SnapshotRenderer = Callable[["Pipeline", "FrameResult"], bytes]
+
+
 class Pipeline:
-    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None, source=None):
+    def __init__(self, config: AppConfig, sink: EventSink, registry: Registry | None = None, source=None,
+                 render_snapshot: SnapshotRenderer | None = None):
         self.config = config
         self.sink = sink
+        self.render_snapshot = render_snapshot
         self.controls = Controls()
         self.stats = PipelineStats()
         self.latest: FrameResult | None = None
@@ -121,7 +125,7 @@ class Pipeline:
             self.models["detect"] = model
             self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
             self.tracker = IouTracker(d.tracker)
-        self.tracking = TrackingStage(config, self._emit) if config.tasks.track else None
+        self.pantilt = PanTiltStage(config.pantilt, self._emit) if config.tasks.track else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
         self.capture: Capture | None = None
@@ -217,14 +221,14 @@ class Pipeline:
 
     def _track(self, result: FrameResult, detections: list[Detection]) -> None:
         frame = result.frame
-        shift = self.tracking.view_shift if self.tracking else (0.0, 0.0)
+        shift = self.pantilt.view_shift if self.pantilt else (0.0, 0.0)
         update = self.tracker.update(detections, frame.index, frame.time, shift)
         result.detections = [{"id": i, **d.to_dict()} for d, i in zip(detections, update.ids)]
         result.target = update.target.id if update.target is not None else None
         for event in update.events:
             self._emit(DetectionEvent(**event.to_dict()))
-        if self.tracking is not None:
-            result.command = self.tracking.follow(update, frame.time, self.controls.tracking)
+        if self.pantilt is not None:
+            result.command = self.pantilt.follow(update, frame.time, self.controls.tracking)
 
     def _emit(self, event: Event) -> None:
         self.sink.publish(event)
@@ -288,20 +292,17 @@ class Pipeline:
     def _snapshot(self, result: FrameResult) -> None:
         """Draw and encode on a thread of its own: a snapshot must not cost the frame loop a frame."""
         publish = getattr(self.sink, "publish_snapshot", None)
-        if publish is None:
+        render = self.render_snapshot
+        if publish is None or render is None:
             return
 
         def encode() -> None:
-            from edgeapp.preview.overlay import annotated
-
             try:
-                ok, jpeg = cv2.imencode(".jpg", annotated(self, result),
-                                        [cv2.IMWRITE_JPEG_QUALITY, self.config.preview.jpeg_quality])
+                jpeg = render(self, result)
             except Exception as exc:  # drawing must never take the service down; say so instead
                 self._emit(ErrorEvent(source="snapshot", message=f"snapshot of frame {result.frame.index} failed: {exc}"))
                 return
-            if ok:
-                publish(jpeg.tobytes())
+            publish(jpeg)
 
         threading.Thread(target=encode, name="snapshot", daemon=True).start()
 
@@ -317,63 +318,7 @@ class Pipeline:
         if self.tracker is not None:
             for event in self.tracker.reset():
                 self._emit(DetectionEvent(**event.to_dict()))
-        if self.tracking is not None:
-            self.tracking.close()
+        if self.pantilt is not None:
+            self.pantilt.close()
         if self.capture is not None:
             self.capture.stop()
-
-
-class TrackingStage:
-    """The controller and the rig: turn toward the target, and say so when that changes."""
-
-    ANGLES_EVERY_S = 1.0  # while moving, where the head points, at most this often
-
-    def __init__(self, config: AppConfig, emit: Callable):
-        self.config = config.pantilt
-        self.controller = PanTiltController(self.config)
-        self.rig = open_rig(self.config)
-        self.view_shift = (0.0, 0.0)
-        self._emit = emit
-        self._state = "idle"
-        self._last_angles = float("-inf")
-        self._target: str | None = None
-        self._enabled = True
-
-    def follow(self, update, t: float, enabled: bool) -> Command | None:
-        if not enabled:
-            if self._enabled:  # switched off: stop following and go home
-                self._enabled = False
-                self.view_shift = (0.0, 0.0)
-                self.rig.command(self.config.pan.home, self.config.tilt.home)
-                self._emit(TrackingEvent(type="returned_home", pan=self.config.pan.home, tilt=self.config.tilt.home))
-            return None
-        if not self._enabled:
-            self._enabled = True
-            self.controller.clear_fault()
-        cmd = self.controller.follow(update, t)
-        self.view_shift = cmd.view_shift
-        self.rig.command(cmd.pan if self.config.pan.enabled else None, cmd.tilt if self.config.tilt.enabled else None)
-        if update.target is not None:
-            self._target = f"{update.target.label}#{update.target.id}"
-        self._report(cmd, t)
-        return cmd
-
-    def _report(self, cmd: Command, t: float) -> None:
-        before, self._state = self._state, cmd.state
-        kind = None
-        if cmd.state == "tracking" and before != "tracking":
-            kind = "acquired"
-        elif cmd.state == "holding" and before == "tracking":
-            kind = "lost"
-        elif cmd.state == "idle" and before == "homing":
-            kind = "returned_home"
-        if kind:
-            self._emit(TrackingEvent(type=kind, pan=cmd.pan, tilt=cmd.tilt, target=self._target))
-        elif cmd.moved and t - self._last_angles >= self.ANGLES_EVERY_S:
-            self._last_angles = t
-            self._emit(TrackingEvent(type="angles", pan=cmd.pan, tilt=cmd.tilt, target=self._target))
-        if cmd.state == "fault" and before != "fault":
-            self._emit(ErrorEvent(source="pantilt", message=cmd.message))
-
-    def close(self) -> None:
-        self.rig.stop(home=(self.config.pan.home, self.config.tilt.home))

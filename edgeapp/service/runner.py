@@ -17,11 +17,13 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from functools import partial
 
 from edgeapp.config import AppConfig
 from edgeapp.events import encode
 from edgeapp.events.base import Event
 from edgeapp.preview import start_preview
+from edgeapp.preview.state import snapshot_jpeg
 from edgeapp.service.notify import SystemdNotifier
 from edgeapp.service.pipeline import FrameResult, Pipeline
 
@@ -105,7 +107,7 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     stop = stop or threading.Event()
     sink = build_sink(config, print_events)
     try:
-        pipeline = Pipeline(config, sink)
+        pipeline = Pipeline(config, sink, render_snapshot=partial(snapshot_jpeg, quality=config.preview.jpeg_quality))
         preview = start_preview(config.preview, pipeline, sink)  # None unless [preview] enabled
     except BaseException:
         sink.close(0)

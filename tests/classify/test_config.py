@@ -8,21 +8,22 @@ from support.shared import DATA, IMAGES
 from edgeapp.classify import ClassifyConfig, ClassifyStage, HoldConfig, PoseHeld, PoseStarted
 from edgeapp.errors import ConfigError
 from edgeapp.registry import Registry
+from edgeapp.settings import read
 
 from .helpers import still_pose
 
 
 def test_defaults():
-    c = ClassifyConfig.from_dict({})
+    c = read(ClassifyConfig, {}, "classify")
     assert c == ClassifyConfig() and c.model == "yoga-classifier" and c.threshold == 0.1 and c.top_k == 3
-    assert c.hold == HoldConfig() and ClassifyConfig.from_dict(None) == c
+    assert c.hold == HoldConfig() and read(ClassifyConfig, None, "classify") == c
 
 
 def test_full_section():
-    c = ClassifyConfig.from_dict({"model": "my.tflite", "labels": "l.txt", "threshold": 0.2,
-                                  "top_k": 5, "threads": 2,
-                                  "hold": {"confirm_frames": 5, "confirm_s": 1, "release_frames": 2,
-                                           "release_s": 0.5, "milestone_s": 10}})
+    c = read(ClassifyConfig, {"model": "my.tflite", "labels": "l.txt", "threshold": 0.2,
+                              "top_k": 5, "threads": 2,
+                              "hold": {"confirm_frames": 5, "confirm_s": 1, "release_frames": 2,
+                                       "release_s": 0.5, "milestone_s": 10}}, "classify")
     assert (c.model, c.labels, c.threshold, c.top_k, c.threads) == ("my.tflite", "l.txt", 0.2, 5, 2)
     assert c.hold == HoldConfig(5, 1.0, 2, 0.5, 10.0)
 
@@ -43,20 +44,20 @@ def test_full_section():
 ])
 def test_bad_values_name_the_key(d, path):
     with pytest.raises(ConfigError) as e:
-        ClassifyConfig.from_dict(d)
+        read(ClassifyConfig, d, "classify")
     assert e.value.path == path and path in str(e.value)
 
 
 def test_path_prefix_is_the_callers():
     with pytest.raises(ConfigError) as e:
-        ClassifyConfig.from_dict({"top_k": -1}, path="yoga")
+        read(ClassifyConfig, {"top_k": -1}, "yoga")
     assert e.value.path == "yoga.top_k"
 
 
 def test_stage_from_config_with_the_registry():
     """The service's call: config -> stage -> per frame (pose, frame time) -> label, hold, events."""
     registry = Registry(DATA / "models")  # the registry layout of the shared models
-    stage = ClassifyStage.from_config(ClassifyConfig.from_dict({"hold": {"confirm_frames": 2, "confirm_s": 0.1}}),
+    stage = ClassifyStage.from_config(read(ClassifyConfig, {"hold": {"confirm_frames": 2, "confirm_s": 0.1}}, "classify"),
                                       registry)
     assert stage.classifier.labels == ("chair", "cobra", "dog", "tree", "warrior")
     tree = still_pose(IMAGES / "tfex_pose_image3_tree.jpeg")

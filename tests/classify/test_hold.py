@@ -7,6 +7,7 @@ import pytest
 from edgeapp.errors import ConfigError
 
 from edgeapp.classify.hold import HoldConfig, HoldTracker, PoseEnded, PoseHeld, PoseStarted
+from edgeapp.settings import read
 
 
 def run(tracker, labels, fps=10.0, t0=0.0):
@@ -150,4 +151,4 @@ def test_events_and_state_serialise():
                                 {"release_frames": 1.5}, {"release_s": True}])
 def test_bad_hold_config(kw):
     with pytest.raises(ConfigError, match=next(iter(kw))):
-        HoldConfig(**kw)
+        read(HoldConfig, kw)

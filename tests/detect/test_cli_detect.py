@@ -1,4 +1,4 @@
-"""``edgeapp infer detect``, ``bench detect`` and ``pantilt test`` as a user runs them."""
+"""``edgeapp infer detect`` and ``bench detect`` as a user runs them."""
 
 from __future__ import annotations
 
@@ -72,28 +72,3 @@ def test_bench_detect_reports_invoke_and_path():
     assert report["benchmark"] == "detect" and report["frames"] == 20
     assert 0 < report["invoke"]["p50_ms"] <= report["detect_path"]["p50_ms"]
     assert report["detections_per_frame"] > 0 and report["tracker"]["n"] == 20
-
-
-def test_pantilt_test_on_the_sim_rig():
-    r = edgeapp("pantilt", "test", "--rig", "sim", "--dwell", "0", "--speed", "2000", "--json")
-    assert r.returncode == 0, r.stderr
-    steps = lines(r.stdout)
-    assert [s["step"] for s in steps] == ["home", "pan min", "pan max", "tilt min", "tilt max", "centre"]
-    assert steps[1]["position"] == [-80.0, 0.0] and "LEFT" in steps[1]["expect"]
-    assert steps[4]["position"] == [0.0, 45.0] and "DOWN" in steps[4]["expect"]
-    assert all(s["write_errors"] == 0 and s["rejected"] == 0 for s in steps)
-
-
-def test_pantilt_test_on_mock_servo_pins_with_a_config(tmp_path):
-    cfg = tmp_path / "edgeapp.toml"
-    cfg.write_text('[pantilt]\nrig = "servo"\n[pantilt.pan]\ninvert = true\nmin_angle = -30.0\n'
-                   '[pantilt.tilt]\nenabled = false\n[pantilt.servo]\npin_factory = "mock"\n')
-    r = edgeapp("pantilt", "test", "--config", cfg, "--dwell", "0", "--speed", "2000")
-    assert r.returncode == 0, r.stderr
-    assert "pan min   pan  -30.0" in r.stdout and "the view should turn RIGHT" in r.stdout
-    assert "tilt min" not in r.stdout
-
-
-def test_pantilt_test_config_errors():
-    r = edgeapp("pantilt", "test")
-    assert r.returncode == 78 and "pantilt.rig" in r.stderr

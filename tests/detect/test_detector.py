@@ -12,6 +12,7 @@ from edgeapp.errors import ConfigError, ModelError
 from edgeapp.registry import Registry
 from edgeapp.runtime.backend import BackendRequest, ModelFiles
 from edgeapp.runtime.model import Model
+from edgeapp.settings import read
 
 # MANIFEST.md / pycoral detect_test.py: cat.bmp -> class 16 "cat", (ymin, xmin, ymax, xmax) = (0.1, 0.1, 1.0, 0.7).
 CAT_BOX = (0.1, 0.1, 0.7, 1.0)  # as (xmin, ymin, xmax, ymax)
@@ -139,7 +140,7 @@ def test_open_from_config_uses_the_registry_labels(tmp_path):
     models = tmp_path / "models"
     reg = Registry(models)
     reg.import_dir(MODELS, ["ssd-mobilenet-v1-coco", "coco-labels"])
-    det = Detector.open(DetectConfig.from_dict({"labels_allow": ["cat"]}), BackendRequest("cpu", threads=2), reg)
+    det = Detector.open(read(DetectConfig, {"labels_allow": ["cat"]}, "detect"), BackendRequest("cpu", threads=2), reg)
     assert [d.label for d in det.detect(image("cat.bmp"))] == ["cat"]
 
 
@@ -152,13 +153,13 @@ def test_not_a_detection_model():
 
 def test_config_errors_name_their_keys():
     with pytest.raises(ConfigError, match=r"detect.threshold: must be between 0 and 1"):
-        DetectConfig.from_dict({"threshold": 1.5})
+        read(DetectConfig, {"threshold": 1.5}, "detect")
     with pytest.raises(ConfigError, match=r"detect.treshold: unknown key; did you mean 'threshold'"):
-        DetectConfig.from_dict({"treshold": 0.5})
+        read(DetectConfig, {"treshold": 0.5}, "detect")
     with pytest.raises(ConfigError, match=r"detect.resize: must be one of stretch, letterbox"):
-        DetectConfig.from_dict({"resize": "crop"})
+        read(DetectConfig, {"resize": "crop"}, "detect")
     with pytest.raises(ConfigError, match=r"detect.tracker.end_after: must be a whole number"):
-        DetectConfig.from_dict({"tracker": {"end_after": "5"}})
-    cfg = DetectConfig.from_dict({"labels_allow": "person, dog", "tracker": {"target_labels": ["dog"]}})
+        read(DetectConfig, {"tracker": {"end_after": "5"}}, "detect")
+    cfg = read(DetectConfig, {"labels_allow": "person, dog", "tracker": {"target_labels": ["dog"]}}, "detect")
     assert cfg.labels_allow == ("person", "dog") and cfg.tracker.target_labels == ("dog",)
     assert SSD.is_file()

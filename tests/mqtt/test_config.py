@@ -6,10 +6,11 @@ import pytest
 
 from edgeapp.errors import EXIT_CONFIG, ConfigError
 from edgeapp.mqtt import MqttConfig
+from edgeapp.settings import read
 
 
 def test_defaults_follow_the_issue():
-    c = MqttConfig.from_dict({})
+    c = read(MqttConfig, {}, "mqtt")
     assert (c.topic_prefix, c.qos, c.port, c.discovery, c.tls_check_hostname) == ("edgeapp", 1, 1883, False, True)
     assert c.device_id and c.effective_client_id == f"edgeapp-{c.device_id}"
     assert c.stats_interval >= 15
@@ -20,9 +21,8 @@ def test_a_full_table(tmp_path):
     pw.write_text("s3cret\n")
     ca = tmp_path / "ca.crt"
     ca.write_text("x")
-    c = MqttConfig.from_dict({"host": "broker.lan", "port": 8883, "username": "pi", "password_file": str(pw),
-                              "tls_ca": str(ca), "stats_interval": 15, "pose_rate": 5, "discovery": True},
-                             path="service.mqtt")
+    c = read(MqttConfig, {"host": "broker.lan", "port": 8883, "username": "pi", "password_file": str(pw),
+                          "tls_ca": str(ca), "stats_interval": 15, "pose_rate": 5, "discovery": True}, "service.mqtt")
     assert c.use_tls and c.pose_rate == 5.0 and isinstance(c.pose_rate, float)
     assert c.password() == "s3cret"
     assert "s3cret" not in repr(c)  # never in a log line that prints the config
@@ -47,17 +47,17 @@ def test_a_full_table(tmp_path):
 ])
 def test_bad_values_name_their_key_path(table, path, words):
     with pytest.raises(ConfigError, match=words) as err:
-        MqttConfig.from_dict(table)
+        read(MqttConfig, table, "mqtt")
     assert err.value.path == path
     assert err.value.exit_code == EXIT_CONFIG
 
 
 def test_the_path_prefix_is_the_callers():
     with pytest.raises(ConfigError) as err:
-        MqttConfig.from_dict({"port": 0}, path="devices.pi1.mqtt")
+        read(MqttConfig, {"port": 0}, "devices.pi1.mqtt")
     assert err.value.path == "devices.pi1.mqtt.port"
 
 
 def test_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("EDGEAPP_TEST_MQTT_PW", "from-env")
-    assert MqttConfig.from_dict({"username": "u", "password_env": "EDGEAPP_TEST_MQTT_PW"}).password() == "from-env"
+    assert read(MqttConfig, {"username": "u", "password_env": "EDGEAPP_TEST_MQTT_PW"}, "mqtt").password() == "from-env"

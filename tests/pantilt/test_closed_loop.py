@@ -16,8 +16,9 @@ import pytest
 
 from support.shared import COCO_LABELS, IMAGES, SSD
 from edgeapp.detect import DetectConfig, Detector, IouTracker, Labels
+from edgeapp.settings import read
 from edgeapp.pantilt import PanTiltConfig, PanTiltController, open_rig
-from edgeapp.pantilt.sim import Sprite, VirtualCamera, load_images, tile_scene
+from support.scene import Sprite, VirtualCamera, load_images, tile_scene
 from edgeapp.runtime.backend import BackendRequest
 from edgeapp.runtime.model import Model
 
@@ -58,7 +59,7 @@ class Loop:
 
     def __init__(self, detector, scene, person, **pantilt):
         self.clock = Clock()
-        self.config = PanTiltConfig.from_dict({"rig": "sim", "hold_s": 1.0, "home_speed": 60.0, **pantilt})
+        self.config = read(PanTiltConfig, {"rig": "sim", "hold_s": 1.0, "home_speed": 60.0, **pantilt}, "pantilt")
         self.rig = open_rig(self.config, clock=self.clock, start=False)
         self.servos = self.rig.actuator
         self.controller = PanTiltController(self.config)

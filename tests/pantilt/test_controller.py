@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgeapp.errors import ConfigError
+from edgeapp.settings import read
 from edgeapp.pantilt import PanTiltConfig, PanTiltController
 
 DT = 0.1
@@ -21,7 +22,7 @@ class Plant:
 
 
 def config(**kw) -> PanTiltConfig:
-    return PanTiltConfig.from_dict({"hold_s": 1.0, "home_speed": 30.0, **kw})
+    return read(PanTiltConfig, {"hold_s": 1.0, "home_speed": 30.0, **kw}, "pantilt")
 
 
 def run(ctl, plant, frames, t0=0.0, visible=True):
@@ -113,7 +114,7 @@ def test_disabled_tilt_never_moves():
 
 
 def test_config_tables_name_their_keys():
-    cfg = PanTiltConfig.from_dict({"rig": "sim", "tilt": {"kp": 0.3}})
+    cfg = read(PanTiltConfig, {"rig": "sim", "tilt": {"kp": 0.3}}, "pantilt")
     assert cfg.tilt.kp == 0.3 and cfg.tilt.fov_deg == 48.8 and cfg.tilt.max_angle == 45.0  # tilt's own defaults
     cases = [
         ({"pan": {"kp": -1.0}}, "pantilt.pan.kp: must not be negative"),
@@ -133,4 +134,4 @@ def test_config_tables_name_their_keys():
     ]
     for table, message in cases:
         with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
-            PanTiltConfig.from_dict(table)
+            read(PanTiltConfig, table, "pantilt")

@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
+from edgeapp.settings import read
 from edgeapp.pantilt import PanTiltConfig, Rig, open_actuator
 from edgeapp.pantilt.hat import HatActuator, HatConfig
-from edgeapp.pantilt.rig import ActuatorError
+from edgeapp.pantilt.actuator import ActuatorError
 
 REG_CONFIG, REG_SERVO1, REG_SERVO2 = 0x00, 0x01, 0x03
 
@@ -156,7 +157,7 @@ def test_idle_release_from_the_owner_thread():
 
 
 def test_from_config():
-    act = open_actuator(PanTiltConfig.from_dict({"rig": "hat", "hat": {"address": 0x16}}), bus=FakeSMBus())
+    act = open_actuator(read(PanTiltConfig, {"rig": "hat", "hat": {"address": 0x16}}, "pantilt"), bus=FakeSMBus())
     act.write(0.0, 0.0)
     assert all(addr == 0x16 for _, addr, _, _ in act.bus.bus.log)
     act.close()

@@ -7,8 +7,9 @@ import time
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
+from edgeapp.settings import read
 from edgeapp.pantilt import PanTiltConfig, Rig, open_actuator, open_rig
-from edgeapp.pantilt.rig import ActuatorError
+from edgeapp.pantilt.actuator import ActuatorError
 from edgeapp.pantilt.servo import ServoActuator, ServoConfig, make_pin_factory
 
 
@@ -73,7 +74,7 @@ def test_release_detaches_and_the_next_write_reattaches(factory):
 
 
 def test_pan_only_rig_has_no_tilt_servo(factory):
-    cfg = PanTiltConfig.from_dict({"rig": "servo", "tilt": {"enabled": False}})
+    cfg = read(PanTiltConfig, {"rig": "servo", "tilt": {"enabled": False}}, "pantilt")
     act = open_actuator(cfg, pin_factory=factory)
     assert set(act.servos) == {"pan"}
     act.write(0.0, 30.0)  # tilt ignored
@@ -82,7 +83,7 @@ def test_pan_only_rig_has_no_tilt_servo(factory):
 
 
 def test_through_the_owner_thread_with_rate_limit(factory):
-    cfg = PanTiltConfig.from_dict({"rig": "servo", "rate_hz": 20.0})
+    cfg = read(PanTiltConfig, {"rig": "servo", "rate_hz": 20.0}, "pantilt")
     rig = open_rig(cfg, pin_factory=factory)
     try:
         for k in range(50):  # a burst far faster than 20 Hz: only the latest survives each tick

@@ -7,16 +7,17 @@ import pytest
 from edgeapp.config import AppConfig
 from edgeapp.errors import ConfigError
 from edgeapp.preview.config import PreviewConfig, is_loopback
+from edgeapp.settings import read
 
 TOKEN = "0123456789abcdef0123"
 
 
 def load(**preview) -> PreviewConfig:
-    return AppConfig.from_dict({"preview": preview}).preview
+    return read(AppConfig, {"preview": preview}).preview
 
 
 def test_defaults_are_off_and_local():
-    c = AppConfig.from_dict({}).preview
+    c = read(AppConfig, {}).preview
     assert c == PreviewConfig() and not c.enabled and c.host == "127.0.0.1" and c.loopback
     assert c.max_fps == 10.0 and c.token == ""
 

@@ -21,6 +21,7 @@ from edgeapp.bench.mqtt import free_port
 from edgeapp.config import AppConfig
 from edgeapp.preview.server import PreviewServer
 from edgeapp.service.pipeline import Pipeline
+from edgeapp.settings import read
 
 from .conftest import get, get_json, wait_until
 
@@ -41,7 +42,7 @@ class Discard:
 
 
 def test_healthz_follows_the_real_frame_loop(tree_clip):
-    config = AppConfig.from_dict(tables(tree_clip, 0, stall_s=1.0))
+    config = read(AppConfig, tables(tree_clip, 0, stall_s=1.0))
     pipeline = Pipeline(config, Discard())
     stop = threading.Event()
     loop = threading.Thread(target=pipeline.run, args=(stop,), daemon=True)

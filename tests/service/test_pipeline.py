@@ -14,6 +14,7 @@ from edgeapp.events import PoseClassEvent, PoseEvent
 from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
 from edgeapp.runtime.failover import FailoverModel
 from edgeapp.service.pipeline import Pipeline
+from edgeapp.settings import read
 
 CLIP = VIDEO / "opencv_vtest_30s_h264.mp4"
 
@@ -32,7 +33,7 @@ class ListSink:
 def config(**sections) -> AppConfig:
     base = {"source": {"uri": str(CLIP)}, "runtime": {"models_dir": str(MODELS), "threads": 2}}
     base.update(sections)
-    return AppConfig.from_dict(base)
+    return read(AppConfig, base)
 
 
 def test_pipeline_runs_pose_and_classification_and_can_be_built_twice():
@@ -149,7 +150,7 @@ def test_detection_and_tracking_publish_frigate_style_events_and_home_the_rig():
     new_ids = {e.after["id"] for e in sink.events if isinstance(e, DetectionEvent) and e.type == "new"}
     end_ids = {e.after["id"] for e in sink.events if isinstance(e, DetectionEvent) and e.type == "end"}
     assert end_ids <= new_ids and end_ids  # every track that ended was announced; close() ends the rest
-    assert pipeline.tracking.rig.position == (cfg.pantilt.pan.home, cfg.pantilt.tilt.home)
+    assert pipeline.pantilt.rig.position == (cfg.pantilt.pan.home, cfg.pantilt.tilt.home)
     assert "detect" in pipeline.stats_event().models
 
 
@@ -196,7 +197,7 @@ def test_an_error_after_the_invokes_stops_the_run_and_is_raised_by_it():
 def test_a_hang_after_the_invokes_stops_the_watchdog_pings_instead_of_queueing():
     """A rig write that never returns (a wedged I2C bus) must starve the watchdog, not hide behind a queue."""
     pipeline = Pipeline(config(tasks={"pose": False, "detect": True, "track": True}, pantilt={"rig": "sim"}), ListSink())
-    rig, release, calls = pipeline.tracking.rig, threading.Event(), []
+    rig, release, calls = pipeline.pantilt.rig, threading.Event(), []
     command = rig.command
 
     def wedged(pan, tilt):

@@ -1,0 +1,73 @@
+"""The one config reader: typed tables, key paths in every error, all errors at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from edgeapp.config import OUTBOX_FILE, AppConfig
+from edgeapp.errors import ConfigError
+from edgeapp.settings import ConfigErrors, read
+
+BAD = {
+    "source": {"fps": -1, "uri": ""},
+    "tasks": {"track": True},
+    "pantilt": {"pan": {"kp": "fast"}, "rig": "sim", "servo": {"pan_pin": 40}},
+    "mqtt": {"port": 0, "qos": 3},
+    "detect": {"treshold": 0.5},
+    "bogus": {},
+}
+BAD_PATHS = {"source.fps", "source.uri", "tasks.track", "pantilt.pan.kp", "pantilt.servo.pan_pin", "mqtt.port",
+             "mqtt.qos", "detect.treshold", "bogus"}
+
+
+def test_every_error_is_reported_at_once_each_naming_its_key():
+    with pytest.raises(ConfigErrors) as err:
+        read(AppConfig, BAD)
+    assert {e.path for e in err.value.errors} == BAD_PATHS
+    text = str(err.value)
+    assert text.startswith(f"{len(BAD_PATHS)} errors in the config:")
+    assert "config pantilt.pan.kp: must be a number, got 'fast'" in text
+    assert "config detect.treshold: unknown key; did you mean 'threshold'?" in text
+    assert isinstance(err.value, ConfigError) and err.value.exit_code == 78
+
+
+def test_one_error_reads_as_before():
+    with pytest.raises(ConfigError) as err:
+        read(AppConfig, {"source": {"fps": 0}})
+    assert type(err.value) is ConfigError and str(err.value) == "config source.fps: must be in (0, 240], got 0.0"
+
+
+def test_a_sub_table_keeps_its_fields_defaults():
+    cfg = read(AppConfig, {"pantilt": {"tilt": {"kp": 0.3}}})
+    assert (cfg.pantilt.tilt.kp, cfg.pantilt.tilt.max_angle, cfg.pantilt.tilt.fov_deg) == (0.3, 45.0, 48.8)
+    assert cfg.pantilt.pan.max_angle == 80.0
+
+
+def test_an_mqtt_table_turns_the_broker_on():
+    assert not read(AppConfig, {}).mqtt.enabled
+    assert read(AppConfig, {"mqtt": {}}).mqtt.enabled
+    assert not read(AppConfig, {"mqtt": {"enabled": False}}).mqtt.enabled
+
+
+def test_the_outbox_lives_in_the_state_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path / 'unit'}:{tmp_path / 'other'}")
+    assert read(AppConfig, {"mqtt": {}}).mqtt.outbox_path == str(tmp_path / "unit" / OUTBOX_FILE)
+    cfg = read(AppConfig, {"service": {"state_dir": str(tmp_path / "state")}, "mqtt": {}})
+    assert cfg.mqtt.outbox_path == str(tmp_path / "state" / OUTBOX_FILE)
+    placed = read(AppConfig, {"service": {"state_dir": str(tmp_path)}, "mqtt": {"outbox_path": "/srv/o.db"}})
+    assert placed.mqtt.outbox_path == "/srv/o.db"
+    monkeypatch.delenv("STATE_DIRECTORY")
+    assert read(AppConfig, {"mqtt": {}}).mqtt.outbox_path == f"/var/lib/edgeapp/{OUTBOX_FILE}"
+
+
+def test_config_check_lists_every_error_and_exits_78(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[source]\nfps = -1\nuri = ""\n[mqtt]\nport = 0\n[pantilt.pan]\nkp = "fast"\n')
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "config", "check", str(cfg)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 78 and "Traceback" not in r.stderr
+    for key in ("source.fps", "source.uri", "mqtt.port", "pantilt.pan.kp"):
+        assert f"config {key}:" in r.stderr
