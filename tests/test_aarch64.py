@@ -9,9 +9,11 @@ The arm64 root is cached as a tarball (tests/infra/arm64.py); the first debootst
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -85,22 +87,40 @@ def test_the_runtime_in_the_pi_root_is_the_pi_profile(pi_root):
     print("arm64 root:", " ".join(out))
 
 
+def pi_profile_python() -> Path:
+    """This machine's Pi-profile venv (.ci/setup makes it): the x86_64 run to compare with must differ from the
+    arm64 one in the CPU only. OpenCV 5 against 4.11 alone moves image1's keypoints by up to 0.041 after the
+    three still-image passes, more than the tolerance."""
+    for venv in (REPO / ".venv-pi", Path(sys.prefix).parent / ".venv-pi"):
+        if (venv / "bin" / "python").is_file():
+            return venv / "bin" / "python"
+    pytest.fail("no .venv-pi beside this checkout or this venv: run .ci/setup")
+
+
 def test_infer_pose_on_aarch64_matches_this_machine(pi_root):
     began = time.monotonic()
     arm = edgeapp_in(pi_root, f"infer pose data/{IMAGE.name} --backend auto --threads 2")
     emulated_s = time.monotonic() - began
-    here = subprocess.run([sys.executable, "-m", "edgeapp", "infer", "pose", str(IMAGE), "--backend", "auto",
-                           "--threads", "2"], capture_output=True, text=True, timeout=120, check=True)
+    python = pi_profile_python()
+    profile = subprocess.run([str(python), "-c", "import numpy, cv2; print(numpy.__version__, cv2.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert profile[0].startswith("1.") and profile[1] == "4.11.0", profile  # the same profile as the Pi root
+    here = subprocess.run([str(python), "-m", "edgeapp", "infer", "pose", str(IMAGE), "--backend", "auto",
+                           "--threads", "2"], capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
     (a,) = [json.loads(line) for line in arm.stdout.splitlines()]
     (x,) = [json.loads(line) for line in here.stdout.splitlines()]
     assert a["backend"] == "cpu" and a["fallback"] is False  # no Coral in the root either: no fallback
     assert [k["name"] for k in a["keypoints"]] == [k["name"] for k in x["keypoints"]]
-    worst = max(max(abs(ka["x"] - kx["x"]), abs(ka["y"] - kx["y"])) for ka, kx in zip(a["keypoints"], x["keypoints"]))
+    diffs = {ka["name"]: max(abs(ka["x"] - kx["x"]), abs(ka["y"] - kx["y"]))
+             for ka, kx in zip(a["keypoints"], x["keypoints"])}
+    worst = max(diffs.values())
+    print(f"aarch64 vs x86_64 (numpy {profile[0]}, OpenCV {profile[1]} on both): keypoints max |d| {worst:.4f} "
+          f"(tolerance {CORAL_TOLERANCE}; per joint {diffs}); score {a['score']} vs {x['score']}; "
+          f"emulated run {emulated_s:.0f} s (not a Pi timing)")
     assert worst <= CORAL_TOLERANCE, (a, x)
     assert abs(a["score"] - x["score"]) <= CORAL_TOLERANCE
     assert "XNNPACK" not in arm.stderr and "WARNING" not in arm.stderr, arm.stderr
-    print(f"aarch64 vs x86_64 keypoints: max |d| {worst:.4f} (tolerance {CORAL_TOLERANCE}); "
-          f"score {a['score']} vs {x['score']}; emulated run {emulated_s:.0f} s (not a Pi timing)")
 
 
 def test_the_service_runs_the_street_clip_on_aarch64(pi_root):
