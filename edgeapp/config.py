@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
+from edgeapp.credentials import read_text_file
 from edgeapp.detect.detector import DetectConfig
 from edgeapp.pantilt.config import PanTiltConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
+from edgeapp.pose.people import MAX_PEOPLE
 from edgeapp.errors import ConfigError
+from edgeapp.exercise.config import RepsConfig, check_reps
+from edgeapp.exercise.definition import Exercise
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.preview.config import PreviewConfig
 from edgeapp.runtime.backend import DEFAULT_DELEGATE, BackendRequest
@@ -30,18 +34,19 @@ OUTBOX_FILE = "outbox.sqlite3"  # in service.state_dir, unless mqtt.outbox_path 
 class SourceConfig:
     """Where frames come from: a file, folder, /dev/videoN, an rtsp:// or http:// URL, or picamera2[:N]."""
 
-    uri: str = "picamera2"
+    uri: str = "picamera2"  # picamera2[:N], /dev/videoN, rtsp://, http:// (MJPEG), a video file or an image folder
     loop: bool = False  # files: start again at the end (a kiosk demo clip)
-    width: int = 640
-    height: int = 480
-    fps: float = 30.0
-    reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 30.0
+    width: int = 640  # cameras: requested width
+    height: int = 480  # cameras: requested height
+    fps: float = 30.0  # cameras: requested rate
+    reconnect_min_s: float = 0.5  # a camera that fails is reopened with backoff from this...
+    reconnect_max_s: float = 30.0  # ...up to this
     read_timeout_s: float = 5.0  # a live camera silent this long is reopened
 
     def check(self, problems: Problems) -> None:
         problems.require(bool(self.uri), "uri", "must not be empty")
-        problems.require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, "width", "width and height must be 16..8192")
+        problems.require(16 <= self.width <= 8192 and 16 <= self.height <= 8192, "width",
+                         "width and height must be 16..8192")
         problems.require(0 < self.fps <= 240, "fps", f"must be in (0, 240], got {self.fps}")
         problems.require(0 < self.reconnect_min_s <= self.reconnect_max_s, "reconnect_min_s",
                          "must be > 0 and not above reconnect_max_s")
@@ -50,23 +55,25 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class TasksConfig:
-    pose: bool = True
-    classify: bool = False
-    detect: bool = False
-    track: bool = False
+    pose: bool = True  # MoveNet pose estimation
+    classify: bool = False  # classify the pose (needs pose)
+    detect: bool = False  # object detection and tracks
+    track: bool = False  # follow the target with the pan/tilt rig (needs detect and a rig)
+    reps: bool = False  # count exercise repetitions (needs pose; [reps])
 
     def check(self, problems: Problems) -> None:
         problems.require(not self.classify or self.pose, "classify", "needs tasks.pose = true (it classifies the pose)")
+        problems.require(not self.reps or self.pose, "reps", "needs tasks.pose = true (it counts on the pose)")
         problems.require(not self.track or self.detect, "track", "needs tasks.detect = true (it follows detections)")
         problems.require(self.pose or self.detect, "pose", "at least one of tasks.pose and tasks.detect must be on")
 
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    backend: Literal["auto", "cpu", "edgetpu"] = "auto"
-    threads: int = 4
-    edgetpu_device: str = "usb"
-    delegate: str = DEFAULT_DELEGATE
+    backend: Literal["auto", "cpu", "edgetpu"] = "auto"  # auto: the Edge TPU when present (and the model has a twin)
+    threads: int = 4  # CPU threads per model
+    edgetpu_device: str = "usb"  # usb, pci, usb:N, pci:N
+    delegate: str = DEFAULT_DELEGATE  # the Edge TPU delegate library
     tpu_retry_s: float = 60.0  # after a fallback, how often to try the Edge TPU again
     models_dir: str = ""  # default: $EDGEAPP_MODELS_DIR, the checkout's models/, or /var/lib/edgeapp/models
 
@@ -83,19 +90,22 @@ class RuntimeConfig:
 
 @dataclass(frozen=True)
 class PoseConfig:
-    model: str = "movenet-lightning-int8"
-    smart_crop: bool = True
+    model: str = "movenet-lightning-int8"  # a registry name (edgeapp models list) or a .tflite path
+    smart_crop: bool = True  # crop around the last pose (MoveNet's smart cropping)
     min_person_score: float = 0.2  # below this mean keypoint score nobody is there
+    people: int = 1  # with tasks.detect: poses of up to this many tracked people per frame (one invoke each)
+    select: Literal["target", "largest", "center", "longest"] = "largest"  # with people = 1: whose pose
 
     def check(self, problems: Problems) -> None:
         problems.require(0 <= self.min_person_score <= 1, "min_person_score", "must be between 0 and 1")
+        problems.require(1 <= self.people <= MAX_PEOPLE, "people", f"must be from 1 to {MAX_PEOPLE}, got {self.people}")
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    state_dir: str = ""  # default: $STATE_DIRECTORY (the unit's StateDirectory), else /var/lib/edgeapp; holds the outbox
+    state_dir: str = ""  # holds the outbox; "": $STATE_DIRECTORY (the unit's StateDirectory), else /var/lib/edgeapp
     stall_timeout_s: float = 30.0  # a frame loop stuck this long exits so the supervisor restarts it
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"  # the service's log level
     drain_s: float = 5.0  # on stop, how long the outbox may take to flush
 
     def check(self, problems: Problems) -> None:
@@ -120,6 +130,8 @@ class AppConfig:
     preview: PreviewConfig = field(default_factory=PreviewConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     pantilt: PanTiltConfig = field(default_factory=PanTiltConfig)
+    reps: RepsConfig = field(default_factory=RepsConfig)
+    exercise: dict[str, Exercise] = field(default_factory=dict)  # [exercise.<name>]: the user's own
 
     def __post_init__(self) -> None:
         if not self.mqtt.outbox_path:  # the outbox lives in the service's state directory unless placed elsewhere
@@ -129,6 +141,9 @@ class AppConfig:
     def check(self, problems: Problems) -> None:
         problems.require(not self.tasks.track or self.pantilt.rig != NO_RIG, "pantilt.rig",
                          f"tasks.track needs a rig: {', '.join(RIGS)}")
+        check_reps(problems, self.reps, self.exercise)
+        problems.require(self.pose.people == 1 or self.tasks.detect, "pose.people",
+                         "more than one person needs tasks.detect = true (the detector finds them)")
 
 
 # Keys that name files or folders. A relative one is taken relative to the config file's folder, so a config works
@@ -166,12 +181,7 @@ def resolve_paths(data: dict, base: Path) -> dict:
 
 def load_config(path: str | Path) -> AppConfig:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError("", f"config file not found: {path}") from None
-    except OSError as exc:
-        raise ConfigError("", f"cannot read {path}: {exc}") from None
+    text = read_text_file(path, "config file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

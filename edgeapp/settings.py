@@ -146,6 +146,12 @@ def _coerce(tp, value, problems: Problems, default: Any = None):
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return _read(tp, value, problems, default if isinstance(default, tp) else None)
+    if origin is dict:  # a table of named tables ([exercise.<name>]): the names are the user's
+        if not isinstance(value, Mapping):
+            problems.add("", f"must be a table of tables, got {type(value).__name__}")
+            return None
+        item = typing.get_args(tp)[1]
+        return {str(k): _coerce(item, v, problems.within(str(k))) for k, v in value.items()}
     if origin is typing.Union or origin is types.UnionType:
         if value is None:
             return None
@@ -172,7 +178,8 @@ def _type_problem(tp, origin, value) -> str:
     if tp is bool:
         return "" if isinstance(value, bool) else f"must be true or false, got {value!r}"
     if tp is int:
-        return "" if isinstance(value, int) and not isinstance(value, bool) else f"must be a whole number, got {value!r}"
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        return "" if whole else f"must be a whole number, got {value!r}"
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a number, got {value!r}"

@@ -1,4 +1,5 @@
-"""``systemd/config.example.toml`` lists every key of the typed config with its default.
+"""Every key of the typed config is documented: a comment beside its field, and a line in
+``systemd/config.example.toml`` with its default.
 
 A key may be commented out (``# username = "kiosk-1"``) only when its default cannot be written in TOML (None) or
 differs by machine (the host name); every other key is written with exactly its default. A table appears
@@ -7,7 +8,9 @@ when any of its keys do; the check walks the dataclasses, so a new field without
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import re
 import tomllib
 import typing
@@ -37,6 +40,8 @@ def leaves(cls: type, path: str = ""):
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         key = f"{path}.{f.name}" if path else f.name
+        if typing.get_origin(hints[f.name]) is dict:  # a table of the user's named tables: no defaults to list
+            continue
         if dataclasses.is_dataclass(hints[f.name]):
             yield from leaves(hints[f.name], key)
         else:
@@ -93,3 +98,30 @@ def test_the_check_fails_on_a_missing_key_or_a_wrong_default():
     assert without != text and problems(without) == ["pantilt.scan_speed is missing (default 10.0)"]
     changed = re.sub(r"(?m)^port = 1883", "port = 1884", text)
     assert changed != text and problems(changed) == ["mqtt.port = 1884, but its default is 1883"]
+
+
+def tables(cls: type = AppConfig):
+    """Every table class under ``cls`` with its leaf keys (declared in it or a base)."""
+    hints = typing.get_type_hints(cls)
+    yield cls, [f.name for f in dataclasses.fields(cls) if not dataclasses.is_dataclass(hints[f.name])]
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from tables(hints[f.name])
+
+
+def undocumented() -> list[str]:
+    found = set()
+    for cls, keys in tables():
+        for owner in (c for c in cls.__mro__ if "__dataclass_fields__" in vars(c)):
+            try:
+                lines, _ = inspect.getsourcelines(owner)
+            except (OSError, TypeError):  # made by make_dataclass: its own fields are sub-tables
+                continue
+            for node in ast.parse("".join(lines)).body[0].body:
+                if isinstance(node, ast.AnnAssign) and node.target.id in keys and "#" not in lines[node.lineno - 1]:
+                    found.add(f"{owner.__module__}.{owner.__name__}.{node.target.id}")
+    return sorted(found)
+
+
+def test_every_key_is_documented_beside_its_field():
+    assert undocumented() == []

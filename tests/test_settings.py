@@ -14,13 +14,13 @@ from edgeapp.settings import ConfigErrors, read
 BAD = {
     "source": {"fps": -1, "uri": ""},
     "tasks": {"track": True},
-    "pantilt": {"pan": {"kp": "fast"}, "rig": "sim", "servo": {"pan_pin": 40}},
+    "pantilt": {"pan": {"kp": "fast"}, "rig": "lego", "servo": {"pan_pin": 40}},
     "mqtt": {"port": 0, "qos": 3},
     "detect": {"treshold": 0.5},
     "bogus": {},
 }
-BAD_PATHS = {"source.fps", "source.uri", "tasks.track", "pantilt.pan.kp", "pantilt.servo.pan_pin", "mqtt.port",
-             "mqtt.qos", "detect.treshold", "bogus"}
+BAD_PATHS = {"source.fps", "source.uri", "tasks.track", "pantilt.rig", "pantilt.pan.kp", "pantilt.servo.pan_pin",
+             "mqtt.port", "mqtt.qos", "detect.treshold", "bogus"}
 
 
 def test_every_error_is_reported_at_once_each_naming_its_key():

@@ -83,10 +83,13 @@ def bench_pipeline(config: AppConfig, frames: int = 300, broker_pid: int | None 
     if sub is not None:
         sub.close()
     invoke = {name: w.summary().as_dict() for name, w in pipeline.stats.invoke.items() if len(w)}
-    per_frame_ms = sum(invoke[m]["mean_ms"] for m in PER_FRAME_MODELS if m in invoke)
+    processed = max(pipeline.stats.frames, 1)
+    per_frame = {m: round(c / processed, 2) for m, c in pipeline.stats.invokes.items()}
+    per_frame_ms = sum(invoke[m]["mean_ms"] * per_frame.get(m, 1.0) for m in PER_FRAME_MODELS if m in invoke)
+    person = pipeline.stats.person_path.summary().as_dict() if len(pipeline.stats.person_path) else None
     bound_fps = 1000.0 / per_frame_ms if per_frame_ms else None
     bare = {m: bare_invoke_ms(pipeline.models[m]) for m in PER_FRAME_MODELS if m in invoke}
-    bare_fps = 1000.0 / sum(bare.values()) if bare else None
+    bare_fps = 1000.0 / sum(v * per_frame.get(m, 1.0) for m, v in bare.items()) if bare else None
     fps = n / loop_s if loop_s else 0.0
     return {
         "benchmark": "pipeline",
@@ -96,7 +99,13 @@ def bench_pipeline(config: AppConfig, frames: int = 300, broker_pid: int | None 
         "backend": pipeline.backend()[0],
         "threads": config.runtime.threads,
         "fps": round(fps, 1),
+        "people": config.pose.people if pipeline.people is not None else None,
         "invoke": invoke,
+        "invokes_per_frame": per_frame,
+        # one person's pose path (crop + invoke + mapping back) against its invoke: what a person costs
+        "person_path_ms": round(person["mean_ms"], 3) if person else None,
+        "person_overhead_pct": round(100 * (person["mean_ms"] / invoke["pose"]["mean_ms"] - 1), 1)
+        if person and "pose" in invoke else None,
         "models_bound_fps": round(bound_fps, 1) if bound_fps else None,
         "fps_pct_of_bound": round(100 * fps / bound_fps, 1) if bound_fps else None,
         "bare_invoke_ms": {m: round(v, 2) for m, v in bare.items()},
@@ -128,11 +137,11 @@ def bare_invoke_ms(model, invokes: int = BARE_INVOKES) -> float:
     return 1000.0 * total / invokes
 
 
-def config_for(source: str, tasks: list[str], models_dir: str | None, threads: int, backend: str,
-               broker: tuple[str, int] | None, workdir: Path) -> AppConfig:
+def config_for(source: str, tasks: list[str], runtime: dict, broker: tuple[str, int] | None,
+               workdir: Path, people: int = 1) -> AppConfig:
+    """The service config the benchmark runs: ``runtime`` is the ``[runtime]`` table (the CLI's backend options)."""
     table = {t: (t in tasks) for t in ("pose", "classify", "detect", "track")}
-    data: dict = {"source": {"uri": source}, "tasks": table,
-                  "runtime": {"threads": threads, "backend": backend, "models_dir": models_dir or ""}}
+    data: dict = {"source": {"uri": source}, "tasks": table, "pose": {"people": people}, "runtime": runtime}
     if broker:
         data["mqtt"] = {"host": broker[0], "port": broker[1], "device_id": "bench",
                         "outbox_path": str(workdir / "outbox.sqlite3"), "stats_interval": 15.0}
@@ -140,13 +149,18 @@ def config_for(source: str, tasks: list[str], models_dir: str | None, threads: i
 
 
 def print_report(r: dict, as_json: bool = False) -> None:
-    show(r, as_json, f"pipeline {'+'.join(r['tasks'])} on {r['backend']} ({r['threads']} threads), {r['frames']} "
-                     f"frames of {r['source']}", _table)
+    people = f", {r['people']} people" if r.get("people") else ""
+    show(r, as_json, f"pipeline {'+'.join(r['tasks'])}{people} on {r['backend']} ({r['threads']} threads), "
+                     f"{r['frames']} frames of {r['source']}", _table)
 
 
 def _table(r: dict) -> None:
-    rows = [(f"invoke {name}", f"{v['mean_ms']:.2f}", f"{v['p95_ms']:.2f}") for name, v in r["invoke"].items()]
-    print_table("", rows, ("stage", "mean ms", "p95 ms"))
+    rows = [(f"invoke {name}", f"{v['mean_ms']:.2f}", f"{v['p95_ms']:.2f}", f"{r['invokes_per_frame'].get(name, '')}")
+            for name, v in r["invoke"].items()]
+    print_table("", rows, ("stage", "mean ms", "p95 ms", "invokes / frame"))
+    if r.get("person_path_ms") is not None:
+        print(f"one person's pose (crop, invoke, mapping back): {r['person_path_ms']} ms, "
+              f"{r['person_overhead_pct']}% over its invoke")
     print(f"end-to-end: {r['fps']} fps; bound by the models' invoke times: {r['models_bound_fps']} fps "
           f"-> {r['fps_pct_of_bound']}% of the bound; dropped frames {r['dropped_frames']}")
     bare = ", ".join(f"{m} {v:.2f} ms" for m, v in r["bare_invoke_ms"].items())
@@ -161,3 +175,26 @@ def _table(r: dict) -> None:
         print_table(f"\nCPU per frame during the run ({r['cores_busy']} of {r['machine']['cores']} cores busy)", rows,
                     ("thread", "CPU ms / frame"))
 
+
+
+def people_cost(reports: list[dict]) -> dict:
+    """What each extra person costs a frame, against the pose invokes they add: from the fewest-people
+    run to the most, the frame time grows by ``frame_ms``, of which the added invokes are ``invoke_ms``."""
+    a, b = min(reports, key=lambda r: r["people"] or 1), max(reports, key=lambda r: r["people"] or 1)
+    frame_ms = 1000.0 / b["fps"] - 1000.0 / a["fps"]
+    pose = lambda r: r["invoke"].get("pose", {}).get("mean_ms", 0.0) * r["invokes_per_frame"].get("pose", 0.0)
+    invoke_ms = pose(b) - pose(a)
+    return {"from_people": a["people"], "to_people": b["people"], "frame_ms_added": round(frame_ms, 2),
+            "pose_invoke_ms_added": round(invoke_ms, 2),
+            "pct_over_invokes": round(100 * (frame_ms / invoke_ms - 1), 1) if invoke_ms > 0 else None}
+
+
+def print_people_cost(reports: list[dict], as_json: bool = False) -> None:
+    c = people_cost(reports)
+    if as_json:
+        import json
+
+        print(json.dumps({"benchmark": "pipeline people cost", **c}))
+        return
+    print(f"\npeople {c['from_people']} -> {c['to_people']}: the frame takes {c['frame_ms_added']} ms more, the pose "
+          f"invokes added take {c['pose_invoke_ms_added']} ms ({c['pct_over_invokes']}% over them)")

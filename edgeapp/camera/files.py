@@ -28,14 +28,16 @@ def read_image(path: Path) -> "cv2.typing.MatLike":
 
 
 class ImageSource:
-    """One image, or every image of a folder in name order. Still images: each frame stands alone."""
+    """One image, or every image of a folder in name order. Still images: each frame stands alone,
+    unless ``fps`` says the folder is a sequence (a video's frames): then frame ``i`` is at ``i / fps``."""
 
     live = False
-    still = True
 
-    def __init__(self, paths: list[Path], name: str):
+    def __init__(self, paths: list[Path], name: str, fps: float | None = None):
         self.paths = paths
         self.name = name
+        self.fps = fps
+        self.still = fps is None
         self.skipped: list[tuple[Path, str]] = []
 
     def frames(self) -> Iterator[Frame]:
@@ -48,7 +50,7 @@ class ImageSource:
                 log.warning("skipping %s", exc)
                 self.skipped.append((path, str(exc)))
                 continue
-            yield Frame(image=image, index=i, time=float(i), source=str(path))
+            yield Frame(image=image, index=i, time=float(i) if self.fps is None else i / self.fps, source=str(path))
 
     def close(self) -> None:
         pass
@@ -152,14 +154,16 @@ def ended_early(path: Path, frames: int, expected: int) -> str:
     return ""
 
 
-def open_source(uri: str | Path, loop: bool = False, retry: bool = False) -> ImageSource | VideoFileSource:
-    """An image, a folder of images or a video file, chosen by what the path is."""
+def open_source(uri: str | Path, loop: bool = False, retry: bool = False,
+                sequence_fps: float | None = None) -> ImageSource | VideoFileSource:
+    """An image, a folder of images or a video file, chosen by what the path is. With
+    ``sequence_fps``, a folder is one sequence at that frame rate, not unrelated stills."""
     path = Path(uri)
     if path.is_dir():
         images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not images:
             raise SourceError(f"folder {path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        return ImageSource(images, name=str(path))
+        return ImageSource(images, name=str(path), fps=sequence_fps)
     if not path.exists():
         raise SourceError(f"no such file or folder: {path}")
     suffix = path.suffix.lower()

@@ -29,11 +29,11 @@ from edgeapp.registry import DEFAULT_MODELS
 
 @dataclass(frozen=True)
 class ClassifyConfig:
-    model: str = DEFAULT_MODELS["classify"]
-    labels: str = ""
-    threshold: float = DEFAULT_THRESHOLD
-    top_k: int = DEFAULT_TOP_K
-    threads: int = 1
+    model: str = DEFAULT_MODELS["classify"]  # registry name or .tflite path
+    labels: str = ""  # labels file; "": the registry's, the sidecar's or labels.txt beside the model
+    threshold: float = DEFAULT_THRESHOLD  # every keypoint must score at least this, else "no confident pose"
+    top_k: int = DEFAULT_TOP_K  # labels reported per frame
+    threads: int = 1  # the classifier is tiny: more threads cost more than they save
     hold: HoldConfig = field(default_factory=HoldConfig)
 
 

@@ -118,9 +118,11 @@ def read_labels(path: Path) -> tuple[str, ...]:
     """One label per line, in output order (the tutorial's ``labels.txt``); blank lines at the end are ignored."""
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ModelError(f"cannot read labels file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelError(f"labels file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     while lines and not lines[-1].strip():
         lines.pop()
     return _check_labels([line.strip() for line in lines], str(path))

@@ -33,10 +33,10 @@ _EPS = 1e-6
 
 @dataclass(frozen=True)
 class HoldConfig:
-    confirm_frames: int = 3
-    confirm_s: float = 0.5
-    release_frames: int = 3
-    release_s: float = 1.0
+    confirm_frames: int = 3  # a pose becomes current after winning this many frames...
+    confirm_s: float = 0.5  # ...and for this long (frame time)
+    release_frames: int = 3  # a current pose ends after losing this many frames...
+    release_s: float = 1.0  # ...and for this long
     milestone_s: float = 5.0  # 0 disables PoseHeld
 
     def check(self, problems: Problems) -> None:

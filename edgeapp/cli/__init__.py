@@ -12,18 +12,20 @@ import importlib
 import logging
 import sys
 
-from edgeapp import __version__
+from edgeapp import __version__, logs
 from edgeapp.errors import EXIT_USAGE, EdgeappError
 
 COMMAND_MODULES = (
     "edgeapp.cli.pose",
     "edgeapp.cli.detect",
+    "edgeapp.cli.evaluate",
     "edgeapp.cli.pantilt",
     "edgeapp.cli.models",
     "edgeapp.cli.service",
     "edgeapp.cli.mqtt",
     "edgeapp.cli.classify",
     "edgeapp.cli.preview",
+    "edgeapp.cli.reps",
 )
 
 
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     _one_opencv_thread()
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logs.configure(level)
     try:
         return int(args.func(args) or 0)
     except EdgeappError as exc:

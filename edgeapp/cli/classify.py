@@ -189,7 +189,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from edgeapp.classify.bench import bench_classify, print_report
+    from edgeapp.bench.classify import bench_classify, print_report
 
     classifier = _classifier(args, 0.0, DEFAULT_TOP_K)  # gate off: every frame pays the full classification
     estimator = MoveNet(open_model(args, args.pose_model, "pose"))

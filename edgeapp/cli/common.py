@@ -50,6 +50,12 @@ def backend_request(args: argparse.Namespace) -> BackendRequest:
     return BackendRequest(kind=args.backend, device=args.device, threads=args.threads, delegate_library=args.delegate)
 
 
+def runtime_table(args: argparse.Namespace) -> dict:
+    """The backend options as the service config's ``[runtime]`` table."""
+    return {"backend": args.backend, "threads": args.threads, "edgetpu_device": args.device,
+            "delegate": args.delegate, "models_dir": args.models_dir or ""}
+
+
 def registry(args: argparse.Namespace) -> Registry:
     return registry_from(getattr(args, "models_dir", None))
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import Iterator
 
-from edgeapp.camera import open_source
+from edgeapp.camera import Frame, open_source
 from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_clip_bench_options, backend_request, emit, registry
-from edgeapp.detect.bench import bench_detect, print_report
+from edgeapp.bench.detect import bench_detect, print_report
 from edgeapp.detect.detector import DetectConfig, Detector
-from edgeapp.detect.tracker import IouTracker
+from edgeapp.detect.tracker import TrackerUpdate
+from edgeapp.evaluation.motfile import MotBox
+from edgeapp.events.detection import detection_json
 from edgeapp.settings import read
 
 
@@ -50,20 +53,29 @@ def open_detector(args: argparse.Namespace) -> Detector:
     return Detector.open(detect_config(args), backend_request(args), registry(args))
 
 
+def tracked_frames(detector: Detector, source, seen: dict | None = None) -> Iterator[tuple[Frame, TrackerUpdate]]:
+    """Each frame of ``source`` with its tracked detections; unrelated stills get no identities.
+    ``seen``, if given, collects every frame's detections (MOTChallenge frame -> pixel boxes)."""
+    tracker = detector.new_tracker()
+    for frame in source.frames():
+        if source.still:
+            tracker = detector.new_tracker()
+        detections = detector.detect(frame.image, floor=detector.tracking_floor)
+        if seen is not None:
+            w, h = frame.size
+            seen[frame.index + 1] = [MotBox(None, d.box.scale(w, h), d.score) for d in detections]
+        yield frame, tracker.update(detections, frame.index, frame.time)
+
+
 def run_infer(args: argparse.Namespace) -> int:
     detector = open_detector(args)
     source = open_source(args.path)
-    tracker = IouTracker(detector.config.tracker)
     info = detector.model.info
     try:
-        for frame in source.frames():
-            if source.still:
-                tracker = IouTracker(detector.config.tracker)  # unrelated images: no identity carries over
-            detections = detector.detect(frame.image)
-            ids = tracker.update(detections, frame.index, frame.time).ids
+        for frame, update in tracked_frames(detector, source):
             emit({"source": frame.source, "frame": frame.index, "time": round(frame.time, 3),
                   "backend": info.backend, "fallback": info.fallback,
-                  "detections": [{"id": i, **d.to_dict()} for i, d in zip(ids, detections)]})
+                  "detections": [detection_json(d) for d in update.detections]})
     finally:
         source.close()
     return 0

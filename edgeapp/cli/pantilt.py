@@ -48,7 +48,8 @@ def load_pantilt_config(args: argparse.Namespace) -> PanTiltConfig:
         table["servo"] = {**table.get("servo", {}), "pin_factory": args.pin_factory}
     config = read(PanTiltConfig, table, "pantilt")
     if config.rig == NO_RIG:
-        raise ConfigError("pantilt.rig", f"no rig configured: pass --rig {'|'.join(RIGS)} or a --config with [pantilt] rig")
+        raise ConfigError("pantilt.rig",
+                          f"no rig configured: pass --rig {'|'.join(RIGS)} or a --config with [pantilt] rig")
     return config
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import sys
 
+from edgeapp import logs
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_json_option, thread_count
+from edgeapp.cli.common import add_backend_options, add_json_option, runtime_table
 from edgeapp.config import DEFAULT_CONFIG, load_config
 from edgeapp.service.runner import run_service, with_overrides
 
@@ -36,9 +35,10 @@ def register(cli) -> None:
     b.add_argument("--source", required=True, help="a clip (read without dropping)")
     b.add_argument("--tasks", default="pose,classify,detect", help="comma-separated: pose, classify, detect, track")
     b.add_argument("--frames", type=int, default=300)
-    b.add_argument("--threads", type=thread_count, default=4)
-    b.add_argument("--backend", default="auto", choices=("auto", "cpu", "edgetpu"))
-    b.add_argument("--models-dir", default=None)
+    add_backend_options(b)
+    b.add_argument("--people", default="1",
+                   help="pose.people, or a comma-separated list to run once each and compare (e.g. 1,3); "
+                        "needs detect among the tasks for more than one")
     b.add_argument("--broker", default="local",
                    help="HOST:PORT of a broker, 'local' to start a private mosquitto (default), or 'none'")
     add_json_option(b)
@@ -46,17 +46,9 @@ def register(cli) -> None:
 
 
 def configure_logging(level: str) -> None:
-    # journald stamps time and unit itself; elsewhere a timestamp helps.
-    fmt = "%(levelname)s %(name)s: %(message)s" if os.environ.get("JOURNAL_STREAM") else \
-        "%(asctime)s %(levelname)s %(name)s: %(message)s"
-    root = logging.getLogger()
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(fmt))
-    root.addHandler(handler)
-    if root.level > getattr(logging, level.upper()) or root.level == logging.WARNING:
-        root.setLevel(getattr(logging, level.upper()))
+    """The config's ``service.log_level``, unless ``-v`` already asked for more."""
+    wanted, current = getattr(logging, level.upper()), logging.getLogger().level
+    logs.configure(wanted if current == logging.WARNING else min(current, wanted))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,7 +79,12 @@ def bench_pipeline(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from edgeapp.bench.pipeline import bench_pipeline as bench, config_for, print_report
+    from edgeapp.bench.pipeline import bench_pipeline as bench, config_for, print_people_cost, print_report
+
+    try:
+        people_counts = [int(n) for n in args.people.split(",")]
+    except ValueError:
+        return usage_error(f"--people must be whole numbers separated by commas, got {args.people!r}")
 
     with tempfile.TemporaryDirectory(prefix="edgeapp-bench-") as tmp:
         broker, local = None, None
@@ -100,9 +97,14 @@ def bench_pipeline(args: argparse.Namespace) -> int:
             host, _, port = args.broker.rpartition(":")
             broker = (host or "127.0.0.1", int(port))
         try:
-            config = config_for(args.source, [t.strip() for t in args.tasks.split(",") if t.strip()],
-                                args.models_dir, args.threads, args.backend, broker, Path(tmp))
-            print_report(bench(config, args.frames, local.process.pid if local else None), as_json=args.json)
+            reports = []
+            for people in people_counts:
+                config = config_for(args.source, [t.strip() for t in args.tasks.split(",") if t.strip()],
+                                    runtime_table(args), broker, Path(tmp), people)
+                reports.append(bench(config, args.frames, local.process.pid if local else None))
+                print_report(reports[-1], as_json=args.json)
+            if len(reports) > 1:
+                print_people_cost(reports, as_json=args.json)
         finally:
             if local is not None:
                 local.stop()

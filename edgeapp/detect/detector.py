@@ -24,10 +24,10 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
-from edgeapp.detect.detection import Detection
+from edgeapp.detect.detection import BBox, Detection
 from edgeapp.detect.labels import Labels
-from edgeapp.detect.tracker import TrackerConfig
-from edgeapp.settings import Problems, read
+from edgeapp.detect.tracker import ObjectTracker, TrackerConfig
+from edgeapp.settings import Problems
 from edgeapp.errors import ModelError
 from edgeapp.registry import DEFAULT_MODELS, Registry
 from edgeapp.runtime.backend import BackendRequest
@@ -50,16 +50,16 @@ _NAMED_KEYS = {"detection_boxes": "boxes", "detection_classes": "classes",
 class DetectConfig:
     """The ``[detect]`` table."""
 
-    model: str = DEFAULT_MODELS["detect"]
+    model: str = DEFAULT_MODELS["detect"]  # registry name or .tflite path
     labels: str = ""  # a labels file, or a registry labels name; default: the model's own from the registry
-    labels_background: Literal["auto", "yes", "no"] = "auto"
-    threshold: float = 0.5
+    labels_background: Literal["auto", "yes", "no"] = "auto"  # is labels line 0 the background class?
+    threshold: float = 0.5  # minimum score of a detection
     labels_allow: tuple[str, ...] = ()  # empty: every label
-    labels_deny: tuple[str, ...] = ()
-    max_results: int = 10
-    resize: Literal["stretch", "letterbox"] = "stretch"
+    labels_deny: tuple[str, ...] = ()  # never these labels
+    max_results: int = 10  # at most this many detections per frame
+    resize: Literal["stretch", "letterbox"] = "stretch"  # how the frame fits the input; boxes map back
     input_mean: float = 127.5  # only for float-input models: (pixel - mean) / std
-    input_std: float = 127.5
+    input_std: float = 127.5  # float-input models only
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
@@ -275,10 +275,20 @@ class Detector:
         h, w = frame.shape[:2]
         return sample(frame, self.window(w, h), self.input_w, self.input_h)
 
-    def detect(self, frame: np.ndarray, prepared: np.ndarray | None = None) -> list[Detection]:
+    def new_tracker(self) -> ObjectTracker:
+        """A tracker for this detector's output: its threshold divides strong from weak detections."""
+        return ObjectTracker(self.config.tracker, high_score=self.config.threshold)
+
+    @property
+    def tracking_floor(self) -> float:
+        """The lowest score a tracker still uses (to continue a track, never to start one)."""
+        return self.config.tracker.low_score
+
+    def detect(self, frame: np.ndarray, prepared: np.ndarray | None = None,
+               floor: float | None = None) -> list[Detection]:
         """Detections in a BGR frame, best first, boxes normalised to the frame."""
         h, w = frame.shape[:2]
-        return self.decode(self.run(frame, prepared), w, h)
+        return self.decode(self.run(frame, prepared), w, h, floor)
 
     def run(self, frame: np.ndarray, prepared: np.ndarray | None = None) -> list[np.ndarray]:
         """Invoke on a frame: the raw outputs (copies), for :meth:`decode` on any thread.
@@ -289,10 +299,14 @@ class Detector:
         self.model.invoke()
         return [self.model.output(o) for o in self._outputs]
 
-    def decode(self, outputs: Sequence[np.ndarray], frame_w: int, frame_h: int) -> list[Detection]:
-        """The raw outputs of :meth:`run` on a ``frame_w`` x ``frame_h`` frame as detections, best first."""
+    def decode(self, outputs: Sequence[np.ndarray], frame_w: int, frame_h: int,
+               floor: float | None = None) -> list[Detection]:
+        """The raw outputs of :meth:`run` on a ``frame_w`` x ``frame_h`` frame as detections, best first.
+        ``floor``: keep detections down to this score instead of the threshold (for a tracker's
+        second association, which lets weak detections continue tracks)."""
         boxes, classes, scores, count = split_outputs(outputs, self.layout)
-        idx = select(classes, scores, count, self.config.threshold, self._mask, self._keep_unlisted,
+        threshold = self.config.threshold if floor is None else min(floor, self.config.threshold)
+        idx = select(classes, scores, count, threshold, self._mask, self._keep_unlisted,
                      self.config.max_results)
         if not idx:
             return []
@@ -305,5 +319,5 @@ class Detector:
             x0, y0, x1, y1 = box
             if label is None or x1 <= x0 or y1 <= y0:  # a hole in the labels, or a box wholly in the padding
                 continue
-            result.append(Detection(label, class_id, score, (x0, y0, x1, y1)))
+            result.append(Detection(label, class_id, score, BBox(x0, y0, x1, y1)))
         return result

@@ -13,11 +13,13 @@ from edgeapp.events.base import ENVELOPE_KEYS, SCHEMA_VERSION, Event, EventError
 from edgeapp.events.detection import DetectionEvent
 from edgeapp.events.error import ErrorEvent
 from edgeapp.events.pose import PoseClassEvent, PoseEvent
+from edgeapp.events.rep import RepEvent
 from edgeapp.events.stats import StatsEvent, cpu_temperature
 from edgeapp.events.tracking import TrackingEvent
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (PoseEvent, PoseClassEvent, DetectionEvent, TrackingEvent, StatsEvent, ErrorEvent)
+    cls.kind: cls for cls in (PoseEvent, PoseClassEvent, DetectionEvent, TrackingEvent, StatsEvent, ErrorEvent,
+                            RepEvent)
 }
 
 
@@ -49,5 +51,6 @@ def decode(payload: bytes | str) -> Received:
 
 __all__ = [
     "SCHEMA_VERSION", "EVENT_TYPES", "Event", "EventError", "Received", "encode", "decode", "envelope",
-    "PoseEvent", "PoseClassEvent", "DetectionEvent", "TrackingEvent", "StatsEvent", "ErrorEvent", "cpu_temperature",
+    "PoseEvent", "PoseClassEvent", "DetectionEvent", "TrackingEvent", "StatsEvent", "ErrorEvent", "RepEvent",
+    "cpu_temperature",
 ]

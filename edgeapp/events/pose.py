@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeapp.events.base import Event, EventError, check_choice, check_number, check_text
+from edgeapp.pose.keypoint import KEYPOINT_NAMES
 
 POSE_KEYS = ("score", "box", "keypoints")
 
@@ -20,6 +21,7 @@ class PoseEvent(Event):
     kind = "pose"
     pose: Any
     frame: int | None = None
+    person_id: int | None = None  # with detection: whose pose (the track id); None on the single-pose path
 
     def __post_init__(self) -> None:
         if isinstance(self.pose, dict):
@@ -31,20 +33,26 @@ class PoseEvent(Event):
 
     @property
     def person(self) -> bool:
+        """Someone is there (for a person_id: that person is still followed)."""
         return self.pose is not None
 
     def body(self) -> dict[str, Any]:
         pose = self.pose.to_dict() if hasattr(self.pose, "to_dict") else self.pose
-        return {"person": self.person, "frame": self.frame, **(pose or {})}
+        if self.person_id is None:
+            return {"person": self.person, "frame": self.frame, **(pose or {})}
+        return {"person": self.person_id, "present": self.person, "frame": self.frame, **(pose or {})}
 
     @classmethod
     def from_body(cls, body: dict[str, Any], ts: float) -> PoseEvent:
         body = dict(body)
         person = body.pop("person", None)
         frame = body.pop("frame", None)
-        if not isinstance(person, bool):
-            raise EventError("pose event: person must be true or false")
-        return cls(pose=body if person else None, frame=frame, ts=ts)
+        if isinstance(person, bool):
+            return cls(pose=body if person else None, frame=frame, ts=ts)
+        present = body.pop("present", None)
+        if not isinstance(person, int) or not isinstance(present, bool):
+            raise EventError("pose event: person must be true, false or a track id (with present true or false)")
+        return cls(pose=body if present else None, frame=frame, person_id=person, ts=ts)
 
 
 POSE_CLASS_TYPES = ("started", "held", "ended")
@@ -65,6 +73,7 @@ class PoseClassEvent(Event):
     milestone_s: float | None = None  # held only
     reason: str | None = None  # ended only: lost, changed or finished
     score: float | None = None
+    person: int | None = None  # with detection: whose pose (the track id)
 
     def __post_init__(self) -> None:
         check_choice(self.kind, "type", self.type, POSE_CLASS_TYPES)
@@ -73,11 +82,36 @@ class PoseClassEvent(Event):
         for name in ("started_at", "frame_time", "ended_at", "milestone_s", "score"):
             check_number(self.kind, name, getattr(self, name), optional=True)
         check_text(self.kind, "reason", self.reason, optional=True)
+        if self.person is not None and (isinstance(self.person, bool) or not isinstance(self.person, int)):
+            raise EventError(f"pose_class event: person must be a track id, got {self.person!r}")
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        if self.person is None:  # the single-pose path: the payload as it always was
+            del body["person"]
+        return body
 
     @classmethod
-    def from_hold(cls, hold: dict[str, Any], score: float | None = None, ts: float | None = None) -> PoseClassEvent:
-        """From the classifier's ``PoseStarted/PoseHeld/PoseEnded.to_dict()`` (its ``time`` is a frame time)."""
-        d = dict(hold)
-        d["frame_time"] = d.pop("time", None)
+    def from_hold(cls, hold, score: float | None = None, ts: float | None = None,
+                  person: int | None = None) -> PoseClassEvent:
+        """From the classifier's ``PoseStarted``/``PoseHeld``/``PoseEnded`` (its ``time`` is a frame time)."""
+        def r(name: str) -> float | None:
+            value = getattr(hold, name, None)
+            return None if value is None else round(value, 3)
+
         extra = {"ts": ts} if ts is not None else {}
-        return cls(**d, score=score, **extra)
+        return cls(type=hold.kind, label=hold.label, held_s=r("held_s"), started_at=r("started_at"),
+                   frame_time=r("time"), ended_at=r("ended_at"), milestone_s=r("milestone_s"),
+                   reason=getattr(hold, "reason", None), score=score, person=person, **extra)
+
+
+def person_json(person, digits: int = 4) -> dict[str, Any]:
+    """A ``PersonPose`` as ``edgeapp infer pose --people`` prints it: its track id (null on a still),
+    pose score, detection box and keypoints, ``x``/``y`` normalised and clamped to the frame."""
+    def clamp(v: float) -> float:
+        return round(min(max(float(v), 0.0), 1.0), digits)
+
+    pose = person.pose
+    return {"id": person.id, "score": round(pose.score, digits), "box": [clamp(v) for v in person.box],
+            "keypoints": [{"name": name, "x": clamp(x), "y": clamp(y), "score": round(float(s), digits)}
+                          for name, (x, y), s in zip(KEYPOINT_NAMES, pose.xy.tolist(), pose.scores.tolist())]}

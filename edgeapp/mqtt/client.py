@@ -19,6 +19,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edgeapp.backoff import backoff_delay
+from edgeapp.logs import shorten
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.mqtt.topics import AVAILABLE_OFFLINE, AVAILABLE_ONLINE, AVAILABLE_STOPPED, Topics
 
@@ -218,7 +219,7 @@ class Link:
         try:
             self._callbacks.message(msg.topic, msg.payload)
         except Exception:
-            log.exception("MQTT message handler failed on %s", msg.topic)
+            log.exception("MQTT message handler failed on %s", shorten(msg.topic))
 
     def _say_stopped(self, client: paho.Client) -> None:
         info = client.publish(self._topics.available, AVAILABLE_STOPPED, qos=1, retain=True)

@@ -4,7 +4,9 @@
 Payloads follow Home Assistant's defaults so its switch, number and button entities work
 unchanged: ``ON``/``OFF``, a bare number, ``PRESS``. Any other payload must be JSON of the
 right type (``true``, ``"ON"``, ``2.5``). Everything else is rejected with an error event
-and one log line; a bad command never reaches a handler and never raises out of here.
+and a log line (both bounded in size; the publisher bounds error events to 20 a second and the
+logging setup rate-limits repeated lines); a bad command never reaches a handler and never raises
+out of here.
 """
 
 from __future__ import annotations
@@ -12,18 +14,21 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from edgeapp.events import ErrorEvent
+from edgeapp.logs import shorten
 from edgeapp.mqtt.config import MAX_POSE_RATE
 from edgeapp.mqtt.topics import Topics
 
 log = logging.getLogger(__name__)
 
 MAX_COMMAND_BYTES = 256
+MAX_ECHO_CHARS = 120  # of a bad command's feature, topic or reason in an error event or a log line
 BARE_WORDS = ("ON", "OFF", "PRESS")  # Home Assistant's default payloads, not JSON
 
 
@@ -37,6 +42,7 @@ class Feature:
     parse: Callable[[Any], Any]  # JSON value or bare word -> typed value; raises CommandRejected
     render: Callable[[Any], str]  # typed state -> state payload
     help: str
+    bare_text: bool = False  # a payload that is not JSON is a string (Home Assistant's text/select entities)
 
 
 def _switch(value: Any) -> bool:
@@ -56,6 +62,12 @@ def _rate(value: Any) -> float:
     return float(value)
 
 
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", value):
+        raise CommandRejected(f"expected a name (lower case letters, digits, _), got {_short(value)}")
+    return value
+
+
 def _press(value: Any) -> float:
     if value != "PRESS" and value is not True:
         raise CommandRejected(f"expected PRESS, got {_short(value)}")
@@ -67,6 +79,8 @@ FEATURES: dict[str, Feature] = {f.name: f for f in (
     Feature("classification", _switch, lambda on: "ON" if on else "OFF", "yoga pose classification on or off"),
     Feature("pose_rate", _rate, lambda rate: f"{rate:g}", f"pose events per second, 0..{MAX_POSE_RATE:g}"),
     Feature("snapshot", _press, lambda t: f"{t:.3f}", "take a snapshot now"),
+    Feature("exercise", _name, str, "exercise to count (restarts the count)", bare_text=True),
+    Feature("reps_reset", _press, lambda t: f"{t:.3f}", "restart the rep count"),
 )}
 
 # A handler gets the parsed value and returns the state to publish (None: the value itself).
@@ -137,6 +151,8 @@ class Commands:
         try:
             value = json.loads(text)
         except ValueError as exc:
+            if FEATURES[feature].bare_text:
+                return FEATURES[feature].parse(text)
             raise CommandRejected(f"bad JSON: {exc}") from None
         return FEATURES[feature].parse(value)
 
@@ -146,8 +162,10 @@ class Commands:
         self._publish_state(self._topics.state(feature), payload)
 
     def _reject(self, feature: str, topic: str, payload: bytes, reason: str) -> bool:
+        # Everything echoed is cut short: a topic may be 64 KiB of a stranger's choosing.
         self.rejected += 1
-        message = f"command {feature!r} rejected: {reason}"
+        feature, topic = shorten(feature, MAX_ECHO_CHARS), shorten(topic, MAX_ECHO_CHARS)
+        message = f"command {feature!r} rejected: {shorten(reason, MAX_ECHO_CHARS)}"
         log.warning("%s (topic %s)", message, topic)
         self._report(ErrorEvent(source="command", message=message,
                                 detail={"topic": topic, "feature": feature, "payload": _excerpt(payload)}))

@@ -9,7 +9,9 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeapp.credentials import credential_path, read_secret
 from edgeapp.errors import ConfigError
+from edgeapp.preview.config import is_loopback
 from edgeapp.settings import Problems
 
 MIN_STATS_INTERVAL = 15.0  # as Frigate: more often only adds broker and database load
@@ -25,35 +27,37 @@ def default_device_id() -> str:
 
 @dataclass(frozen=True)
 class MqttConfig:
-    enabled: bool = True
-    host: str = "localhost"
-    port: int = 1883
+    enabled: bool = True  # False: keep the table, send nothing
+    host: str = "localhost"  # the broker
+    port: int = 1883  # the broker's port
     client_id: str | None = None  # None: "edgeapp-<device_id>"
-    topic_prefix: str = "edgeapp"
-    device_id: str = field(default_factory=default_device_id)
-    keepalive: int = 60
-    qos: int = 1
-    username: str | None = None
+    topic_prefix: str = "edgeapp"  # topics are <topic_prefix>/<device_id>/...
+    device_id: str = field(default_factory=default_device_id)  # a topic level and HA id; default: host name
+    keepalive: int = 60  # seconds
+    qos: int = 1  # 0, 1 or 2
+    username: str | None = None  # None: anonymous
     # The password itself is never part of the config (and so never logged or printed):
     # only where to read it from.
-    password_file: str | None = None
-    password_env: str | None = None
+    password_file: str | None = None  # a file holding the broker password
+    password_env: str | None = None  # or the environment variable holding it
+    password_credential: str | None = None  # or a systemd credential (LoadCredential=NAME in the unit)
+    allow_plain_password: bool = False  # a password in clear text to a non-loopback broker is refused without it
     tls: bool = False  # also on when tls_ca is set; without tls_ca the system CAs are used
-    tls_ca: str | None = None
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    tls_check_hostname: bool = True
+    tls_ca: str | None = None  # CA file; None: the system's CAs
+    tls_cert: str | None = None  # client certificate (with tls_key)
+    tls_key: str | None = None  # client key (with tls_cert)
+    tls_check_hostname: bool = True  # check the broker's name against its certificate
     outbox_path: str = ""  # the SQLite outbox; "": outbox.sqlite3 in service.state_dir
-    outbox_max_rows: int = 100_000
-    outbox_max_bytes: int = 64 * 1024 * 1024
-    handoff_queue: int = 1024
-    inflight: int = 20
-    stats_interval: float = 60.0
+    outbox_max_rows: int = 100_000  # beyond this the oldest events are dropped (and counted)
+    outbox_max_bytes: int = 64 * 1024 * 1024  # beyond this the oldest events are dropped (and counted)
+    handoff_queue: int = 1024  # events waiting for the publisher thread; more are dropped, never blocking a frame
+    inflight: int = 20  # messages sent but not yet acknowledged
+    stats_interval: float = 60.0  # seconds between stats events, at least 15
     pose_rate: float = 2.0  # pose events per second at most; 0: only when a person appears or leaves
-    reconnect_min: float = 1.0
-    reconnect_max: float = 60.0
-    discovery: bool = False
-    discovery_prefix: str = "homeassistant"
+    reconnect_min: float = 1.0  # seconds between reconnects, doubling up to reconnect_max
+    reconnect_max: float = 60.0  # seconds
+    discovery: bool = False  # Home Assistant MQTT discovery
+    discovery_prefix: str = "homeassistant"  # Home Assistant's discovery topic prefix
 
     def check(self, problems: Problems) -> None:
         for key, message in self._problems():
@@ -72,10 +76,10 @@ class MqttConfig:
     def password(self, path: str = "mqtt") -> str | None:
         """Read at connect time, so a rotated password file is picked up on the next reconnect."""
         if self.password_file:
-            try:
-                return Path(self.password_file).read_text().strip()
-            except OSError as exc:
-                raise ConfigError(f"{path}.password_file", f"cannot read {self.password_file}: {exc.strerror}") from None
+            return read_secret(self.password_file, f"{path}.password_file")
+        if self.password_credential:
+            key = f"{path}.password_credential"
+            return read_secret(credential_path(self.password_credential, key), key)
         if self.password_env:
             value = os.environ.get(self.password_env)
             if value is None:
@@ -104,10 +108,14 @@ class MqttConfig:
             yield "keepalive", f"must be 5..3600 seconds, got {self.keepalive}"
         if self.qos not in (0, 1, 2):
             yield "qos", f"must be 0, 1 or 2, got {self.qos}"
-        if self.password_file and self.password_env:
-            yield "password_env", "set either password_file or password_env, not both"
-        if (self.password_file or self.password_env) and not self.username:
+        sources = [k for k in ("password_file", "password_env", "password_credential") if getattr(self, k)]
+        if len(sources) > 1:
+            yield sources[1], f"set one of password_file, password_env and password_credential, not {' and '.join(sources)}"
+        if sources and not self.username:
             yield "username", "is required when a password is configured"
+        if sources and not self.use_tls and not is_loopback(self.host) and not self.allow_plain_password:
+            yield "tls", (f"a password would cross the network to {self.host} in clear text: turn TLS on "
+                          "(tls = true or tls_ca), or set allow_plain_password = true if that is really meant")
         for key in ("tls_ca", "tls_cert", "tls_key", "password_file"):
             value = getattr(self, key)
             if value is not None and not Path(value).is_file():

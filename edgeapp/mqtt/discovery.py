@@ -16,6 +16,8 @@ from edgeapp.mqtt.topics import Topics
 
 # "stopped" (a clean shutdown) is as unavailable as "offline" to Home Assistant.
 AVAILABILITY_TEMPLATE = "{{ 'online' if value == 'online' else 'offline' }}"
+# A reset's set_ended still carries the count that was reset; the counter shows 0 from then on.
+REPS = "{{ 0 if value_json.reason == 'reset' else value_json.count }}"
 CURRENT_POSE = "{{ value_json.label if value_json.type != 'ended' else 'none' }}"
 
 
@@ -33,6 +35,9 @@ def discovery_payload(topics: Topics, commands: tuple[str, ...], qos: int = 1) -
                                diagnostic=True, state_class="measurement"),
         f"{node}_backend": _sensor("Backend", topics.event("stats"), "{{ value_json.backend }}", diagnostic=True),
     }
+    if "exercise" in commands:  # the rep counter runs (tasks.reps)
+        components[f"{node}_reps"] = _sensor("Reps", topics.event("rep"), REPS,
+                                             icon="mdi:counter", state_class="total_increasing")
     for feature in commands:
         components[f"{node}_{feature}"] = _command_entity(topics, feature)
     for object_id, component in components.items():
@@ -65,6 +70,9 @@ def _command_entity(topics: Topics, feature: str) -> dict:
     if feature == "pose_rate":
         return {"p": "number", **common, "stat_t": topics.state(feature), "min": 0, "max": MAX_POSE_RATE,
                 "step": 0.5, "unit_of_meas": "Hz", "ent_cat": "config"}
-    if feature == "snapshot":
+    if feature in ("snapshot", "reps_reset"):
         return {"p": "button", **common}
+    if feature == "exercise":
+        return {"p": "text", **common, "stat_t": topics.state(feature), "pattern": "[a-z][a-z0-9_]*",
+                "ent_cat": "config"}
     return {"p": "switch", **common, "stat_t": topics.state(feature), "ent_cat": "config"}

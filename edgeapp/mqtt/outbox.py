@@ -4,23 +4,42 @@ until the broker acknowledges it.
 SQLite in WAL mode. Appends commit with ``synchronous=FULL`` so that an event the
 publisher accepted survives a power cut; deletions after an acknowledgement commit
 with ``NORMAL``, because losing one in a power cut only means the event is sent again
-(delivery is at-least-once anyway) and it halves the fsyncs on an SD card.
+(delivery is at-least-once anyway) and it halves the fsyncs on an SD card. The WAL is
+checkpointed and truncated at an eighth of ``max_bytes`` (at most SQLite's default 4 MB),
+so the files on disk stay near the bound.
 
 ``seq`` is assigned here, in the transaction that stores the event, and the last one
-is kept in ``meta`` so that it is never reused, even once the outbox is empty.
+is kept in ``meta`` and, ahead of use, in the seq mark file beside the database
+(``seqmark``), so that it is never reused: not once the outbox is empty, and not after
+the database was damaged or moved away.
+
+Faults are handled, never passed on as a crash:
+
+* a write that fails (disk full, I/O error) stores nothing of its batch and raises
+  ``StoreError`` with the seq range the batch would have used; those seqs are skipped, so a
+  consumer sees the gap, and the counts stay those of the rows really stored;
+* a damaged database (not a database, scribbled pages or header, missing tables, a directory
+  at the path) is moved aside (kept for inspection) and a new one continues above the seq
+  mark; ``recovered`` says what happened, for the publisher to report.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
+import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeapp.errors import EdgeappError
+from edgeapp.errors import ConfigError, EdgeappError
+from edgeapp.logs import Every
+from edgeapp.mqtt.seqmark import SeqMark
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +53,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('last_seq', 0), ('dropped', 0);
 """
+DAMAGE_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_ERROR"}  # SQLITE_ERROR: tables or columns missing
+RETRY_S = 5.0  # how often an outbox that could not be opened is tried again
+KEEP_DAMAGED = 3  # damaged copies kept for inspection; older ones are removed so they cannot fill the disk
+MAX_WAL_PAGES = 1000  # SQLite's default autocheckpoint
 
 # A draft turns the seq it is given into (topic, payload); it may raise to refuse.
 Draft = Callable[[int], tuple[str, bytes]]
@@ -41,6 +64,19 @@ Draft = Callable[[int], tuple[str, bytes]]
 
 class OutboxError(EdgeappError):
     """The outbox file cannot be opened or is in use."""
+
+
+class StoreError(OutboxError):
+    """A batch could not be written (disk full, I/O error); none of it was stored. Its rows would
+    have had seqs ``first``..``last``: they are skipped, never given to other events."""
+
+    def __init__(self, message: str, first: int, last: int, refused: list[tuple[int, Exception]]):
+        super().__init__(message)
+        self.first, self.last, self.refused = first, last, refused
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
 
 
 @dataclass(frozen=True)
@@ -57,6 +93,20 @@ class AppendResult:
     dropped: int = 0  # oldest rows removed to stay within the bounds
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """The outbox was found missing, empty or damaged at open, and a new one was started."""
+
+    reason: str
+    moved_to: str | None  # where the damaged file now is (None: there was nothing to keep)
+    first_seq: int  # the new outbox's first seq
+
+    @property
+    def message(self) -> str:
+        kept = f"; the damaged file is kept as {self.moved_to}" if self.moved_to else ""
+        return f"{self.reason}{kept}; a new outbox continues at seq {self.first_seq}"
+
+
 class Outbox:
     """Thread-safe: the store thread appends while the send thread peeks and deletes."""
 
@@ -66,21 +116,122 @@ class Outbox:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._lockfile = _exclusive(self.path)
+        self._mark = SeqMark(self.path.with_name(self.path.name + ".seq"))
+        self.recovered: Recovery | None = None
+        self._drop_log = Every()
+        self._db: sqlite3.Connection | None = None
+        self._rows = self._bytes = self._dropped = self._last_seq = 0
+        # A database that cannot be opened for want of space (or an I/O error) is retried; meanwhile
+        # events are lost (counted), with seqs above the mark, so the device starts and reports it.
+        self.unavailable: str | None = None
+        self._retry_at = 0.0
+        self._skipped = False  # seqs were skipped while the database was closed
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-            self._rows, self._bytes = self._db.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
-            self._last_seq = self._meta("last_seq")
-            self._dropped = self._meta("dropped")
-        except sqlite3.DatabaseError as exc:
+            self._open()
+        except _Unavailable as exc:
+            self._closed_for(str(exc))
+        except BaseException:
             self._lockfile.close()
-            raise OutboxError(f"outbox {self.path} is unreadable ({exc}); move it aside to start a new one "
-                              "(seq then restarts at 1)") from None
+            raise
 
-    def _meta(self, key: str) -> int:
-        return self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+    # --- opening, and recovery from damage ---
+    def _open(self) -> None:
+        existed = self.path.exists() and not (self.path.is_file() and self.path.stat().st_size == 0)
+        try:
+            fresh = self._connect()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc, self.path):
+                raise _Unavailable(f"outbox {self.path} cannot be opened: {exc}") from None
+            moved = self._move_aside()
+            try:
+                self._connect()
+            except sqlite3.DatabaseError as again:
+                raise _Unavailable(f"outbox {self.path} was damaged ({exc}) and a new one cannot be made: "
+                                   f"{again}") from None
+            self._continue_above_mark(f"outbox {self.path} was damaged ({exc})", moved)
+            return
+        if fresh and self._mark.reserved:
+            what = "had lost its seq record" if existed else "was missing or empty"
+            self._continue_above_mark(f"outbox {self.path} {what}", None)
+        elif self._last_seq > self._mark.reserved:  # an outbox from before the mark file existed
+            self._mark.cover(self._last_seq)
+
+    def _connect(self) -> bool:
+        """Open and check the database; True if it had no seq record yet (a new file)."""
+        if self.path.is_dir():
+            raise sqlite3.DatabaseError(f"{self.path} is a directory")
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            page = db.execute("PRAGMA page_size").fetchone()[0]
+            wal_pages = max(16, min(MAX_WAL_PAGES, self.max_bytes // 8 // page))
+            db.execute(f"PRAGMA wal_autocheckpoint={wal_pages}")
+            db.execute(f"PRAGMA journal_size_limit={wal_pages * page}")
+            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check found damage")
+            fresh = not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+            db.executescript(SCHEMA)
+            rows, size = db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
+            db.execute("SELECT seq, topic, payload, size FROM outbox LIMIT 0").fetchall()
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            if not {"last_seq", "dropped"} <= meta.keys():
+                raise sqlite3.DatabaseError("meta rows missing")
+        except BaseException:
+            db.close()
+            raise
+        self._db, self._rows, self._bytes = db, rows, size
+        self._last_seq, self._dropped = meta["last_seq"], meta["dropped"]
+        return fresh
+
+    def _move_aside(self) -> str:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        n = 1
+        while os.path.lexists(target):  # damaged twice in one second: keep both
+            target, n = self.path.with_name(f"{self.path.name}.damaged-{stamp}.{n}"), n + 1
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.path}{suffix}")
+            if os.path.lexists(src):
+                try:
+                    os.rename(src, f"{target}{suffix}")
+                except OSError as exc:
+                    raise OutboxError(f"outbox {self.path} is damaged and cannot be moved aside: "
+                                      f"{exc.strerror or exc}") from None
+        kept = [p for p in self.path.parent.glob(f"{self.path.name}.damaged-*") if not p.name.endswith(("-wal", "-shm"))]
+        for old in sorted(kept, key=lambda p: os.lstat(p).st_mtime)[:-KEEP_DAMAGED]:
+            for suffix in ("", "-wal", "-shm"):
+                _remove(Path(f"{old}{suffix}"))
+        return str(target)
+
+    def _continue_above_mark(self, reason: str, moved_to: str | None) -> None:
+        """A new (or reset) outbox: its seq goes on above everything the mark may have handed out."""
+        start = self._mark.reserved
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (start,))
+        self._last_seq = start
+        self.recovered = Recovery(reason, moved_to, start + 1)
+        log.error("%s", self.recovered.message)
+
+    def _closed_for(self, why: str) -> None:
+        self.unavailable = why
+        self._retry_at = time.monotonic() + RETRY_S
+        self._last_seq = max(self._last_seq, self._mark.reserved)  # a loss meanwhile skips seqs above any used
+        log.error("%s; events are counted as lost until it opens (tried again every %g s)", why, RETRY_S)
+
+    def _reopened(self) -> bool:
+        """Under the lock, while unavailable: try the database again (once per RETRY_S)."""
+        if time.monotonic() < self._retry_at:
+            return False
+        self._retry_at = time.monotonic() + RETRY_S
+        skipped_to = self._last_seq
+        try:
+            self._open()
+        except _Unavailable as exc:
+            self.unavailable = str(exc)
+            return False
+        self._last_seq = max(self._last_seq, skipped_to if self._skipped else 0)
+        self.unavailable = None
+        log.warning("outbox %s opens again", self.path)
+        return True
 
     # --- properties read by stats: plain ints, no query ---
     @property
@@ -100,93 +251,172 @@ class Outbox:
     def last_seq(self) -> int:
         return self._last_seq
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No writer runs inside: for audits that compare the counts with the file."""
+        with self._lock:
+            yield
+
     def append(self, drafts: Sequence[Draft]) -> AppendResult:
         """Store a batch in one durable transaction (one fsync for the batch)."""
         result = AppendResult()
         with self._lock:
+            if self._db is None:
+                self._reopened()  # the seqs below count on from the database if it opens, else from the skip
             seq, added, added_bytes = self._last_seq, [], 0
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("BEGIN IMMEDIATE")
+            for i, draft in enumerate(drafts):
+                try:
+                    topic, payload = draft(seq + 1)
+                except Exception as exc:  # a producer's bad event must not lose the others
+                    result.refused.append((i, exc))
+                    continue
+                seq += 1
+                added.append((seq, topic, payload, len(payload)))
+                added_bytes += len(payload)
+            if not added:
+                return result
+            if self._db is None:
+                first, self._last_seq, self._skipped = self._last_seq + 1, seq, True
+                raise StoreError(f"{self.unavailable}: {len(added)} events not stored", first, seq, result.refused)
             try:
-                for i, draft in enumerate(drafts):
-                    try:
-                        topic, payload = draft(seq + 1)
-                    except Exception as exc:  # a producer's bad event must not lose the others
-                        result.refused.append((i, exc))
-                        continue
-                    seq += 1
-                    added.append((seq, topic, payload, len(payload)))
-                    added_bytes += len(payload)
+                self._mark.cover(seq)  # before the seqs exist anywhere
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", added)
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
-                self._rows += len(added)
-                self._bytes += added_bytes
-                result.dropped = self._drop_oldest()
+                dropped, freed = self._drop_oldest(self._rows + len(added), self._bytes + added_bytes)
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._rows, self._bytes = self._db.execute(
-                    "SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
-                raise
+            except (sqlite3.Error, OSError) as exc:
+                self._abandon()
+                first, self._last_seq = self._last_seq + 1, seq  # skipped: a consumer sees the gap
+                raise StoreError(f"outbox {self.path} could not store {len(added)} events: {_why(exc)}",
+                                 first, seq, result.refused) from None
+            self._skipped = False
+            self._rows += len(added) - dropped
+            self._bytes += added_bytes - freed
             self._last_seq = seq
-            self._dropped += result.dropped
+            self._dropped += dropped
+            result.dropped = dropped
             result.seqs = [row[0] for row in added]
+        due = self._drop_log.add(result.dropped) if result.dropped else None
+        if due:
+            log.warning("outbox full (%d rows / %d bytes max): dropped the %d oldest events (one line a minute at "
+                        "most; the count is since the last one)", self.max_rows, self.max_bytes, due)
         return result
 
-    def _drop_oldest(self) -> int:
-        """Inside the append transaction: remove the oldest rows until within both bounds."""
-        if self._rows <= self.max_rows and self._bytes <= self.max_bytes:
-            return 0
-        excess_rows, excess_bytes = self._rows - self.max_rows, self._bytes - self.max_bytes
+    def give_back(self, seq: int) -> None:
+        """The last seq of a failed write may be used again if nothing was stored since: it was never
+        stored nor seen anywhere (the publisher's gap notice, which must not widen the gap it reports)."""
+        with self._lock:
+            if self._last_seq == seq:
+                self._last_seq -= 1
+
+    def _abandon(self) -> None:
+        """After a failed write: end the transaction (SQLite may have ended it already), make the
+        counts those of the file again, and give a full disk back what the WAL holds."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._rows, self._bytes = self._db.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            log.debug("outbox %s: cleanup after a failed write: %s", self.path, exc)
+
+    def _drop_oldest(self, rows: int, size: int) -> tuple[int, int]:
+        """Inside the append transaction: remove the oldest rows until within both bounds.
+        ``rows``/``size`` are the counts including the batch; returns (rows, bytes) removed."""
+        if rows <= self.max_rows and size <= self.max_bytes:
+            return 0, 0
+        excess_rows, excess_bytes = rows - self.max_rows, size - self.max_bytes
         n, freed, last = 0, 0, None
-        for seq, size in self._db.execute("SELECT seq, size FROM outbox ORDER BY seq"):
+        for seq, row_size in self._db.execute("SELECT seq, size FROM outbox ORDER BY seq"):
             if n >= excess_rows and freed >= excess_bytes:
                 break
-            n, freed, last = n + 1, freed + size, seq
+            n, freed, last = n + 1, freed + row_size, seq
         self._db.execute("DELETE FROM outbox WHERE seq <= ?", (last,))
         self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (n,))
-        self._rows -= n
-        self._bytes -= freed
-        log.warning("outbox full (%d rows / %d bytes max): dropped the %d oldest events up to seq %d",
-                    self.max_rows, self.max_bytes, n, last)
-        return n
+        return n, freed
 
     def peek(self, after_seq: int, limit: int) -> list[Message]:
         """The oldest ``limit`` messages with a seq above ``after_seq``, in seq order."""
         with self._lock:
+            if self._db is None:
+                return []
             rows = self._db.execute("SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
                                     (after_seq, limit)).fetchall()
         return [Message(seq, topic, bytes(payload)) for seq, topic, payload in rows]
 
     def delete(self, seqs: Iterable[int]) -> int:
-        """Forget acknowledged messages. Seqs already dropped are ignored."""
+        """Forget acknowledged messages. Seqs already dropped are ignored. Raises ``OutboxError``
+        when the deletion cannot be written (a full disk): the rows stay, and may be sent again."""
         seqs = list(seqs)
         if not seqs:
             return 0
         with self._lock:
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("BEGIN IMMEDIATE")
-            n, freed = 0, 0
-            for seq in seqs:
-                row = self._db.execute("DELETE FROM outbox WHERE seq = ? RETURNING size", (seq,)).fetchone()
-                if row:
-                    n, freed = n + 1, freed + row[0]
-            self._db.execute("COMMIT")
+            if self._db is None:
+                return 0
+            try:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("BEGIN IMMEDIATE")
+                n, freed = 0, 0
+                for seq in seqs:
+                    row = self._db.execute("DELETE FROM outbox WHERE seq = ? RETURNING size", (seq,)).fetchone()
+                    if row:
+                        n, freed = n + 1, freed + row[0]
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._abandon()
+                raise OutboxError(f"outbox {self.path} could not forget {len(seqs)} delivered events: "
+                                  f"{_why(exc)}") from None
             self._rows -= n
             self._bytes -= freed
         return n
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
             self._lockfile.close()
+
+
+class _Unavailable(OutboxError):
+    """The database cannot be opened now (a full disk, an I/O error): retried, not fatal."""
+
+
+def _why(exc: Exception) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _is_damage(exc: sqlite3.DatabaseError, path: Path) -> bool:
+    """Damage is what a new file cures; a full disk, a permission or a lock is not."""
+    return path.is_dir() or getattr(exc, "sqlite_errorname", "SQLITE_CORRUPT") in DAMAGE_CODES
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            import shutil
+
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            path.unlink()
+    except OSError:
+        pass
 
 
 def _exclusive(path: Path):
     """Two publishers on one outbox would reuse seqs: refuse, naming the file. The kernel
     drops the lock when the holder dies, so a kill -9 never leaves it stale."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path.with_name(path.name + ".lock"), "a")
+    lock = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock, "a")
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):  # the disk, not the setup: a restart may cure it
+            raise OutboxError(f"cannot use {lock}: {exc.strerror or exc}") from None
+        # The state directory is the operator's to set up: a config-class problem, not a restart.
+        raise ConfigError("mqtt.outbox_path", f"cannot use {lock}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

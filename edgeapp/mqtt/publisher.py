@@ -27,8 +27,9 @@ from edgeapp.mqtt.client import Link, LinkCallbacks
 from edgeapp.mqtt.commands import Commands
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.mqtt.discovery import discovery_message
-from edgeapp.mqtt.outbox import Outbox
-from edgeapp.mqtt.ratelimit import PoseRateLimiter
+from edgeapp.logs import Every, shorten
+from edgeapp.mqtt.outbox import Outbox, OutboxError, StoreError
+from edgeapp.mqtt.ratelimit import EventBudget, PoseRateLimiter
 from edgeapp.mqtt.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ STORE_BATCH = 256  # events per outbox transaction at most
 # per frame's events spares the SD card and the CPU the models need. A flush does not wait.
 STORE_LINGER_S = 0.05
 POLL_S = 0.5  # how often idle threads look at their stop flags
+# Error events (a rejected command, an event that could not be encoded) in any one second at most: a
+# storm of bad commands must not crowd the outbox nor the fleet's dashboards. The rest are counted.
+ERROR_EVENTS_PER_S = 20
 _STOP = object()
 
 
@@ -54,7 +58,10 @@ class MqttStats:
     handoff_dropped: int  # publish() found the queue full (since start)
     pose_rate_limited: int  # pose events thinned by pose_rate (by design, not a loss)
     encode_errors: int  # events that could not be made into JSON
-    store_errors: int  # batches the outbox could not write (disk full...)
+    store_errors: int  # outbox writes that failed (disk full...), each losing its whole batch
+    lost: int  # events that could not be stored, one by one (since start); their seqs are a gap
+    store_failing: bool  # the last outbox write failed: events are being lost now
+    errors_suppressed: int  # error events held back by the budget of ERROR_EVENTS_PER_S (since start)
     commands_accepted: int
     commands_rejected: int
 
@@ -88,6 +95,12 @@ class Publisher:
         self._sent_all = threading.Condition()
         self._tally = threading.Lock()
         self._handoff_dropped = self._pose_rate_limited = self._encode_errors = self._store_errors = 0
+        self._lost = self._errors_suppressed = 0
+        self._store_failing = self.outbox.unavailable is not None
+        self._gap: tuple[int, int, int, str] | None = None  # (first seq, last seq, events, why) not yet told
+        self._store_log, self._stored_again_log, self._delete_log = Every(), Every(), Every()
+        self._undeleted: list[int] = []  # acknowledged, but the deletion could not be written yet
+        self._error_budget = EventBudget(ERROR_EVENTS_PER_S, clock=time.time)  # events carry wall-clock ts
         self._delivered = 0
         self._started = time.monotonic()
         self._next_stats = self._started + config.stats_interval
@@ -106,6 +119,10 @@ class Publisher:
         self._link.start()
         if self.outbox.depth:
             log.info("outbox %s holds %d events from before; they go first", self.outbox.path, self.outbox.depth)
+        recovered = self.outbox.recovered
+        if recovered is not None:
+            self.publish(ErrorEvent(source="outbox", message=recovered.message,
+                                    detail={"moved_to": recovered.moved_to, "first_seq": recovered.first_seq}))
         return self
 
     def publish(self, event: Event) -> bool:
@@ -115,10 +132,18 @@ class Publisher:
             raise TypeError(f"publish() takes an edgeapp.events.Event, got {type(event).__name__}")
         if self._closed:
             return False
-        if isinstance(event, PoseEvent) and not self._limiter.allow(event.person):
+        if isinstance(event, PoseEvent) and not self._limiter.allow(event.person, event.person_id):
             with self._tally:
                 self._pose_rate_limited += 1
             return False
+        if isinstance(event, ErrorEvent):
+            allowed, held_back = self._error_budget.take(event.ts)
+            if not allowed:
+                with self._tally:
+                    self._errors_suppressed += 1
+                return False
+            if held_back:  # the first error after a storm says how many were not sent
+                event = replace(event, detail={**event.detail, "suppressed_before": held_back})
         try:
             self._queue.put_nowait(event)
         except queue.Full:
@@ -146,7 +171,8 @@ class Publisher:
             last_seq=self.outbox.last_seq, delivered=self._delivered, outbox_depth=self.outbox.depth,
             outbox_bytes=self.outbox.size_bytes, outbox_dropped=self.outbox.dropped,
             handoff_dropped=self._handoff_dropped, pose_rate_limited=self._pose_rate_limited,
-            encode_errors=self._encode_errors, store_errors=self._store_errors,
+            encode_errors=self._encode_errors, store_errors=self._store_errors, lost=self._lost,
+            store_failing=self._store_failing, errors_suppressed=self._errors_suppressed,
             commands_accepted=self.commands.accepted, commands_rejected=self.commands.rejected)
 
     def wait_connected(self, timeout: float) -> bool:
@@ -245,16 +271,51 @@ class Publisher:
         return events, markers, False
 
     def _store(self, events: list[Event]) -> None:
+        # A gap notice goes last: if this write fails too, its seq alone is given back, so a gap
+        # holds exactly the seqs of the lost events.
+        batch = events + ([self._gap_notice()] if self._gap else [])
         try:
-            result = self.outbox.append([lambda seq, e=e: self._render(e, seq) for e in events])
-        except Exception:
+            result = self.outbox.append([lambda seq, e=e: self._render(e, seq) for e in batch])
+        except StoreError as exc:
+            notice = len(batch) > len(events) and not any(i == len(events) for i, _ in exc.refused)
+            if notice:
+                self.outbox.give_back(exc.last)
+            self._store_failed(exc, lost=exc.count - notice)
+            return
+        except Exception:  # a bug, not the disk: keep the thread alive, lose (and count) this batch
             log.exception("outbox %s could not store %d events", self.outbox.path, len(events))
             with self._tally:
                 self._store_errors += 1
+                self._lost += len(events)
             return
+        if self._store_failing and self._stored_again_log.add() is not None:
+            log.warning("outbox %s stores again (a nearly full disk may take some writes and refuse others; "
+                        "%d events lost since start)", self.outbox.path, self._lost)
+        self._store_failing, self._gap = False, None
         self._wake.set()
         if result.refused:
-            self._refused([(events[i], exc) for i, exc in result.refused])
+            self._refused([(batch[i], exc) for i, exc in result.refused])
+
+    def _store_failed(self, exc: StoreError, lost: int) -> None:
+        """A write failed (disk full): count the events it held, remember their seqs for the gap
+        notice that the next successful write stores first, and say so once a minute at most."""
+        with self._tally:
+            self._store_errors += 1
+            self._lost += lost
+            self._encode_errors += len(exc.refused)
+        first, _, before, _ = self._gap or (exc.first, 0, 0, "")
+        self._gap = (first, exc.first + lost - 1, before + lost, str(exc).rpartition(": ")[2])
+        self._store_failing = True
+        due = self._store_log.add(lost)
+        if due is not None:
+            log.error("%s; %d events lost since the last such line (their seqs are skipped; counted in stats "
+                      "as lost)", exc, due)
+
+    def _gap_notice(self) -> ErrorEvent:
+        first, last, lost, why = self._gap  # type: ignore[misc]
+        return ErrorEvent(source="outbox", message=f"{lost} events could not be stored ({why}); "
+                                                   f"seq {first}..{last} will never arrive",
+                          detail={"lost": lost, "first_seq": first, "last_seq": last, "reason": why})
 
     def _render(self, event: Event, seq: int) -> tuple[str, bytes]:
         if isinstance(event, StatsEvent) and event.mqtt is None:
@@ -266,10 +327,18 @@ class Publisher:
             self._encode_errors += len(failures)
         errors = []
         for event, exc in failures:
-            log.error("%s event could not be encoded: %s", event.kind, exc)
-            errors.append(ErrorEvent(source="publisher", message=f"{event.kind} event could not be encoded: {exc}",
-                                     detail={"event": event.kind}))
-        self.outbox.append([lambda seq, e=e: self._render(e, seq) for e in errors])
+            log.error("%s event could not be encoded: %s", event.kind, shorten(str(exc)))
+            error = ErrorEvent(source="publisher", message=f"{event.kind} event could not be encoded: "
+                               f"{shorten(str(exc))}", detail={"event": event.kind})
+            if self._error_budget.take(error.ts)[0]:
+                errors.append(error)
+            else:
+                with self._tally:
+                    self._errors_suppressed += 1
+        try:
+            self.outbox.append([lambda seq, e=e: self._render(e, seq) for e in errors])
+        except StoreError as exc:
+            self._store_failed(exc, lost=exc.count)
 
     def _stats_event(self) -> StatsEvent:
         if self.stats_source is not None:
@@ -310,9 +379,16 @@ class Publisher:
             gen, mid = self._acks.popleft()
             if gen == self._generation and mid in self._inflight:
                 done.append(self._inflight.pop(mid))
+        done, self._undeleted = self._undeleted + done, []
         if not done:
             return
-        self.outbox.delete(done)
+        try:
+            self.outbox.delete(done)
+        except OutboxError as exc:  # a full disk: the rows stay (and may be sent again); retried next turn
+            self._undeleted = done
+            if self._delete_log.add(len(done)) is not None:
+                log.error("%s", exc)
+            return
         self._delivered += len(done)
         self._wake.set()  # room in the window again
         with self._sent_all:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Literal
 
 from edgeapp.pantilt.pid import AxisConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
 from edgeapp.settings import Problems
+
+
+RigName = Literal[(NO_RIG, *RIGS)]  # type: ignore[valid-type]  # the registered rig types, or none
 
 
 def _tilt_default() -> AxisConfig:
@@ -18,15 +22,15 @@ def _tilt_default() -> AxisConfig:
 class PanTiltControl:
     """``[pantilt]`` without the rig sub-tables (those come from the registry, below)."""
 
-    rig: str = NO_RIG  # one of edgeapp.pantilt.rigs.RIGS (servo, hat, sim), or "none"
+    rig: RigName = NO_RIG  # one of edgeapp.pantilt.rigs.RIGS (sim, servo, hat), or "none"
     pan: AxisConfig = field(default_factory=AxisConfig)
     tilt: AxisConfig = field(default_factory=_tilt_default)  # a narrower view and range than pan's
     hold_s: float = 2.0  # after the target is lost, hold still this long before going home
     home_speed: float = 30.0  # degrees per second on the way home
     scan: bool = False  # once home with no target, sweep pan slowly between scan_min and scan_max
-    scan_min: float = -45.0
-    scan_max: float = 45.0
-    scan_speed: float = 10.0
+    scan_min: float = -45.0  # degrees of pan
+    scan_max: float = 45.0  # degrees of pan
+    scan_speed: float = 10.0  # degrees per second while scanning
     runaway_steps: int = 3  # consecutive corrections with a growing error that mean runaway
     runaway_ratio: float = 0.5  # ... each growing by at least this fraction of what the rig turned
     runaway_min_growth: float = 0.05  # ... and by this fraction of the frame in all
@@ -34,8 +38,6 @@ class PanTiltControl:
     idle_release_s: float = 0.0  # stop driving the servos after this long without a move (0: never)
 
     def check(self, problems: Problems) -> None:
-        problems.require(self.rig == NO_RIG or self.rig in RIGS, "rig",
-                         f"must be one of {', '.join((NO_RIG, *RIGS))}, got {self.rig!r}")
         problems.require(self.hold_s >= 0.0, "hold_s", f"must not be negative, got {self.hold_s}")
         for name in ("home_speed", "scan_speed", "rate_hz"):
             problems.require(getattr(self, name) > 0.0, name, f"must be positive, got {getattr(self, name)}")
@@ -53,7 +55,8 @@ class PanTiltControl:
             for name in ("pan", "tilt"):
                 axis = getattr(self, name)
                 # An angle the actuator refuses would be dropped with an ERROR on every tracking frame.
-                problems.require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi), f"{name}.min_angle",
+                problems.require(not axis.enabled or (lo <= axis.min_angle and axis.max_angle <= hi),
+                                 f"{name}.min_angle",
                                  f"{name}'s {axis.min_angle}..{axis.max_angle} must lie within the {self.rig} rig's "
                                  f"{lo}..{hi}")
 

@@ -27,13 +27,13 @@ HAT_RANGE = (-90.0, 90.0)  # the library's own angle range
 class HatConfig:
     """``[pantilt.hat]``."""
 
-    i2c_bus: int = 1
-    address: int = 0x15
+    i2c_bus: int = 1  # /dev/i2c-N
+    address: int = 0x15  # the HAT's I2C address
     pan_channel: int = 1  # the HAT's servo 1 pans in Pimoroni's kit; 2 if the servos are wired the other way
     pan_pulse_min_us: int = 575  # the library's defaults
-    pan_pulse_max_us: int = 2325
-    tilt_pulse_min_us: int = 575
-    tilt_pulse_max_us: int = 2325
+    pan_pulse_max_us: int = 2325  # the library's defaults
+    tilt_pulse_min_us: int = 575  # the library's defaults
+    tilt_pulse_max_us: int = 2325  # the library's defaults
 
 
     def check(self, problems: Problems) -> None:
@@ -121,6 +121,7 @@ class HatActuator:
                      "tilt": self.hat.servo_two if pan_ch == 1 else self.hat.servo_one}
         self._channel = {"pan": pan_ch, "tilt": tilt_ch}
         self.failed_writes = 0
+        self.closed = False
 
     @property
     def i2c_errors(self) -> int:
@@ -146,6 +147,9 @@ class HatActuator:
             self.hat.servo_enable(channel, False)
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         # The library registers an exit hook that writes to the bus; the rig has already
         # released the servos, and the bus may be gone by then.
         atexit.unregister(self.hat._atexit)

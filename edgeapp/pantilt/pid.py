@@ -35,16 +35,16 @@ MAX_DT_S = 0.25
 class AxisConfig:
     """``[pantilt.pan]`` / ``[pantilt.tilt]``. Angles in degrees; positive pan looks right, positive tilt looks down."""
 
-    enabled: bool = True
+    enabled: bool = True  # False: this axis never moves
     kp: float = 0.5  # fraction of the observed angular offset corrected per observation
     ki: float = 0.0  # per second
     kd: float = 0.0  # seconds
     integral_limit: float = 5.0  # degrees: the most the integral term may add to one step
     dead_band: float = 0.02  # fraction of the frame around the centre where the axis does not move
     slew_rate: float = 90.0  # degrees per second: the fastest the commanded angle may move while tracking
-    min_angle: float = -80.0
-    max_angle: float = 80.0
-    home: float = 0.0
+    min_angle: float = -80.0  # soft limit, within the rig's own range
+    max_angle: float = 80.0  # soft limit
+    home: float = 0.0  # where the axis rests
     invert: bool = False  # the servo turns the other way from this convention
     fov_deg: float = 62.2  # the camera's field of view along this axis (Pi camera v2: 62.2 x 48.8)
 

@@ -1,12 +1,12 @@
 """The one thread that owns the bus.
 
 An actuator (:mod:`edgeapp.pantilt.actuator`) is three calls: ``write(pan,
-tilt)``, ``release()`` and ``close()``. Only the :class:`Rig`'s thread ever calls them, so an I2C bus or a PWM chip never sees
-two writers; the frame loop only leaves the latest setpoint with
-:meth:`Rig.command`, which never blocks and never raises on a bad value. Writes
-are coalesced and rate-limited (the peer wrote in a loop with no sleep and
-crashed the I2C bus); a failed write is counted and retried on the next tick,
-never fatal.
+tilt)``, ``release()`` and ``close()``. Only the :class:`Rig`'s thread ever
+calls them, so an I2C bus or a PWM chip never sees two writers; the frame
+loop only leaves the latest setpoint with :meth:`Rig.command`, which never
+blocks and never raises on a bad value. Writes are coalesced and rate-limited
+(the peer wrote in a loop with no sleep and crashed the I2C bus); a failed
+write is counted and retried on the next tick, never fatal.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class Rig:
         self._released = True
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._closed = False
 
     # -- any thread --------------------------------------------------------------
     def command(self, pan: float | None, tilt: float | None) -> bool:
@@ -84,7 +85,11 @@ class Rig:
 
     def stop(self, home: tuple[float | None, float | None] | None = None, release: bool = True,
              timeout: float = 2.0) -> None:
-        """Stop the owner thread; write ``home`` first if given, then release the servos and close."""
+        """Stop the owner thread; write ``home`` first if given, then release the servos and close.
+        Only the first call acts: the actuator is closed after it."""
+        if self._closed:
+            return
+        self._closed = True
         if home is not None:
             self.command(*home)
         if self._thread is not None:
@@ -104,6 +109,16 @@ class Rig:
             log.warning("%s: release failed: %s", self.actuator.name, exc)
         finally:
             self.actuator.close()
+
+    def close(self) -> None:
+        """:meth:`stop` without a home position (the rig stays where it is, released)."""
+        self.stop()
+
+    def __enter__(self) -> Rig:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- the owner thread --------------------------------------------------------
     def flush(self) -> None:

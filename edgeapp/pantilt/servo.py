@@ -22,12 +22,12 @@ class ServoConfig:
     """``[pantilt.servo]``: two servos on GPIO pins (BCM numbers)."""
 
     pin_factory: str = ""  # "" = gpiozero's default (lgpio, then rpigpio, pigpio, native); "mock" for a dry run
-    pan_pin: int = 17
-    tilt_pin: int = 18
+    pan_pin: int = 17  # BCM GPIO number
+    tilt_pin: int = 18  # BCM GPIO number
     min_angle: float = -90.0  # the servo's own range, which min/max_pulse_us map onto
-    max_angle: float = 90.0
-    min_pulse_us: float = 500.0
-    max_pulse_us: float = 2500.0
+    max_angle: float = 90.0  # (see min_angle)
+    min_pulse_us: float = 500.0  # the pulse at min_angle
+    max_pulse_us: float = 2500.0  # the pulse at max_angle
     frame_us: float = 20000.0  # 50 Hz, what analogue hobby servos expect
 
 
@@ -35,7 +35,8 @@ class ServoConfig:
         problems.require(self.pin_factory in PIN_FACTORIES, "pin_factory",
                          f"must be one of {', '.join(repr(p) for p in PIN_FACTORIES)}, got {self.pin_factory!r}")
         for name in ("pan_pin", "tilt_pin"):
-            problems.require(0 <= getattr(self, name) <= 27, name, f"must be a BCM GPIO number 0..27, got {getattr(self, name)}")
+            problems.require(0 <= getattr(self, name) <= 27, name,
+                             f"must be a BCM GPIO number 0..27, got {getattr(self, name)}")
         problems.require(self.pan_pin != self.tilt_pin, "tilt_pin", f"must differ from pan_pin ({self.pan_pin})")
         problems.require(self.min_angle < self.max_angle, "min_angle", "must be below max_angle")
         problems.require(0 < self.min_pulse_us < self.max_pulse_us < self.frame_us, "min_pulse_us",
@@ -109,11 +110,13 @@ class ServoActuator:
             servo.close()
         self.servos = {}
         if self._own_factory and self.pin_factory is not None:
+            self._own_factory = False  # closed once; a second close() has nothing left to do
             self.pin_factory.close()
 
 
 def _open(config, devices: Devices) -> ServoActuator:
-    return ServoActuator(config.servo, pan=config.pan.enabled, tilt=config.tilt.enabled, pin_factory=devices.pin_factory)
+    return ServoActuator(config.servo, pan=config.pan.enabled, tilt=config.tilt.enabled,
+                         pin_factory=devices.pin_factory)
 
 
 RIG = RigType("servo", ServoConfig, lambda c: (c.min_angle, c.max_angle), _open)

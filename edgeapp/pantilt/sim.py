@@ -23,8 +23,8 @@ class SimRigConfig:
     """``[pantilt.sim]``."""
 
     servo_speed: float = 300.0  # degrees per second (a hobby servo: about 60 degrees in 0.2 s)
-    min_angle: float = -90.0
-    max_angle: float = 90.0
+    min_angle: float = -90.0  # the simulated servos' range
+    max_angle: float = 90.0  # the simulated servos' range
 
 
     def check(self, problems: Problems) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 from edgeapp.errors import ModelError
 from edgeapp.pose.crop import CropRegion, determine_crop_region, init_crop_region
 from edgeapp.pose.keypoint import Pose
-from edgeapp.runtime.model import Model, write_window
+from edgeapp.runtime.model import Model, blank_outside, write_window
 from edgeapp.window import InputWindow, to_frame_normalised
 
 STILL_IMAGE_PASSES = 3
@@ -71,9 +71,12 @@ class MoveNet:
             pose = self.estimate(frame)
         return pose
 
-    def estimate_in(self, frame: np.ndarray, window: InputWindow) -> Pose:
-        """Run once on one window of the frame, keypoints mapped back to the whole frame."""
+    def estimate_in(self, frame: np.ndarray, window: InputWindow, keep: InputWindow | None = None) -> Pose:
+        """Run once on one window of the frame, keypoints mapped back to the whole frame. With
+        ``keep``, the model sees only that part of the window (one person among several)."""
         write_window(self.model, frame, window)
+        if keep is not None:
+            blank_outside(self.model, window, keep)
         self.model.invoke()
         raw = self.model.output(0)[0, 0]  # [17, (y, x, score)], normalised to the window
         h, w = frame.shape[:2]

@@ -8,10 +8,13 @@ global default registry would make two pipelines in one process collide.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+
+if TYPE_CHECKING:
+    from edgeapp.preview.state import PipelineView
 
 PREFIX = "edgeapp"
 
@@ -20,7 +23,7 @@ class PipelineCollector:
     """``pipeline``: a ``Pipeline``; ``mqtt_stats``: the publisher's ``stats`` (None without MQTT);
     ``preview``: a callable giving the preview's own ``{"viewers", "frames_rendered", "render_cpu_s"}``."""
 
-    def __init__(self, pipeline, mqtt_stats: Callable | None = None, preview: Callable[[], dict] | None = None):
+    def __init__(self, pipeline: PipelineView, mqtt_stats: Callable | None = None, preview: Callable[[], dict] | None = None):
         self.pipeline = pipeline
         self.mqtt_stats = mqtt_stats
         self.preview = preview
@@ -64,6 +67,13 @@ class PipelineCollector:
             yield _counter("mqtt_handoff_dropped", "Events dropped because the publisher's queue was full",
                            m.handoff_dropped)
             yield _counter("mqtt_delivered", "Events acknowledged by the broker", m.delivered)
+            yield _counter("mqtt_lost", "Events the outbox could not store (disk full...); their seqs are a gap",
+                           m.lost)
+            yield _counter("mqtt_store_errors", "Outbox writes that failed", m.store_errors)
+            yield _gauge("mqtt_store_failing", "1 while the outbox cannot store events", int(m.store_failing))
+            yield _counter("mqtt_encode_errors", "Events that could not be encoded", m.encode_errors)
+            yield _counter("mqtt_errors_suppressed", "Error events held back by the 20-a-second budget",
+                           m.errors_suppressed)
         if self.preview is not None:
             p = self.preview()
             yield _gauge("preview_viewers", "Connected /stream.mjpg viewers", p["viewers"])

@@ -8,12 +8,12 @@ No function here keeps state between calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import cv2
 import numpy as np
 
+from edgeapp.detect.detection import Detection
 from edgeapp.pose.keypoint import BodyPart as P
 
 # COCO keypoint pairs joined in the skeleton, coloured by side as in the MoveNet sample.
@@ -36,30 +36,6 @@ TARGET = (0, 0, 255)
 TEXT = (255, 255, 255)
 PANEL = (0, 0, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-@dataclass(frozen=True)
-class Box:
-    """A detection as drawn: whatever the detection stage hands over, normalised."""
-
-    label: str
-    score: float
-    box: tuple[float, float, float, float]  # (xmin, ymin, xmax, ymax), normalised to the frame
-    id: int | None = None
-
-
-def as_box(obj: Any) -> Box | None:
-    """A ``Box`` from a detection or track object or a dict with ``label``, ``score``, ``box``
-    and an optional ``id``; None for anything without a usable box."""
-    get = obj.get if isinstance(obj, Mapping) else (lambda k, d=None: getattr(obj, k, d))
-    box = get("box")
-    try:
-        x0, y0, x1, y1 = (float(v) for v in box)
-    except (TypeError, ValueError):
-        return None
-    ident = get("id", get("track_id"))
-    return Box(str(get("label", "") or ""), float(get("score", 0.0) or 0.0), (x0, y0, x1, y1),
-               int(ident) if isinstance(ident, (int, np.integer)) and not isinstance(ident, bool) else None)
 
 
 def _scale(image: np.ndarray) -> float:
@@ -87,33 +63,40 @@ def draw_skeleton(image: np.ndarray, xy: np.ndarray, scores: np.ndarray,
     return image
 
 
-def draw_detections(image: np.ndarray, detections: Iterable[Any], target: Any = None) -> np.ndarray:
-    """Boxes with label and score; the target (a detection/track, a dict, or a track id) in red with a
-    cross at its centre, so staff can see what a pan/tilt rig follows."""
+def draw_people(image: np.ndarray, people: Iterable[Any], threshold: float = KEYPOINT_THRESHOLD) -> np.ndarray:
+    """Every person's skeleton, each labelled with their track id above the head (``people``: objects
+    with ``id`` and ``pose``, as the pipeline's ``PersonPose``)."""
+    for person in people:
+        pose = person.pose
+        draw_skeleton(image, pose.xy, pose.scores, threshold)
+        if person.id is not None:
+            x0, y0, x1, _ = pose.box
+            _label(image, f"#{person.id}", _pixel(image, (x0 + x1) / 2, y0), PANEL)
+    return image
+
+
+def draw_detections(image: np.ndarray, detections: Iterable[Detection], target: int | None = None) -> np.ndarray:
+    """Boxes with label and score; the target (a track id) in red with a cross at its centre, so
+    staff can see what a pan/tilt rig follows."""
     s = _scale(image)
-    boxes = [b for b in (as_box(d) for d in detections or ()) if b is not None]
     target_box = None
-    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        target_box = next((b for b in boxes if b.id == int(target)), None)
-    elif target is not None:
-        target_box = as_box(target)
-    for b in boxes:
-        if target_box is not None and b.box == target_box.box:
-            continue  # drawn below, on top
-        _box(image, b, BOX, max(1, int(round(2 * s))))
+    for d in detections or ():
+        if target is not None and d.id == target:
+            target_box = d  # drawn below, on top
+        else:
+            _box(image, d, BOX, max(1, int(round(2 * s))))
     if target_box is not None:
         _box(image, target_box, TARGET, max(2, int(round(4 * s))))
-        x0, y0, x1, y1 = target_box.box
-        cx, cy = _pixel(image, (x0 + x1) / 2, (y0 + y1) / 2)
+        cx, cy = _pixel(image, *target_box.box.center)
         arm = int(round(12 * s))
         cv2.line(image, (cx - arm, cy), (cx + arm, cy), TARGET, max(1, int(round(2 * s))), cv2.LINE_AA)
         cv2.line(image, (cx, cy - arm), (cx, cy + arm), TARGET, max(1, int(round(2 * s))), cv2.LINE_AA)
     return image
 
 
-def _box(image: np.ndarray, b: Box, colour: tuple[int, int, int], thickness: int) -> None:
-    p0 = _pixel(image, b.box[0], b.box[1])
-    p1 = _pixel(image, b.box[2], b.box[3])
+def _box(image: np.ndarray, b: Detection, colour: tuple[int, int, int], thickness: int) -> None:
+    p0 = _pixel(image, b.box.xmin, b.box.ymin)
+    p1 = _pixel(image, b.box.xmax, b.box.ymax)
     cv2.rectangle(image, p0, p1, colour, thickness, cv2.LINE_AA)
     name = f"{'#%d ' % b.id if b.id is not None else ''}{b.label} {b.score:.2f}".strip()
     _label(image, name, (p0[0], max(p0[1] - 4, 0)), colour)
@@ -145,25 +128,38 @@ def status_text(fps: float | None, backend: str, fallback: bool) -> str:
     return f"{fps or 0.0:.1f} fps  {backend}{' (fallback)' if fallback else ''}"
 
 
-def draw_status(image: np.ndarray, pose_line: str, status_line: str) -> np.ndarray:
-    """The pose line large at the top left, fps/backend small at the bottom left."""
+def reps_text(reps: Mapping[str, Any] | None) -> str | None:
+    """The rep counter line: exercise, count and where in the rep the person is."""
+    if not reps:
+        return None
+    phase = f"  ({reps['phase']})" if reps.get("phase") else ""
+    return f"{reps['exercise'].replace('_', ' ')}: {reps['count']} reps{phase}"
+
+
+def draw_status(image: np.ndarray, pose_line: str, status_line: str, reps_line: str | None = None) -> np.ndarray:
+    """The pose line large at the top left, the rep count under it, fps/backend small at the bottom left."""
     s = _scale(image)
     _label(image, pose_line, (6, int(40 * s)), PANEL, scale=1.0 * s)
+    if reps_line:
+        _label(image, reps_line, (6, int(85 * s)), PANEL, scale=1.0 * s)
     _label(image, status_line, (6, image.shape[0] - 6), PANEL, scale=0.5 * s)
     return image
 
 
-def render(image: np.ndarray, state: Mapping[str, Any], pose=None, detections=None, target=None) -> np.ndarray:
+def render(image: np.ndarray, state: Mapping[str, Any], pose=None, detections=None, target=None,
+           people=()) -> np.ndarray:
     """A copy of the frame with everything drawn. ``state`` is the preview state (see
-    ``edgeapp.preview.state.describe``): its ``pose`` and ``backend`` parts are drawn as text."""
+    ``edgeapp.preview.state.describe``): its ``pose`` and ``backend`` parts are drawn as text.
+    ``people`` (poses with track ids) replace the single ``pose`` when there are any."""
     out = image.copy()
     if detections:
         draw_detections(out, detections, target)
-    elif target is not None:
-        draw_detections(out, [], target)
-    if pose is not None:
+    if people:
+        draw_people(out, people)
+    elif pose is not None:
         draw_skeleton(out, pose.xy, pose.scores)
     p = state.get("pose") or {}
     draw_status(out, pose_text(p.get("label"), p.get("score"), p.get("held_s"), p.get("candidate")),
-                status_text(state.get("fps"), state.get("backend", "none"), bool(state.get("fallback"))))
+                status_text(state.get("fps"), state.get("backend", "none"), bool(state.get("fallback"))),
+                reps_text(state.get("reps")))
     return out

@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import os
+import resource
 import threading
 import time
 from importlib import resources
@@ -38,7 +39,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from edgeapp.errors import ConfigError, EdgeappError
 from edgeapp.preview import overlay
-from edgeapp.preview.config import PreviewConfig
+from edgeapp.preview.config import PreviewConfig, is_loopback
+from edgeapp.preview.guard import ConnectionGuard
 from edgeapp.preview.metrics import PipelineCollector, exposition, new_registry
 from edgeapp.preview.state import annotated, describe
 
@@ -49,6 +51,11 @@ KEEPALIVE_S = 1.0  # a viewer with no new frame gets the last one again: a gone 
 OPEN_PATHS = frozenset({"/healthz"})  # probes carry no token; the answer says only up or down
 SHUTDOWN_S = 2.0
 WRITE_TIMEOUT_S = 10.0  # a viewer not taking a frame for this long is dropped
+RESERVED_FDS = 256  # file handles the rest of the service (and one accept burst of LISTEN_BACKLOG) may need
+LISTEN_BACKLOG = 128  # asyncio accepts up to this many at once, each a file handle until the guard decides
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+       "script-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+       "form-action 'none'")
 
 
 class PreviewServer:
@@ -65,6 +72,7 @@ class PreviewServer:
         if not self.token and not config.loopback:  # also checked when the config is read; never serve exposed
             raise ConfigError("preview.token", f"required when host is not loopback (host {config.host!r})")
         self._render = render
+        self._mqtt_stats = mqtt_stats
         self.frames_rendered = 0  # written by the render thread only
         self.viewers = 0  # changed on the event loop only
         self.registry = new_registry(PipelineCollector(
@@ -74,6 +82,8 @@ class PreviewServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.AbstractServer | None = None
+        self.guard: ConnectionGuard | None = None
         self.render_cpu_s = 0.0  # CPU time the render thread spent drawing and encoding
         self._render_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="preview-render",
                                                                   initializer=_lower_priority)
@@ -144,21 +154,28 @@ class PreviewServer:
 
     async def _open(self) -> None:
         self._closing, self._has_viewers, self._new_frame = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        app = web.Application(middlewares=[self._auth])
+        app = web.Application(middlewares=[self._admit, self._auth])
+        app.on_response_prepare.append(_security_headers)
         app.router.add_get("/", self._page)
         app.router.add_get("/stream.mjpg", self._stream)
         app.router.add_get("/state.json", self._state)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
         # No access log: the page polls /state.json four times a second and journald would fill with it.
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_S)
+        # An idle kept-alive connection is closed as soon as a slow request head would be.
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_S,
+                                     keepalive_timeout=self.config.header_timeout_s)
         await self._runner.setup()
+        assert self._runner.server is not None
+        self.guard = ConnectionGuard(self._runner.server, connection_cap(self.config.max_connections),
+                                     self.config.header_timeout_s)
         try:
-            await web.TCPSite(self._runner, self.config.host, self.config.port).start()
+            self._listener = await asyncio.get_running_loop().create_server(
+                self.guard, self.config.host, self.config.port, backlog=LISTEN_BACKLOG)
         except BaseException:
             await self._runner.cleanup()
             raise
-        self.port = self._runner.addresses[0][1]
+        self.port = self._listener.sockets[0].getsockname()[1]
         self._producer = asyncio.get_running_loop().create_task(self._produce(), name="preview-producer")
 
     async def _shutdown(self) -> None:
@@ -167,6 +184,8 @@ class PreviewServer:
         self._new_frame.set()  # wakes every viewer, which then sees _closing
         if self._producer is not None:
             self._producer.cancel()
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -182,6 +201,8 @@ class PreviewServer:
         camera = self.pipeline.camera()
         if camera["state"] == "down":
             return False, f"camera down for {camera.get('since_s', 0):.0f} s: {camera['last_error']}"
+        if self._mqtt_stats is not None and self._mqtt_stats().store_failing:
+            return False, "degraded: the outbox cannot store events (disk full?); they are counted as lost"
         return True, "ok"
 
     # -- frames --------------------------------------------------------------------------
@@ -224,6 +245,23 @@ class PreviewServer:
         return buf.tobytes() if ok else None
 
     # -- handlers ------------------------------------------------------------------------
+    @web.middleware
+    async def _admit(self, request: web.Request, handler):
+        """A request head arrived: the guard stops its clock. Without a token, only loopback Host
+        names are answered: a web page on another site cannot rebind its DNS name to 127.0.0.1 and
+        read the camera through a browser on this machine."""
+        if self.guard is not None:
+            self.guard.started(request.transport)
+        if not self.token and request.path not in OPEN_PATHS and not self._host_allowed(request.host):
+            return web.json_response({"error": "unexpected Host header; use http://127.0.0.1:PORT/ or a token"},
+                                     status=421)
+        return await handler(request)
+
+    def _host_allowed(self, host: str) -> bool:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 or host.startswith("[") else host
+        name = name.strip("[]").lower()
+        return is_loopback(name) or name == self.config.host.strip("[]").lower()
+
     @web.middleware
     async def _auth(self, request: web.Request, handler):
         if self.token and request.path not in OPEN_PATHS and not self._authorised(request):
@@ -291,6 +329,26 @@ class PreviewServer:
         finally:
             self.viewers -= 1
         return response
+
+
+def connection_cap(wanted: int) -> int:
+    """``wanted``, or fewer when the process's file handle limit would not leave ``RESERVED_FDS`` for
+    the camera, the models, the outbox and the broker (outside systemd the soft limit is often 1,024)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or soft - RESERVED_FDS >= wanted:
+        return wanted
+    cap = max(8, soft - RESERVED_FDS)
+    log.info("preview: at most %d connections (preview.max_connections %d does not fit in %d file handles)",
+             cap, wanted, soft)
+    return cap
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    # The page loads nothing from elsewhere and is never framed (clickjacking); the stream is same-origin.
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
 
 
 def _lower_priority() -> None:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import cv2
 import numpy as np
 
-from edgeapp.preview.overlay import as_box, render
+from edgeapp.events.detection import box_json
+from edgeapp.preview.overlay import render
 
 if TYPE_CHECKING:
     from edgeapp.events import StatsEvent
@@ -47,7 +48,7 @@ def describe(pipeline: PipelineView, result: FrameResult | None = None) -> dict[
     state: dict[str, Any] = {
         "frame": None, "frame_time": None, "person": False,
         "pose": {"label": None, "score": None, "held_s": 0.0, "candidate": None, "frame_label": None, "status": None},
-        "detections": [], "target": None,
+        "detections": [], "target": None, "reps": None,
         "fps": pipeline.stats.fps(), "backend": backend, "fallback": fallback,
         "frames": pipeline.stats.frames, "uptime_s": round(time.monotonic() - pipeline.stats.started, 1),
     }
@@ -68,22 +69,20 @@ def describe(pipeline: PipelineView, result: FrameResult | None = None) -> dict[
             "frame_label": c.classification.label,
             "status": c.classification.status,
         }
-    # The detection stage is optional and being integrated: draw what a result carries, if anything.
-    boxes = [as_box(d) for d in getattr(result, "detections", None) or ()]
-    state["detections"] = [{"label": b.label, "score": round(b.score, 3), "box": [round(v, 4) for v in b.box], "id": b.id}
-                           for b in boxes if b is not None]
-    target = getattr(result, "target", None)
-    if target is not None:
-        t = as_box(target)
-        state["target"] = {"id": int(target)} if t is None and isinstance(target, int) else \
-            (None if t is None else {"label": t.label, "box": [round(v, 4) for v in t.box], "id": t.id})
+    if result.reps is not None:
+        r = result.reps
+        state["reps"] = {"exercise": r.exercise, "count": r.count, "set_reps": r.set_reps, "phase": r.phase}
+    state["detections"] = [{"label": d.label, "score": round(d.score, 3), "box": box_json(d.box), "id": d.id}
+                           for d in result.detections or ()]
+    if result.target is not None:
+        state["target"] = {"id": result.target}
     return state
 
 
 def annotated(pipeline: PipelineView, result: FrameResult, draw=render) -> np.ndarray:
     """A frame result drawn as the preview shows it (skeleton, boxes, target, pose and status lines)."""
     return draw(result.frame.image, describe(pipeline, result), pose=result.pose,
-                detections=getattr(result, "detections", None), target=getattr(result, "target", None))
+                detections=result.detections, target=result.target, people=result.people)
 
 
 def snapshot_jpeg(pipeline: PipelineView, result: FrameResult, quality: int) -> bytes:

@@ -119,6 +119,28 @@ def write_image(model: Model, bgr: np.ndarray, mean: float = 0.0, std: float = 1
         del buf  # the interpreter refuses to invoke while views of its buffers are alive
 
 
+def blank_outside(model: Model, window: InputWindow, keep: InputWindow) -> None:
+    """Black out the model's image input outside ``keep`` (frame pixels), after :func:`write_window`
+    sampled ``window`` into it: a crop around one person then shows no neighbour to mistake for them."""
+    w, h = model.image_input_size()
+    sx, sy = w / window.width, h / window.height
+    x0 = min(max(int(round((keep.x0 - window.x0) * sx)), 0), w)
+    x1 = min(max(int(round((keep.x1 - window.x0) * sx)), x0), w)
+    y0 = min(max(int(round((keep.y0 - window.y0) * sy)), 0), h)
+    y1 = min(max(int(round((keep.y1 - window.y0) * sy)), y0), h)
+    if (x0, y0, x1, y1) == (0, 0, w, h):
+        return
+    buf = model.input_buffer()
+    try:
+        image = buf[0]
+        image[:y0] = 0
+        image[y1:] = 0
+        image[:, :x0] = 0
+        image[:, x1:] = 0
+    finally:
+        del buf
+
+
 def write_window(model: Model, frame: np.ndarray, window: InputWindow) -> None:
     """Sample a window of a BGR frame into the model's image input: for uint8 inputs straight
     into the tensor, channels swapped in place, with no intermediate image."""

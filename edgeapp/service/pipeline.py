@@ -27,13 +27,17 @@ from edgeapp.classify.stage import ClassifyResult, ClassifyStage
 from edgeapp.config import AppConfig
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.detector import Detector, load_labels
-from edgeapp.detect.tracker import IouTracker
+from edgeapp.classify.hold import HoldTracker
+from edgeapp.detect.tracker import ObjectTracker, TrackerUpdate
 from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, cpu_temperature
 from edgeapp.events.base import Event
+from edgeapp.exercise.stage import RepsResult
+from edgeapp.exercise.task import RepsTask
 from edgeapp.latency import LatencyWindow
 from edgeapp.pantilt.controller import Command
 from edgeapp.pantilt.stage import PanTiltStage
 from edgeapp.pose import MoveNet, Pose
+from edgeapp.pose.people import People, PersonPose, estimate_crops
 from edgeapp.registry import Registry, registry_from
 from edgeapp.runtime.failover import FailoverModel
 from edgeapp.service.worker import Worker
@@ -61,18 +65,23 @@ class Inference:
 
     frame: Frame
     pose: Pose | None = None
+    people: list[PersonPose] | None = None  # with detection: the poses of the people planned for this frame
     detect_outputs: list[np.ndarray] | None = None  # raw, for Detector.decode
-    invoke_s: dict[str, float] = field(default_factory=dict)
+    invoke_s: dict[str, list[float]] = field(default_factory=dict)  # model -> each invoke's time
+    person_s: list[float] = field(default_factory=list)  # each person's whole pose path (crop, invoke, mapping)
 
 
 @dataclass
 class FrameResult:
     frame: Frame
-    pose: Pose | None = None
-    classification: ClassifyResult | None = None
-    detections: list[dict] | None = None  # {"id", "label", "label_id", "score", "box"} as `edgeapp infer detect` prints
+    pose: Pose | None = None  # the one person's, or the first of the people
+    classification: ClassifyResult | None = None  # of ``pose``
+    people: list[PersonPose] = field(default_factory=list)  # with detection: each pose with its track id
+    classifications: dict[int, ClassifyResult] = field(default_factory=dict)  # track id -> its classification
+    detections: list[Detection] | None = None  # each with its track id
     target: int | None = None  # the track id the rig follows (an id, not the live Track the worker moves on)
     command: Command | None = None
+    reps: RepsResult | None = None
 
 
 @dataclass
@@ -80,6 +89,8 @@ class PipelineStats:
     frames: int = 0
     started: float = field(default_factory=time.monotonic)
     invoke: dict[str, LatencyWindow] = field(default_factory=dict)
+    invokes: dict[str, int] = field(default_factory=dict)  # model -> invokes so far (people: several a frame)
+    person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # one person's pose, all in
     frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
     last_frame_at: float | None = None
 
@@ -118,18 +129,24 @@ class Pipeline:
             self.classifier = ClassifyStage.from_config(config.classify, registry)
             self.models["classify"] = self.classifier.classifier.model
         self.detector: Detector | None = None
-        self.tracker: IouTracker | None = None
+        self.tracker: ObjectTracker | None = None
         if config.tasks.detect:
             d = config.detect
             model = FailoverModel(registry.resolve(d.model, "detect"), request, config.runtime.tpu_retry_s)
             self.models["detect"] = model
             self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
-            self.tracker = IouTracker(d.tracker)
+            self.tracker = self.detector.new_tracker()
+        # With the detector, poses are per person (a crop each); without it, the single-pose path.
+        self.people = People(config.pose.people, config.pose.select, config.pose.min_person_score) \
+            if self.movenet is not None and self.detector is not None else None
+        self._person_classes: dict[int, ClassifyStage] = {}
         self.pantilt = PanTiltStage(config.pantilt, self._emit) if config.tasks.track else None
+        self.reps = RepsTask.from_config(config, self._emit) if config.tasks.reps else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
         self.capture: Capture | None = None
         self._camera_mark = ("starting", 0)  # a fresh CameraStatus.mark()
+        self._closed = False
 
     # -- reporting ------------------------------------------------------------------
     def backend(self) -> tuple[str, bool]:
@@ -183,22 +200,42 @@ class Pipeline:
     def infer(self, frame: Frame) -> Inference:
         """The image models' invokes, and only what the next invoke needs (the pose, for the next crop)."""
         out = Inference(frame)
-        if self.movenet is not None:
+        if self.people is not None and self.people.crops:
+            out.people, out.invoke_s["pose"] = [], []
+            for crop in self.people.crops:  # planned by the finishing worker from the last tracked frame
+                began = time.perf_counter()
+                out.people += estimate_crops(self.movenet, frame.image, (crop,))
+                out.person_s.append(time.perf_counter() - began)
+                out.invoke_s["pose"].append(self.movenet.model.last_invoke_s)
+        elif self.movenet is not None:  # no detector, or it sees nobody to follow: the single-pose path
             pose = self.movenet.estimate(frame.image)
-            out.invoke_s["pose"] = self.movenet.model.last_invoke_s
+            out.invoke_s["pose"] = [self.movenet.model.last_invoke_s]
             out.pose = pose if pose.score >= self.config.pose.min_person_score else None
         if self.detector is not None:
             out.detect_outputs = self.detector.run(frame.image, frame.prepared.get("detect"))
-            out.invoke_s["detect"] = self.detector.model.last_invoke_s
+            out.invoke_s["detect"] = [self.detector.model.last_invoke_s]
         return out
 
     def finish(self, inference: Inference) -> FrameResult:
         """Everything after the image models: the classifier (51 numbers in, bookkeeping-sized),
-        holds, tracks, the rig and the frame's events, in order."""
+        holds, tracks, the rig and the frame's events, in order; then repetitions, on the frame's poses."""
+        result = self._finish(inference)
+        if self.reps is not None:
+            result.reps = self.reps.update_frame(result)
+        return result
+
+    def _finish(self, inference: Inference) -> FrameResult:
         frame = inference.frame
         result = FrameResult(frame, pose=inference.pose)
-        for name, seconds in inference.invoke_s.items():
-            self.stats.invoke[name].add(seconds)
+        for name, times in inference.invoke_s.items():
+            for seconds in times:
+                self.stats.invoke[name].add(seconds)
+            self.stats.invokes[name] = self.stats.invokes.get(name, 0) + len(times)
+        for seconds in inference.person_s:
+            self.stats.person_path.add(seconds)
+        if inference.people is not None:
+            self._people(result, inference)
+            return result
         if self.movenet is not None:
             # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
             self._emit(PoseEvent(pose=result.pose, frame=frame.index))
@@ -208,27 +245,72 @@ class Pipeline:
                 self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
             score = result.classification.classification.score
             for hold in result.classification.events:
-                self._emit(PoseClassEvent.from_hold(hold.to_dict(), score=score))
+                self._emit(PoseClassEvent.from_hold(hold, score=score))
         if inference.detect_outputs is not None:
-            w, h = frame.size
-            self._track(result, self.detector.decode(inference.detect_outputs, w, h))
+            self._track_people(result, inference)
         return result
+
+    def _track_people(self, result: FrameResult, inference: Inference) -> list[int]:
+        """Track; with people to follow, plan their crops for the next frame. Returns who stopped
+        being followed."""
+        w, h = result.frame.size
+        update = self._track(result, self.detector.decode(inference.detect_outputs, w, h, self.detector.tracking_floor))
+        if self.people is None:
+            return []
+        alive = {t.id: t.box for t in update.tracks if t.confirmed}
+        return self.people.plan(update.detections, alive, w, h, result.target)
+
+    def _people(self, result: FrameResult, inference: Inference) -> None:
+        """Per person: track, then poses, classification and holds; plan the next frame's crops."""
+        frame = result.frame
+        result.people = self.people.observe(inference.people)
+        result.pose = result.people[0].pose if result.people else None
+        gone = self._track_people(result, inference)
+        for person in result.people:
+            self._emit(PoseEvent(pose=person.pose, frame=frame.index, person_id=person.id))
+        for person_id in gone:  # no longer followed (left, or the choice moved on): said once
+
+            self._emit(PoseEvent(pose=None, frame=frame.index, person_id=person_id))
+        if self.classifier is not None and self.controls.classification:
+            self._classify_people(result, gone)
+
+    def _classify_people(self, result: FrameResult, gone: list[int]) -> None:
+        t = result.frame.time
+        for person_id in gone:
+            stage = self._person_classes.pop(person_id, None)
+            for hold in stage.finish(t) if stage is not None else ():
+                self._emit(PoseClassEvent.from_hold(hold, person=person_id))
+        poses = {p.id: p.pose for p in result.people}
+        for person_id in self.people.chosen:
+            stage = self._person_classes.get(person_id)
+            if stage is None:
+                stage = self._person_classes[person_id] = ClassifyStage(self.classifier.classifier,
+                                                                        HoldTracker(self.classifier.tracker.config))
+            c = stage.update(poses.get(person_id), t)
+            result.classifications[person_id] = c
+            if c.classification.label is not None:
+                self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
+            for hold in c.events:
+                self._emit(PoseClassEvent.from_hold(hold, score=c.classification.score, person=person_id))
+        if result.people:
+            result.classification = result.classifications.get(result.people[0].id)
 
     def _prepare(self, frame: Frame) -> None:
         """On the capture thread: what does not depend on earlier frames' results."""
         if self.detector is not None and valid_image(frame.image):
             frame.prepared["detect"] = self.detector.prepare(frame.image)
 
-    def _track(self, result: FrameResult, detections: list[Detection]) -> None:
+    def _track(self, result: FrameResult, detections: list[Detection]) -> TrackerUpdate:
         frame = result.frame
         shift = self.pantilt.view_shift if self.pantilt else (0.0, 0.0)
         update = self.tracker.update(detections, frame.index, frame.time, shift)
-        result.detections = [{"id": i, **d.to_dict()} for d, i in zip(detections, update.ids)]
+        result.detections = update.detections
         result.target = update.target.id if update.target is not None else None
         for event in update.events:
-            self._emit(DetectionEvent(**event.to_dict()))
+            self._emit(DetectionEvent.from_track(event))
         if self.pantilt is not None:
             result.command = self.pantilt.follow(update, frame.time, self.controls.tracking)
+        return update
 
     def _emit(self, event: Event) -> None:
         self.sink.publish(event)
@@ -310,14 +392,30 @@ class Pipeline:
     def dropped_frames(self) -> int:
         return self.capture.dropped if self.capture else 0
 
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def close(self) -> None:
-        """End holds and tracks still open (their 'ended' events go out), home the rig, stop the capture."""
+        """End holds and tracks still open (their 'ended' events go out), home the rig, stop the capture.
+        Only the first call acts."""
+        if self._closed:
+            return
+        self._closed = True
         if self.classifier is not None and self.latest is not None:
             for hold in self.classifier.finish(self.latest.frame.time):
-                self._emit(PoseClassEvent.from_hold(hold.to_dict()))
+                self._emit(PoseClassEvent.from_hold(hold))
+            for person_id, stage in self._person_classes.items():
+                for hold in stage.finish(self.latest.frame.time):
+                    self._emit(PoseClassEvent.from_hold(hold, person=person_id))
+            self._person_classes.clear()
+        if self.reps is not None and self.latest is not None:
+            self.reps.close(self.latest.frame.time)
         if self.tracker is not None:
             for event in self.tracker.reset():
-                self._emit(DetectionEvent(**event.to_dict()))
+                self._emit(DetectionEvent.from_track(event))
         if self.pantilt is not None:
             self.pantilt.close()
         if self.capture is not None:

@@ -116,7 +116,7 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
     started = time.monotonic()
 
     def on_signal(signum, _frame):
-        log.warning("received %s; stopping", signal.Signals(signum).name)
+        log.info("received %s; stopping", signal.Signals(signum).name)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -164,6 +164,8 @@ def _connect(sink, pipeline: Pipeline) -> None:
         commands.register("classification", lambda on: setattr(c, "classification", on), initial=c.classification)
         commands.register("tracking", lambda on: setattr(c, "tracking", on), initial=c.tracking)
         commands.register("snapshot", lambda _: setattr(c, "snapshot_requested", True))
+        if pipeline.reps is not None:
+            pipeline.reps.register_commands(commands)
 
 
 def with_overrides(config: AppConfig, source: str | None) -> AppConfig:

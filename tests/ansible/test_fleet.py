@@ -73,8 +73,11 @@ def test_service_active_on_current_release(fleet, converged, device):
     assert {"video", "gpio", "i2c", "plugdev"} <= groups, groups
     config = c.read_file("/etc/edgeapp/config.toml")
     assert f'device_id = "{device}"' in config and f'username = "{device}"' in config, config
-    assert c.sh("stat -c '%U:%G %a' /etc/edgeapp/mqtt-password") == "root:edgeapp 640"
-    assert c.sh("cat /etc/edgeapp/mqtt-password") == fleet.password(device)
+    # The password is a systemd credential: root-only on disk, in $CREDENTIALS_DIRECTORY for the service alone.
+    assert c.sh("stat -c '%U:%G %a' /etc/credstore /etc/credstore/edgeapp-mqtt-password") == "root:root 700\nroot:root 600"
+    assert c.sh("cat /etc/credstore/edgeapp-mqtt-password") == fleet.password(device)
+    assert c.exec("test -e /etc/edgeapp/mqtt-password", check=False).returncode == 1
+    assert 'password_credential = "edgeapp-mqtt-password"' in config, config
     check = c.sh("/opt/edgeapp/current/bin/edgeapp config check /etc/edgeapp/config.toml")
     assert check.endswith("mqtt on)"), check
     # models pushed from the controller's cache, checked by the release itself

@@ -115,7 +115,7 @@ def test_bench_classify_loops_a_short_source():
 
 
 def test_the_runtime_never_imports_tensorflow():
-    code = ("import sys, edgeapp.classify, edgeapp.classify.extract, edgeapp.classify.bench, edgeapp.cli.classify; "
+    code = ("import sys, edgeapp.classify, edgeapp.classify.extract, edgeapp.bench.classify, edgeapp.cli.classify; "
             "from edgeapp.cli import build_parser; build_parser(); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'matplotlib')))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

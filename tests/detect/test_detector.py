@@ -158,8 +158,10 @@ def test_config_errors_name_their_keys():
         read(DetectConfig, {"treshold": 0.5}, "detect")
     with pytest.raises(ConfigError, match=r"detect.resize: must be one of stretch, letterbox"):
         read(DetectConfig, {"resize": "crop"}, "detect")
-    with pytest.raises(ConfigError, match=r"detect.tracker.end_after: must be a whole number"):
-        read(DetectConfig, {"tracker": {"end_after": "5"}}, "detect")
+    with pytest.raises(ConfigError, match=r"detect.tracker.confirm_hits: must be a whole number"):
+        read(DetectConfig, {"tracker": {"confirm_hits": "5"}}, "detect")
+    with pytest.raises(ConfigError, match=r"detect.tracker.lost_s: must be in \(0, 3600\] seconds"):
+        read(DetectConfig, {"tracker": {"lost_s": 0}}, "detect")
     cfg = read(DetectConfig, {"labels_allow": "person, dog", "tracker": {"target_labels": ["dog"]}}, "detect")
     assert cfg.labels_allow == ("person", "dog") and cfg.tracker.target_labels == ("dog",)
     assert SSD.is_file()

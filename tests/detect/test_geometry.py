@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeapp.detect.detection import Detection, iou
+from dataclasses import replace
+
+from edgeapp.detect.detection import BBox, Detection, iou
+from edgeapp.events.detection import detection_json
 from edgeapp.detect.detector import boxes_to_frame
 from edgeapp.window import InputWindow, sample
 
@@ -19,10 +22,25 @@ def test_iou_basics():
     assert iou((0.6, 0.6, 0.4, 0.4), (0, 0, 1, 1)) == 0.0  # inverted box counts as empty
 
 
-def test_detection_dict_and_centre():
+def test_detection_json_and_centre():
     d = Detection("person", 0, 0.8234567, (0.1, 0.2, 0.3, 0.6))
     assert d.center == pytest.approx((0.2, 0.4))
-    assert d.to_dict() == {"label": "person", "label_id": 0, "score": 0.8235, "box": [0.1, 0.2, 0.3, 0.6]}
+    assert detection_json(d) == {"id": None, "label": "person", "label_id": 0, "score": 0.8235, "box": [0.1, 0.2, 0.3, 0.6]}
+    assert detection_json(replace(d, id=4))["id"] == 4
+
+
+def test_bbox_geometry():
+    b = BBox(0.1, 0.2, 0.5, 0.6)
+    assert tuple(b) == (0.1, 0.2, 0.5, 0.6) and BBox.of([0.1, 0.2, 0.5, 0.6]) == b
+    assert b.width == pytest.approx(0.4) and b.height == pytest.approx(0.4) and b.area == pytest.approx(0.16)
+    assert b.center == pytest.approx((0.3, 0.4))
+    assert tuple(b.scale(100, 10)) == pytest.approx((10, 2, 50, 6))
+    assert tuple(b.translate(0.1, -0.1)) == pytest.approx((0.2, 0.1, 0.6, 0.5))
+    assert tuple(BBox(-0.1, 0.5, 1.2, 0.7).clip()) == (0.0, 0.5, 1.0, 0.7)
+    assert tuple(BBox(1.4, 2.6, 3.5, 4.4).map(round)) == (1, 3, 4, 4)
+    assert b.iou(b) == 1.0 and b.iou(b.translate(0.4, 0.0)) == 0.0
+    assert tuple(BBox.from_center(0.3, 0.4, 0.4, 0.4)) == pytest.approx(tuple(b))
+    assert BBox(0.5, 0.5, 0.4, 0.9).area == 0.0 and not BBox(0.5, 0.5, 0.4, 0.9).valid
 
 
 @pytest.mark.parametrize("frame_wh", [(640, 480), (480, 640), (1280, 360), (300, 300)])

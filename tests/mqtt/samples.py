@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, TrackingEvent
+from edgeapp.classify.hold import PoseEnded
+from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, RepEvent, StatsEvent, TrackingEvent
+from edgeapp.exercise.counter import Rep, SetEnded
 from edgeapp.latency import summarize
 from edgeapp.pose.keypoint import Pose
 
@@ -20,8 +22,7 @@ def person(i: int = 0) -> dict:
 
 
 def one_of_each() -> list:
-    hold = {"type": "ended", "label": "tree", "time": 12.5, "started_at": 2.0, "ended_at": 12.4,
-            "held_s": 10.4, "reason": "lost"}  # as the classifier's PoseEnded.to_dict() gives it
+    hold = PoseEnded(label="tree", time=12.5, started_at=2.0, ended_at=12.4, held_s=10.4, reason="lost")
     return [
         PoseEvent(pose=pose_dict(), frame=17),
         PoseEvent(pose=None, frame=18),
@@ -38,4 +39,6 @@ def one_of_each() -> list:
         StatsEvent(uptime_s=3600.0, fps=14.8, models={"movenet": summarize([0.012, 0.013, 0.02])},
                    backend="edgetpu", fallback=False, dropped_frames=3, cpu_temp_c=61.2),
         ErrorEvent(source="camera", message="camera /dev/video0 stopped delivering frames", detail={"retry_s": 5}),
+        RepEvent.from_counter(Rep(2, 2, 5.807, 7.762, 1.955, 93.8, 85.4, 0.99, 0.96), "squat", "deg", 7.8),
+        RepEvent.from_counter(SetEnded(2, 2, 0.893, 7.762, 17.8, "pause"), "squat", "deg", 17.8),
     ]

@@ -139,9 +139,10 @@ def test_fuzz_1000_commands_leave_it_running_and_answering(broker, service, send
     assert s.connected and s.commands_rejected > 500
     # Every command that reached the device got exactly one answer: applied, or one error event.
     assert s.commands_accepted + s.commands_rejected == matching + 2
-    errors.wait_for(lambda r: len(r.messages) == s.commands_rejected, what="one error event per rejection")
-    features_named = {json.loads(m.payload)["detail"]["feature"] for m in errors.messages}
-    assert {"nope", "%", "set", "tracking", "classification", "pose_rate", "snapshot"} <= features_named
+    # ... and every rejection is an error event, or counted as held back by the 20-a-second budget.
+    errors.wait_for(lambda r: len(r.messages) + pub.stats().errors_suppressed == s.commands_rejected,
+                    what="one error event per rejection, or one count")
+    assert 0 < len(errors.messages) <= s.commands_rejected
     assert pub.publish(one_of_each()[0]) and pub.drain(WAIT_S)
 
 

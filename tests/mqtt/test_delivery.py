@@ -16,7 +16,7 @@ import pytest
 
 from edgeapp.bench.mqtt import free_port
 from edgeapp.events import EVENT_TYPES, DetectionEvent, TrackingEvent
-from edgeapp.mqtt import Publisher
+from edgeapp.mqtt import Outbox, Publisher
 
 from .conftest import WAIT_S, assert_in_order_none_missing
 from .samples import one_of_each
@@ -233,3 +233,17 @@ def test_a_clean_close_logs_no_error(broker, make_config, publishers, caplog):
     with caplog.at_level(logging.INFO):
         pub.close(WAIT_S)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_publisher_in_a_with_block_closes_once(broker, make_config, recorders):
+    rec = recorders(broker.port, "edgeapp/dev1/#")
+    with Publisher(make_config(broker.port)) as pub:
+        assert pub.wait_connected(WAIT_S)
+        pub.publish(TrackingEvent(type="angles", pan=1.0, tilt=0.0))
+    rec.wait_for(lambda r: r.on("edgeapp/dev1/available") and r.on("edgeapp/dev1/available")[-1].text == "stopped",
+                 what="stopped")
+    assert [m for m in rec.messages if "/events/" in m.topic]  # drained before it stopped
+    pub.close()  # again: nothing left to do, and no error
+    again = Outbox(pub.outbox.path, 1000, 1 << 20)  # the outbox's lock went with the first close
+    again.close()
+    again.close()

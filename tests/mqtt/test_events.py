@@ -94,3 +94,24 @@ def test_nan_inside_a_free_form_dict_is_refused_not_sent_as_invalid_json():
 def test_decode_names_what_is_wrong(payload, words):
     with pytest.raises(EventError, match=words):
         decode(payload)
+
+
+def test_pose_events_of_a_tracked_person_carry_the_track_id():
+    from edgeapp.classify.hold import PoseStarted
+    from edgeapp.events import PoseClassEvent, decode, encode
+    from edgeapp.pose.keypoint import Pose
+
+    pose = Pose(xy=np.full((17, 2), 0.5), scores=np.full(17, 0.8), frame_size=(640, 480))
+    seen = PoseEvent(pose=pose, frame=4, person_id=3)
+    body = seen.body()
+    assert body["person"] == 3 and body["present"] is True and len(body["keypoints"]) == 17
+    back = decode(encode(seen, "dev", 1)).event
+    assert back.person_id == 3 and back.person and back.pose["score"] == pytest.approx(0.8)
+    gone = decode(encode(PoseEvent(pose=None, frame=9, person_id=3), "dev", 2)).event
+    assert gone.person_id == 3 and not gone.person and gone.body() == {"person": 3, "present": False, "frame": 9}
+    assert PoseEvent(pose=None, frame=9).body() == {"person": False, "frame": 9}  # the single-pose path as ever
+    started = PoseClassEvent.from_hold(PoseStarted("tree", 2.5, 2.0, 0.5), score=0.9, person=3)
+    assert started.body()["person"] == 3 and decode(encode(started, "dev", 3)).event.person == 3
+    assert "person" not in PoseClassEvent.from_hold(PoseStarted("tree", 2.5, 2.0, 0.5)).body()
+    with pytest.raises(EventError, match="person must be a track id"):
+        PoseClassEvent(type="started", label="tree", held_s=0.5, person="3")

@@ -71,7 +71,10 @@ def test_one_publisher_per_outbox(tmp_path):
     Outbox(tmp_path / "o.db", 10, 10**6)  # free again once the first owner is gone
 
 
-def test_a_corrupt_outbox_is_named(tmp_path):
-    (tmp_path / "o.db").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(OutboxError, match="o.db is unreadable"):
-        Outbox(tmp_path / "o.db", 10, 10**6)
+def test_outbox_full_is_one_line_a_minute_with_the_count(tmp_path, caplog):
+    box = Outbox(tmp_path / "o.db", max_rows=10, max_bytes=10**6)
+    for _ in range(50):  # the broker is away for long: every batch drops the oldest
+        box.append(drafts(5))
+    lines = [r.getMessage() for r in caplog.records if "outbox full" in r.getMessage()]
+    assert len(lines) == 1 and box.dropped == 240, lines
+    assert "dropped the 5 oldest events" in lines[0]

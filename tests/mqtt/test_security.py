@@ -83,3 +83,15 @@ def test_plain_tcp_to_a_tls_port_fails_and_keeps_events(tls_broker, pki, make_co
     assert pub.publish(ErrorEvent(source="test", message="kept"))
     assert pub.flush(WAIT_S)
     assert wait_for_error(pub) and pub.stats().outbox_depth == 1
+
+
+def test_a_systemd_credential_carries_the_password(tls_broker, pki, make_config, publishers, tmp_path, monkeypatch):
+    """What LoadCredential=edgeapp-mqtt-password gives the service: $CREDENTIALS_DIRECTORY/<name>."""
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "edgeapp-mqtt-password").write_text("s3cret\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    config = make_config(tls_broker.port, username="edgeapp", password_credential="edgeapp-mqtt-password",
+                         tls_ca=str(pki / "ca.crt"))
+    pub = publishers(config)
+    assert pub.wait_connected(WAIT_S), pub.stats().last_error

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from support.shared import COCO_LABELS, IMAGES, SSD
-from edgeapp.detect import DetectConfig, Detector, IouTracker, Labels
+from edgeapp.detect import DetectConfig, Detector, Labels, ObjectTracker, TrackerConfig
 from edgeapp.settings import read
 from edgeapp.pantilt import PanTiltConfig, PanTiltController, open_rig
 from support.scene import Sprite, VirtualCamera, load_images, tile_scene
@@ -63,7 +63,8 @@ class Loop:
         self.rig = open_rig(self.config, clock=self.clock, start=False)
         self.servos = self.rig.actuator
         self.controller = PanTiltController(self.config)
-        self.tracker = IouTracker()
+        # Confirmed at first sight: these tests time the control loop, not the tracker's confirmation.
+        self.tracker = ObjectTracker(TrackerConfig(confirm_hits=1, confirm_s=0.0))
         self.detector = detector
         self.camera = VirtualCamera(scene, (FRAME_W, FRAME_H))
         self.person = Sprite(person, 0.0, 0.0)
@@ -146,9 +147,9 @@ def test_second_step_while_tracking(detector, scene, person):
     jump = len(loop.log)
     loop.place(-0.3, 0.1)  # the person jumps to the other side: a new track, so a new target...
     loop.step(30)
-    # ... once the old one has ended (end_after frames unseen); the rig holds meanwhile.
+    # ... once the old one has ended (lost_s unseen); the rig holds meanwhile.
     found = next(i for i in range(jump, len(loop.log)) if loop.log[i]["seen"])
-    assert found - jump <= loop.tracker.config.end_after + 1
+    assert found - jump <= loop.tracker.config.lost_s / DT + 1
     assert {r["state"] for r in loop.log[jump:found]} == {"holding"}
     assert_step_response(loop.log[found:], (-0.3, 0.1), settle_within=6)
 

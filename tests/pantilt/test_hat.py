@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -123,8 +124,6 @@ def test_errors_in_the_owner_thread_do_not_end_it():
     try:
         bus.fail_next = 25
         rig.command(10.0, 10.0)
-        import time
-
         deadline = time.monotonic() + 5.0
         while rig.position != (10.0, 10.0) and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -181,3 +180,20 @@ def test_repeating_the_setpoint_writes_nothing_and_lets_the_rig_release():
     assert rig.stats.releases == 1 and bus.regs[REG_CONFIG] & 0b11 == 0
     rig.command(5.0, 5.0)  # released: the same angles must be driven again
     assert rig.step() and rig.stats.writes == 2
+
+
+def test_the_rig_in_a_with_block_releases_and_closes_once():
+    bus = FakeSMBus()
+    hat = HatActuator(HatConfig(), bus=bus)
+    with Rig(hat, rate_hz=200.0) as rig:
+        assert rig.command(20.0, -10.0)
+        deadline = time.monotonic() + 5
+        while rig.position != (20.0, -10.0) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert rig.position == (20.0, -10.0) and hat.closed
+    assert bus.regs[REG_CONFIG] & 0b11 == 0  # released: both servo outputs off
+    transfers = len(bus.log)
+    rig.close()
+    rig.stop(home=(0.0, 0.0))
+    hat.close()
+    assert len(bus.log) == transfers and rig.position == (20.0, -10.0)

@@ -107,3 +107,26 @@ def test_pin_factory_by_name():
     assert make_pin_factory("") is None
     with pytest.raises(ActuatorError, match="pin_factory 'pigpio' cannot start here"):
         make_pin_factory("pigpio")  # no pigpio daemon off a Pi: a message, not a traceback
+
+
+def test_closing_twice_closes_the_own_pin_factory_once():
+    act = ServoActuator(ServoConfig(pin_factory="mock"))
+    factory = act.pin_factory
+    act.write(10.0, 10.0)
+    closes = []
+    real_close = factory.close
+    factory.close = lambda: (closes.append(1), real_close())
+    act.close()
+    act.close()
+    assert closes == [1] and act.servos == {}
+
+
+def test_open_rig_in_a_with_block_on_mock_pins(factory):
+    cfg = read(PanTiltConfig, {"rig": "servo"}, "pantilt")
+    with open_rig(cfg, pin_factory=factory) as rig:
+        rig.command(30.0, -20.0)
+        deadline = time.monotonic() + 5
+        while rig.position != (30.0, -20.0) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert rig.position == (30.0, -20.0) and rig.actuator.servos == {}
+    rig.close()  # nothing left to do, and no error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from edgeapp.detect.detection import Detection
 from edgeapp.bench.preview import MjpegViewer
 from edgeapp.errors import ConfigError, EdgeappError
 from edgeapp.mqtt.publisher import MqttStats
@@ -129,7 +131,7 @@ def test_detections_and_target_are_shown_when_the_result_carries_them(fake_pipel
     class WithDetections(FakePipeline):
         def result(self, index):
             r = super().result(index)
-            r.detections = [{"label": "person", "score": 0.8, "box": (0.1, 0.1, 0.5, 0.9), "id": 3}]
+            r.detections = [Detection("person", 0, 0.8, (0.1, 0.1, 0.5, 0.9), id=3)]
             r.target = 3
             return r
 
@@ -147,7 +149,8 @@ def test_detections_and_target_are_shown_when_the_result_carries_them(fake_pipel
 def test_metrics_parse_as_prometheus_text_with_the_stats_figures(fake_pipeline):
     mqtt = MqttStats(connected=True, last_error=None, connections=1, last_seq=40, delivered=38, outbox_depth=2,
                      outbox_bytes=900, outbox_dropped=1, handoff_dropped=4, pose_rate_limited=0, encode_errors=0,
-                     store_errors=0, commands_accepted=0, commands_rejected=0)
+                     store_errors=2, commands_accepted=0, commands_rejected=0, lost=7, store_failing=True,
+                     errors_suppressed=5)
     config = PreviewConfig(enabled=True, port=0)
     with PreviewServer(config, fake_pipeline, mqtt_stats=lambda: mqtt).start() as server:
         wait_until(lambda: fake_pipeline.stats.frames >= 2, 2)
@@ -161,6 +164,8 @@ def test_metrics_parse_as_prometheus_text_with_the_stats_figures(fake_pipeline):
     assert m["edgeapp_backend_info{backend=cpu}"] == 1 and m["edgeapp_fallback"] == 0
     assert m["edgeapp_mqtt_outbox_depth"] == 2 and m["edgeapp_mqtt_outbox_dropped_total"] == 1
     assert m["edgeapp_mqtt_handoff_dropped_total"] == 4 and m["edgeapp_mqtt_connected"] == 1
+    assert m["edgeapp_mqtt_lost_total"] == 7 and m["edgeapp_mqtt_store_failing"] == 1
+    assert m["edgeapp_mqtt_store_errors_total"] == 2 and m["edgeapp_mqtt_errors_suppressed_total"] == 5
 
 
 def test_two_pipelines_in_one_process_have_their_own_metrics():
@@ -246,7 +251,7 @@ def test_the_service_sink_s_mqtt_publisher_feeds_the_outbox_metrics(fake_pipelin
         outbox = object()
 
         def stats(self):
-            return MqttStats(True, None, 1, 9, 9, 5, 100, 0, 0, 0, 0, 0, 0, 0)
+            return MqttStats(True, None, 1, 9, 9, 5, 100, 0, 0, 0, 0, 0, 0, 0, 0, False, 0)
 
         def publish(self, event):
             return True
@@ -262,3 +267,64 @@ def test_the_service_sink_s_mqtt_publisher_feeds_the_outbox_metrics(fake_pipelin
         assert not any(k.startswith("edgeapp_mqtt") for k in metrics(without.url))
     finally:
         without.stop()
+
+
+def test_every_answer_carries_csp_and_frame_headers(fake_pipeline):
+    with serve(fake_pipeline) as server:
+        for path in ("", "state.json", "healthz", "metrics"):
+            headers = get(server.url + path)[2]
+            assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+            assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff", path
+
+
+def test_without_a_token_only_loopback_host_names_are_answered(fake_pipeline):
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1 sends Host: evil.example."""
+    with serve(fake_pipeline) as server:
+        port = server.port
+        assert get(server.url + "state.json", headers={"Host": f"evil.example:{port}"})[0] == 421
+        assert get(server.url + "stream.mjpg", headers={"Host": "evil.example"})[0] == 421
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+            assert get(server.url + "state.json", headers={"Host": host})[0] == 200, host
+        assert get(server.url + "healthz", headers={"Host": "evil.example"})[0] == 200  # says only up or down
+    with serve(fake_pipeline, token=TOKEN) as server:  # a token guards it whatever the name
+        assert get(server.url + f"state.json?token={TOKEN}", headers={"Host": "cam.lan"})[0] == 200
+
+
+def test_a_silent_connection_is_closed_after_the_header_timeout(fake_pipeline):
+    with serve(fake_pipeline, header_timeout_s=0.5) as server:
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+        s.settimeout(5)
+        t0 = time.monotonic()
+        assert s.recv(100) == b""  # closed by the server
+        assert time.monotonic() - t0 < 4
+        s.close()
+        assert server.guard.timed_out == 1
+
+
+def test_300_malformed_requests_make_a_few_short_log_lines(fake_pipeline, monkeypatch):
+    """Each used to log a full aiohttp traceback. Through the service's logging setup: a few lines, no stack."""
+    import io
+
+    from edgeapp import logs
+
+    monkeypatch.setenv("JOURNAL_STREAM", "8:1")
+    out = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    logs.configure(logging.INFO, stream=out)
+    try:
+        with serve(fake_pipeline) as server:
+            for i in range(300):
+                with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header %d\r\n\r\n" % i)
+                    assert b" 400 " in s.recv(100)
+            assert get(server.url + "healthz")[0] == 200
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    lines = out.getvalue().splitlines()
+    assert "Traceback" not in out.getvalue()
+    aiohttp_lines = [ln for ln in lines if "aiohttp" in ln]
+    assert 1 <= len(aiohttp_lines) <= logs.BURST + 1, lines
+    print(f"\n300 malformed requests: {len(aiohttp_lines)} log lines ({len(out.getvalue())} bytes), no traceback")

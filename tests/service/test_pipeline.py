@@ -10,7 +10,7 @@ import pytest
 
 from support.shared import MODELS, MOVENET, VIDEO
 from edgeapp.config import AppConfig
-from edgeapp.events import PoseClassEvent, PoseEvent
+from edgeapp.events import DetectionEvent, PoseClassEvent, PoseEvent
 from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
 from edgeapp.runtime.failover import FailoverModel
 from edgeapp.service.pipeline import Pipeline
@@ -139,8 +139,8 @@ def test_detection_and_tracking_publish_frigate_style_events_and_home_the_rig():
     pipeline = Pipeline(cfg, sink)
     pipeline.run(threading.Event(), max_frames=40)
     dets = pipeline.latest.detections
-    assert dets and all(d["label"] and 0 <= d["box"][0] < d["box"][2] <= 1 for d in dets)
-    assert any(d["label"] == "person" for d in dets)
+    assert dets and all(d.label and 0 <= d.box.xmin < d.box.xmax <= 1 for d in dets)
+    assert any(d.label == "person" and d.id for d in dets)
     pipeline.close()
     from edgeapp.events import DetectionEvent
 
@@ -234,3 +234,80 @@ def test_a_hang_after_the_invokes_stops_the_watchdog_pings_instead_of_queueing()
         loop.join(30)
     assert not loop.is_alive() and len(beats) > pinged
     pipeline.close()
+
+
+def test_in_a_with_block_the_pipeline_closes_once_ending_tracks_and_homing_the_rig():
+    sink = ListSink()
+    cfg = config(tasks={"pose": False, "detect": True, "track": True}, pantilt={"rig": "sim"})
+    with Pipeline(cfg, sink) as pipeline:
+        assert pipeline.run(threading.Event(), max_frames=30) == 30
+        seen = [e for e in sink.events if isinstance(e, DetectionEvent)]
+        assert any(e.type == "new" for e in seen)  # people walk through the clip from the start
+        open_tracks = {e.after["id"] for e in seen if e.type == "new"} - {e.after["id"] for e in seen if e.type == "end"}
+        assert open_tracks
+        before_close = len(sink.events)
+    ended = {e.after["id"] for e in sink.events[before_close:] if isinstance(e, DetectionEvent) and e.type == "end"}
+    assert ended >= open_tracks
+    assert pipeline.pantilt.rig.actuator.closed
+    assert pipeline.pantilt.rig.position == (cfg.pantilt.pan.home, cfg.pantilt.tilt.home)
+    events = len(sink.events)
+    pipeline.close()
+    assert len(sink.events) == events
+
+
+def test_with_the_detector_poses_are_per_person_with_their_track_ids():
+    sink = ListSink()
+    cfg = config(tasks={"pose": True, "classify": True, "detect": True}, pose={"people": 3},
+                 detect={"labels_allow": ["person"]})
+    pipeline = Pipeline(cfg, sink)
+    results = []
+    pipeline.run(threading.Event(), max_frames=30, on_frame=results.append)
+    pipeline.close()
+    assert all(len(r.people) <= 3 for r in results)
+    late = results[10:]  # tracks confirmed, crops planned
+    assert all(len(r.people) == 3 for r in late)
+    ids = {p.id for r in late for p in r.people}
+    assert None not in ids and len(ids) <= 5
+    for r in late:  # each pose sits on its own person's box
+        boxes = {d.id: d.box for d in r.detections if d.id is not None}
+        for p in r.people:
+            x0, y0, x1, y1 = p.pose.box
+            cx = (x0 + x1) / 2
+            assert p.id not in boxes or boxes[p.id].xmin - 0.05 <= cx <= boxes[p.id].xmax + 0.05
+        assert set(r.classifications) == {p.id for p in r.people} and r.pose is r.people[0].pose
+    poses = [e for e in sink.events if isinstance(e, PoseEvent)]
+    first = min(r.frame.index for r in results if r.people)
+    # Until the tracker confirms someone, the single-pose path runs (no id); then every pose has one.
+    assert all(e.person_id is None for e in poses if e.frame < first)
+    assert all(isinstance(e.person_id, int) for e in poses if e.frame >= first) and first <= 10
+    assert {e.body()["person"] for e in poses if e.person} == {p.id for r in results for p in r.people}
+    assert pipeline.stats.invokes["pose"] >= 3 * 20  # an invoke per person per frame
+    classes = [e for e in sink.events if isinstance(e, PoseClassEvent)]
+    assert all(isinstance(e.person, int) for e in classes)
+
+
+@pytest.mark.parametrize("bad, key", [({"people": 0}, "pose.people"), ({"people": 7}, "pose.people"),
+                                      ({"select": "biggest"}, "pose.select")])
+def test_bad_people_settings_name_the_key(bad, key):
+    from edgeapp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=key):
+        config(tasks={"pose": True, "detect": True}, pose=bad)
+    with pytest.raises(ConfigError, match="pose.people: more than one person needs tasks.detect"):
+        config(tasks={"pose": True}, pose={"people": 2})
+
+
+def test_the_service_keeps_the_pose_on_its_person_when_a_bystander_walks_behind(tmp_path):
+    from support.people_clip import bystander_clip
+
+    clip = bystander_clip(tmp_path / "bystander.avi")
+    cfg = config(source={"uri": str(clip)}, tasks={"pose": True, "detect": True, "track": True},
+                 pantilt={"rig": "sim"}, pose={"select": "target"}, detect={"labels_allow": ["person"]})
+    sink = ListSink()
+    pipeline = Pipeline(cfg, sink)
+    results = []
+    pipeline.run(threading.Event(), on_frame=results.append)
+    pipeline.close()
+    whose = [(r.people[0].id, r.people[0].box.center[0]) for r in results if r.people]
+    assert len(whose) >= 25 and len({i for i, _ in whose}) == 1 and all(abs(x - 0.5) < 0.05 for _, x in whose)
+    assert any(d.id not in (None, whose[0][0]) for r in results for d in r.detections)  # the bystander was tracked

@@ -48,7 +48,8 @@ def test_unit_has_the_service_contract():
     text = UNIT.read_text()
     for line in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=78",
                  "SupplementaryGroups=video gpio i2c plugdev", "StateDirectory=edgeapp", "ProtectSystem=strict",
-                 "ProtectHome=true", "PrivateTmp=true", "NoNewPrivileges=true", "DevicePolicy=closed"]:
+                 "ProtectHome=true", "PrivateTmp=true", "NoNewPrivileges=true", "DevicePolicy=closed",
+                 "LimitNOFILE=8192", "LoadCredential=edgeapp-mqtt-password", "LoadCredential=edgeapp-preview-token"]:
         assert line in text, line
     allowed = re.findall(r"^DeviceAllow=(\S+)", text, re.M)
     assert set(allowed) >= {"char-video4linux", "char-i2c", "char-gpiochip", "char-usb_device", "char-apex"}

@@ -21,6 +21,7 @@ SSD = MODELS / "detection" / "ssd_mobilenet_v1_coco_quant_detect.tflite"
 COCO_LABELS = MODELS / "detection" / "coco_labels.txt"
 IMAGES = DATA / "images"
 VIDEO = DATA / "video"
+TUD_CAMPUS = DATA / "tracking" / "tud_campus"
 
 if not MOVENET.is_file():  # pragma: no cover - a broken checkout, not a test result
     raise RuntimeError(f"shared data not found at {DATA}; set EDGEAPP_SHARED_DATA")

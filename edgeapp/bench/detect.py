@@ -6,7 +6,6 @@ import time
 
 from edgeapp.bench import bench_frames, machine, path_report, path_rows, print_table, show
 from edgeapp.detect.detector import Detector
-from edgeapp.detect.tracker import IouTracker
 from edgeapp.latency import summarize
 
 
@@ -14,11 +13,11 @@ def bench_detect(detector: Detector, source, frames: int = 200, warmup: int = 10
     """Decode is timed on its own (the service overlaps it with inference). The detect path is
     window sampling + input preparation + invoke + post-processing and mapping back; tracking is
     timed separately, on the same frames."""
-    tracker = IouTracker(detector.config.tracker)
+    tracker = detector.new_tracker()
     decode, invoke, path, track, found = [], [], [], [], []
     for frame, decode_s, timed in bench_frames(source, frames, warmup):
         t1 = time.perf_counter()
-        detections = detector.detect(frame.image)
+        detections = detector.detect(frame.image, floor=detector.tracking_floor)
         t2 = time.perf_counter()
         tracker.update(detections, frame.index, frame.time)
         t3 = time.perf_counter()

@@ -1,0 +1,1 @@
+"""Measuring the device's models against ground truth (multi-object tracking: :mod:`.tracking`)."""

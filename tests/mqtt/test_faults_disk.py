@@ -1,0 +1,199 @@
+"""Disk full, then space back, on a real 1 MiB tmpfs with a real broker.
+
+What must hold (issue 17, item 1): no traceback; ``outbox_depth`` equals the rows really in the
+file at every moment; nothing dropped that the bound does not justify; every event that could
+not be stored is counted one by one (stats and /metrics), its seq is skipped, and a consumer
+gets an error event naming the gap; /healthz says degraded while it lasts; the WAL stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+from support.faults import fill, free_bytes, small_disk
+from edgeapp.events import TrackingEvent
+from edgeapp.mqtt.outbox import Outbox, StoreError
+from edgeapp.preview.config import PreviewConfig
+from edgeapp.preview.server import PreviewServer
+from preview.conftest import FakePipeline, get, get_json
+
+from .conftest import WAIT_S
+
+EVENTS_PER_BATCH = 20
+
+
+def stored_rows(path: Path) -> int:
+    """Counted by a connection of our own, read-only, as an operator would."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    finally:
+        db.close()
+
+
+def audit(box: Outbox) -> None:
+    with box.held():  # no write in between
+        assert box.depth == stored_rows(box.path), "outbox_depth differs from the rows in the file"
+
+
+def event(i: int) -> TrackingEvent:
+    return TrackingEvent(type="angles", pan=float(i % 90), tilt=0.0, target=f"t{i}" + "x" * 200)
+
+
+def test_outbox_on_a_full_disk_counts_true_rows_and_skips_the_seqs_it_could_not_store(tmp_path):
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        box = Outbox(disk / "o.sqlite3", max_rows=100_000, max_bytes=10**7)
+        batch = [lambda seq: ("t", b"y" * 300)] * EVENTS_PER_BATCH
+        for _ in range(5):
+            box.append(batch)
+        filler = fill(disk)
+        failures, skipped = [], 0
+        for _ in range(40):  # the broker is away: rows only pile up
+            try:
+                box.append(batch)
+            except StoreError as exc:
+                failures.append(exc)
+                skipped += exc.count
+            audit(box)
+        assert failures, "the disk never filled"
+        assert all(exc.count == EVENTS_PER_BATCH for exc in failures)
+        assert box.dropped == 0
+        filler.unlink()
+        result = box.append(batch)
+        audit(box)
+        # The seqs of the batches that failed were skipped, never given to other rows.
+        stored = [row[0] for row in sqlite3.connect(box.path).execute("SELECT seq FROM outbox ORDER BY seq")]
+        assert stored[-1] == result.seqs[-1] == (5 + 40 + 1) * EVENTS_PER_BATCH
+        assert len(stored) + skipped == stored[-1]
+        box.close()
+
+
+def test_disk_full_while_connected_loses_only_what_it_must_and_says_so(tmp_path, broker, recorders, make_config,
+                                                                       publishers, caplog):
+    caplog.set_level(logging.INFO)
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        config = make_config(broker.port, outbox_path=str(disk / "outbox.sqlite3"), outbox_max_bytes=256 * 1024)
+        rec = recorders(broker.port, "edgeapp/dev1/events/#")
+        p = publishers(config, store_linger_s=0.0)
+        assert p.wait_connected(WAIT_S)
+        pipeline = FakePipeline()
+        server = PreviewServer(PreviewConfig(enabled=True, port=0), pipeline, mqtt_stats=p.stats).start()
+        pipeline.start()
+        try:
+            sent = 0
+
+            def batch() -> None:
+                nonlocal sent
+                for _ in range(EVENTS_PER_BATCH):
+                    assert p.publish(event(sent))
+                    sent += 1
+                assert p.flush(WAIT_S)
+                audit(p.outbox)
+
+            for _ in range(5):
+                batch()
+            assert get_json(server.url + "healthz")[0] == 200
+            filler = fill(disk)
+            for _ in range(30):
+                batch()
+            s = p.stats()
+            assert s.lost > 0 and s.store_failing and s.outbox_dropped == 0, s
+            status, body = get_json(server.url + "healthz")
+            assert status == 503 and "degraded" in body["reason"], body
+            metrics = {line.split()[0]: float(line.split()[1]) for line in
+                       get(server.url + "metrics")[1].decode().splitlines()
+                       if line and not line.startswith("#")}
+            assert metrics["edgeapp_mqtt_lost_total"] == s.lost and metrics["edgeapp_mqtt_store_failing"] == 1
+
+            filler.unlink()
+            for _ in range(5):
+                batch()
+            s = p.stats()
+            assert not s.store_failing and s.outbox_dropped == 0
+            assert get_json(server.url + "healthz")[0] == 200
+            rec.wait_for(lambda r: any(e.seq == s.last_seq for e in r.events()), what="the last event")
+        finally:
+            server.stop()
+            pipeline.stop()
+
+    events = rec.events()
+    notices = [e.event.detail for e in events if e.event.kind == "error" and e.event.source == "outbox"]
+    assert notices and sum(n["lost"] for n in notices) == s.lost, (notices, s)
+    # Per event, not per batch: the tracking events delivered plus those lost are all that were sent.
+    delivered = {e.event.target for e in events if e.event.kind == "tracking"}
+    assert len(delivered) + s.lost == sent
+    # Every seq arrived except the gaps' (a nearly full disk takes some writes and refuses others),
+    # and the gaps hold exactly the lost events.
+    seqs = {e.seq for e in events}
+    missing = set(range(1, s.last_seq + 1)) - seqs
+    assert missing == {q for n in notices for q in range(n["first_seq"], n["last_seq"] + 1)}
+    assert len(missing) == s.lost
+    # No traceback, and the full disk said so in a line or two, not once per batch.
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    store_lines = [r for r in caplog.records if r.name.startswith("edgeapp.mqtt") and "stor" in r.getMessage()]
+    assert 1 <= len(store_lines) <= 3 and s.store_errors >= 10, [r.getMessage() for r in store_lines]
+    print(f"\ndisk full while connected: {sent} events sent, {s.lost} lost in {s.store_errors} failed writes, "
+          f"{len(notices)} gap notice(s) covering {len(missing)} seqs, {len(delivered)} delivered, 0 dropped, "
+          f"{len(store_lines)} log line(s)")
+
+
+def test_the_wal_stays_near_the_bound(tmp_path):
+    """Broker away, a small bound: the files on disk stay near outbox_max_bytes, however many events pass."""
+    max_bytes = 256 * 1024
+    box = Outbox(tmp_path / "o.sqlite3", max_rows=100_000, max_bytes=max_bytes)
+    wal = Path(f"{box.path}-wal")
+    largest_wal = largest_db = 0
+    for _ in range(200):
+        box.append([lambda seq: ("t", b"z" * 500)] * EVENTS_PER_BATCH)
+        largest_wal = max(largest_wal, wal.stat().st_size if wal.exists() else 0)
+        largest_db = max(largest_db, box.path.stat().st_size)
+    assert box.dropped > 0 and box.size_bytes <= max_bytes
+    assert largest_wal <= max_bytes // 2, largest_wal
+    assert largest_db <= 2 * max_bytes, largest_db
+    print(f"\nWAL at most {largest_wal / 1024:.0f} KiB, database at most {largest_db / 1024:.0f} KiB "
+          f"for outbox_max_bytes {max_bytes // 1024} KiB ({200 * EVENTS_PER_BATCH} events of 500 bytes)")
+    box.close()
+
+
+def test_a_full_disk_at_start_is_no_restart_loop(tmp_path, broker, recorders, make_config, publishers):
+    """The outbox cannot even be opened: the publisher starts anyway, counts what it loses, and stores
+    again (above every seq used before) once there is room."""
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        config = make_config(broker.port, outbox_path=str(disk / "outbox.sqlite3"))
+        rec = recorders(broker.port, "edgeapp/dev1/events/#")
+        first = publishers(config)
+        for i in range(10):
+            assert first.publish(event(i))
+        assert first.drain(WAIT_S)
+        before = first.outbox.last_seq
+        first.close()
+        filler = fill(disk)
+        p = publishers(config, store_linger_s=0.0)
+        assert p.stats().store_failing and p.outbox.unavailable, p.outbox.unavailable
+        for i in range(10, 20):
+            assert p.publish(event(i))
+        assert p.flush(WAIT_S)
+        assert p.stats().lost == 10 and p.stats().outbox_depth == 0
+        filler.unlink()
+        deadline = time.monotonic() + 15  # the database is tried again every few seconds
+        n = 20
+        while p.stats().store_failing and time.monotonic() < deadline:
+            assert p.publish(event(n))
+            n += 1
+            assert p.flush(WAIT_S)
+            time.sleep(0.2)
+        s = p.stats()
+        assert not s.store_failing, s
+        assert p.drain(WAIT_S)
+    events = rec.events()
+    after = [e for e in events if e.seq > before]
+    notices = [e.event.detail for e in after if e.event.kind == "error" and e.event.source == "outbox"]
+    assert notices and sum(n["lost"] for n in notices) == s.lost
+    assert all(e.seq > before for e in after) and len({e.seq for e in events}) == len(events)
+    delivered = {e.event.target for e in events if e.event.kind == "tracking"}
+    assert len(delivered) + s.lost == n
+    print(f"\nfull disk at start: {s.lost} events lost and counted, outbox open again, seq {before} -> "
+          f"{min(e.seq for e in after)}")

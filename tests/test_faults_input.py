@@ -1,0 +1,114 @@
+"""Bad files and weak secrets: a message naming the file or key, the right exit status, no traceback.
+
+Non-UTF-8 (Latin-1) config, password file, token file and labels file; a blank token; a password
+file every user can read; a password in clear text over the network; a credential without systemd.
+Each runs the real CLI (``edgeapp config check`` / ``run``) as a process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from support.config import write_config
+from support.shared import CLASSIFIER, MODELS, VIDEO
+from edgeapp.errors import EXIT_CONFIG, EXIT_USAGE
+
+LATIN1 = "Passwort für die Küche\n".encode("latin-1")
+CLIP = str(VIDEO / "opencv_vtest_30s_h264.mp4")
+
+
+def edgeapp(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edgeapp", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def check(cfg: Path, **env) -> subprocess.CompletedProcess:
+    return edgeapp("config", "check", str(cfg), env=env)
+
+
+def assert_refused(r: subprocess.CompletedProcess, status: int, *words: str) -> None:
+    assert r.returncode == status, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr, r.stderr
+    for word in words:
+        assert word in r.stderr, (word, r.stderr)
+
+
+def test_a_latin1_config_is_a_config_error_naming_the_file(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_bytes(b'[source]\nuri = "k\xfcche.mp4"\n')
+    assert_refused(check(cfg), EXIT_CONFIG, str(cfg), "not UTF-8", "line 2")
+    assert_refused(edgeapp("run", "--config", str(cfg)), EXIT_CONFIG, str(cfg), "not UTF-8")
+
+
+def test_a_latin1_password_file(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_bytes(LATIN1)
+    pw.chmod(0o640)
+    cfg = write_config(tmp_path / "c.toml", mqtt={"host": "127.0.0.1", "username": "u", "password_file": str(pw)})
+    assert_refused(check(cfg), EXIT_CONFIG, "mqtt.password_file", str(pw), "not UTF-8")
+
+
+def test_a_latin1_token_file(tmp_path):
+    token = tmp_path / "token"
+    token.write_bytes(b"0123456789abcdef-\xe9t\xe9\n")
+    token.chmod(0o600)
+    cfg = write_config(tmp_path / "c.toml", preview={"enabled": True, "token_file": str(token)})
+    assert_refused(check(cfg), EXIT_CONFIG, "preview.token_file", str(token), "not UTF-8")
+
+
+def test_a_latin1_labels_file(tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes("chair\ncobra\ndog\nk\xf6nig\ntree\n".encode("latin-1"))
+    cfg = write_config(tmp_path / "c.toml", source={"uri": CLIP}, tasks={"pose": True, "classify": True},
+                       runtime={"models_dir": str(MODELS)},
+                       classify={"model": str(CLASSIFIER), "labels": str(labels)})
+    # A labels file is a model's input file: exit 2, which the unit lists in RestartPreventExitStatus with 78.
+    assert_refused(edgeapp("run", "--config", str(cfg), "--max-frames", "1"), EXIT_USAGE, str(labels), "not UTF-8")
+
+
+def test_a_blank_token_is_refused(tmp_path):
+    cfg = write_config(tmp_path / "c.toml", preview={"enabled": True, "token": " " * 16})
+    assert_refused(check(cfg), EXIT_CONFIG, "preview.token", "blank")
+    token = tmp_path / "token"
+    token.write_text(" " * 16 + "\n")
+    cfg = write_config(tmp_path / "c2.toml", preview={"enabled": True, "token_file": str(token)})
+    assert_refused(check(cfg), EXIT_CONFIG, "preview.token_file", "empty")
+
+
+def test_a_world_readable_password_file_is_named_in_a_warning(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    pw.chmod(0o644)
+    cfg = write_config(tmp_path / "c.toml", mqtt={"host": "127.0.0.1", "username": "u", "password_file": str(pw)})
+    r = check(cfg)
+    assert r.returncode == 0 and "WARNING" in r.stderr and str(pw) in r.stderr and "every user" in r.stderr, r.stderr
+    pw.chmod(0o640)
+    r = check(cfg)
+    assert r.returncode == 0 and "WARNING" not in r.stderr, r.stderr
+
+
+def test_a_password_in_clear_over_the_network_is_refused_unless_allowed(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret\n")
+    pw.chmod(0o600)
+    mqtt = {"host": "broker.lan", "username": "u", "password_file": str(pw)}
+    assert_refused(check(write_config(tmp_path / "a.toml", mqtt=mqtt)), EXIT_CONFIG, "mqtt.tls", "clear text")
+    assert check(write_config(tmp_path / "b.toml", mqtt={**mqtt, "allow_plain_password": True})).returncode == 0
+    assert check(write_config(tmp_path / "c.toml", mqtt={**mqtt, "tls": True})).returncode == 0
+    assert check(write_config(tmp_path / "d.toml", mqtt={**mqtt, "host": "127.0.0.1"})).returncode == 0
+
+
+def test_a_credential_needs_systemd_s_directory(tmp_path):
+    name = f"edgeapp-test-{os.getpid()}"  # in no credential store of any machine
+    cfg = write_config(tmp_path / "c.toml", mqtt={"host": "127.0.0.1", "username": "u", "password_credential": name})
+    env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "config", "check", str(cfg)], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert_refused(r, EXIT_CONFIG, "mqtt.password_credential", f"LoadCredential={name}", "/etc/credstore")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / name).write_text("s3cret")
+    assert check(cfg, CREDENTIALS_DIRECTORY=str(creds)).returncode == 0
