@@ -107,7 +107,8 @@ class PoseClassEvent(Event):
 
 def pose_json(pose, digits: int = 4) -> dict[str, Any]:
     """A ``Pose`` as ``edgeapp infer pose`` prints it and pose events carry it: score, box and the 17
-    keypoints (normalised ``x``/``y``, pixel ``px``/``py``)."""
+    keypoints (normalised ``x``/``y``, pixel ``px``/``py``), clamped to the frame."""
+    pose = pose.clamped()
     return {
         "score": round(pose.score, digits),
         "box": [round(v, digits) for v in pose.box],

@@ -80,3 +80,11 @@ class Pose:
             Keypoint(name, float(self.xy[i, 0]), float(self.xy[i, 1]), int(px[i, 0]), int(px[i, 1]), float(self.scores[i]))
             for i, name in enumerate(KEYPOINT_NAMES)
         ]
+
+    def clamped(self) -> Pose:
+        """The same pose with every keypoint inside the frame: x, y in [0, 1), pixels in [0, W-1] x [0, H-1].
+        MoveNet places a joint it guesses beyond a crop's edge outside the frame (``px`` 780 in a 768-px frame);
+        consumers drawing or pointing at it expect coordinates that exist. The model's own ``xy`` stays unclamped."""
+        w, h = self.frame_size
+        upper = np.array([(w - 1) / w, (h - 1) / h]) if w and h else np.ones(2)
+        return Pose(np.clip(self.xy, 0.0, upper), self.scores, self.frame_size)

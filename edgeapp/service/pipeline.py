@@ -116,6 +116,8 @@ class Pipeline:
         self.latest: FrameResult | None = None
         self.running = False  # True while run() is in its frame loop
         self.progress_at = time.monotonic()  # the frame loop's heartbeat, for the stall watchdog
+        # the source first: a file that is not there is a config error, found before the models load
+        self.source = source if source is not None else open_service_source(config.source)
         registry = registry or registry_from(config.runtime.models_dir or None)
         request = config.runtime.request()
         self.models: dict[str, FailoverModel] = {}
@@ -149,8 +151,8 @@ class Pipeline:
         self.reps = RepsTask.from_config(config, self._emit) if config.tasks.reps else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
-        self.source = source if source is not None else open_service_source(config.source)
         self.capture: Capture | None = None
+        self._camera_mark = ("starting", 0)  # a fresh CameraStatus.mark()
         self._closed = False
 
     # -- reporting ------------------------------------------------------------------
@@ -171,11 +173,33 @@ class Pipeline:
             fallback=fallback,
             dropped_frames=self.dropped_frames,
             cpu_temp_c=cpu_temperature(),
+            camera=self.camera(),
         )
+
+    def camera(self) -> dict:
+        """The source's state as stats, /healthz and /metrics report it (files and images: up while read)."""
+        status = getattr(self.source, "status", None)
+        return status.as_dict() if status is not None else {"state": "up", "outages": 0, "reconnects": 0,
+                                                            "bad_frames": 0, "last_error": ""}
+
+    def _watch_camera(self) -> bool:
+        """On the frame loop (every turn, at least every 0.5 s): an outage and a return go out as events at once,
+        not at the next periodic stats. True when the camera's state changed."""
+        status = getattr(self.source, "status", None)
+        if status is None or status.mark() == self._camera_mark:
+            return False
+        before, self._camera_mark = self._camera_mark, status.mark()
+        if status.outages > before[1]:
+            self._emit(ErrorEvent(source="camera", message=f"camera {self.source.name} is down: {status.last_error}",
+                                  detail=status.as_dict()))
+        elif before[0] != "down":  # starting -> up: nothing to report
+            return False
+        self._emit(self.stats_event())
+        return True
 
     def status_line(self) -> str:
         backend, fallback = self.backend()
-        camera = getattr(getattr(self.source, "status", None), "state", "up")
+        camera = self.camera()["state"]
         fps = self.stats.fps()
         return f"{fps or 0:.1f} fps, backend {backend}{' (fallback)' if fallback else ''}, camera {camera}"
 
@@ -318,8 +342,10 @@ class Pipeline:
 
     def run(self, stop: threading.Event, max_frames: int | None = None,
             on_frame: Callable[[FrameResult], None] | None = None,
-            heartbeat: Callable[[], None] | None = None) -> int:
-        """The frame loop, until ``stop``, the end of a file, or ``max_frames``. Returns frames processed."""
+            heartbeat: Callable[[], None] | None = None, on_camera: Callable[[], None] | None = None) -> int:
+        """The frame loop, until ``stop``, the end of a file, or ``max_frames``. Returns frames processed.
+        ``on_camera`` is called on the frame loop when the camera goes down or comes back. A source that failed
+        for good (a damaged file) raises its SourceError after the error event went out."""
         self.capture = Capture(self.source, prepare=self._prepare).start()
         finisher: Worker[Inference] = Worker(lambda inference: self._done(self.finish(inference), on_frame),
                                              name="finish")
@@ -331,6 +357,8 @@ class Pipeline:
                 self.progress_at = time.monotonic()
                 if heartbeat:
                     heartbeat()
+                if self._watch_camera() and on_camera:
+                    on_camera()
                 try:
                     frame = self.capture.get(timeout=0.5)
                 except EndOfStream:
@@ -352,6 +380,8 @@ class Pipeline:
             error = finisher.close()
         if error is not None:
             raise error
+        if self.capture.error is not None:
+            raise self.capture.error
         return self.stats.frames
 
     def _done(self, result: FrameResult, on_frame: Callable[[FrameResult], None] | None) -> None:
