@@ -43,3 +43,9 @@ class SourceError(EdgeappError):
     """A frame source (image, folder, video, camera, stream) cannot be read."""
 
     exit_code = EXIT_USAGE
+
+
+class ClassifyError(EdgeappError):
+    """Pose-classifier data or training settings are wrong: a keypoint CSV, a class folder, a training option."""
+
+    exit_code = EXIT_USAGE

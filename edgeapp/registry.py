@@ -29,7 +29,7 @@ from edgeapp.runtime.backend import ModelFiles
 log = logging.getLogger(__name__)
 
 RECORDED_SHA_FILE = "recorded-sha256.json"
-DEFAULT_MODELS = {"pose": "movenet-lightning-int8", "classify": "yoga-classifier", "detect": "ssd-mobilenet-v1-coco"}
+DEFAULT_MODELS = {"pose": "movenet-lightning-int8", "classify": "yoga-lightning", "detect": "ssd-mobilenet-v1-coco"}
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,6 +51,7 @@ class Artifact:
     edgetpu: str = ""
     cpu: str = ""
     labels: str = ""
+    shipped: bool = False  # the file ships beside the manifest (models/ in the repository), never downloaded
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,9 @@ class Registry:
             raise ModelError(f"unknown model {name!r}; known: {', '.join(sorted(self.entries))}") from None
 
     def path(self, name: str) -> Path:
-        return self.models_dir / self.get(name).file
+        entry = self.get(name)
+        # A shipped model is read where it ships, with its contract sidecar beside it.
+        return (Path(self.manifest).parent if entry.shipped else self.models_dir) / entry.file
 
     def resolve(self, name_or_file: str | Path | None, task: str) -> ModelFiles:
         """A registry name, or a path to a ``.tflite`` file, to the CPU and Edge TPU files to open."""

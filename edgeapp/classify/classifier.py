@@ -1,8 +1,17 @@
 """Classifying one pose with a tutorial-style classifier (.tflite + labels + contract).
 
-Only poses whose every keypoint scores at least ``threshold`` (0.1, as the TF sample's
-``keypoint_detection_threshold_for_classifier``) are classified; anything else is
-reported as "no confident pose" with no label, never as a guess.
+Every answer has a status:
+
+``ok``                 one of the model's classes, ``label`` set.
+``other``              a body, but none of the classes: the model's ``other_label`` won, or
+                       the winner's probability is under the contract's ``min_probability``
+                       (the open-set test, calibrated on held-out data per model).
+``no confident pose``  the torso or too many joints are not really there (:mod:`body`).
+``degenerate pose``    the keypoints span no pixels (:mod:`body`), found before the model runs.
+``no pose``            no person at all (none found, or fewer than 3 joints seen).
+
+There is no all-keypoints gate by default: one occluded wrist does not refuse a pose.
+``threshold`` (the TF sample's every-keypoint >= 0.1 gate) can still be switched on.
 """
 
 from __future__ import annotations
@@ -21,16 +30,16 @@ from edgeapp.classify.contract import (
     read_labels,
     sidecar_path,
 )
-from edgeapp.errors import ModelError
+from edgeapp.classify.body import DEGENERATE_POSE, NO_CONFIDENT_POSE, NO_POSE, BodyGuard
+from edgeapp.errors import ConfigError, ModelError
 from edgeapp.pose.keypoint import Pose
 from edgeapp.runtime.backend import BackendRequest, ModelFiles
 from edgeapp.runtime.model import Model
 
-DEFAULT_THRESHOLD = 0.1
+DEFAULT_THRESHOLD = 0.0  # the TF sample's all-keypoints gate is off (it was 0.1 there)
 DEFAULT_TOP_K = 3
-NO_CONFIDENT_POSE = "no confident pose"
-NO_POSE = "no pose"
-DEGENERATE_POSE = "degenerate pose"  # e.g. every keypoint on one pixel: the in-graph normalisation divides by 0
+OTHER = "other"
+OK = "ok"
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,7 @@ class Classification:
     label: str | None
     score: float
     top: tuple[tuple[str, float], ...]  # best first, at most top_k entries
-    status: str  # "ok", "no confident pose", "no pose" or "degenerate pose"
+    status: str  # "ok", "other", "no confident pose", "degenerate pose" or "no pose"
     min_keypoint_score: float
 
     @property
@@ -99,6 +108,8 @@ def resolve_contract(model_path: Path, labels_file: Path | None = None) -> tuple
         if beside.is_file():
             sources.append((read_labels(beside), str(beside)))
     if not sources:
+        if contract.other_label is not None:
+            raise ModelError(f"{side}: other_label needs the labels list in the same file")
         raise ModelError(
             f"no labels for {model_path}: give a labels file (one label per line) or put a "
             f"'labels' list in {side.name}"
@@ -107,6 +118,8 @@ def resolve_contract(model_path: Path, labels_file: Path | None = None) -> tuple
     for other, other_where in sources[1:]:
         if other != labels:
             raise ModelError(f"labels disagree: {where} has {list(labels)}, {other_where} has {list(other)}")
+    if contract.other_label is not None and contract.other_label not in labels:
+        raise ModelError(f"{side}: other_label {contract.other_label!r} is not one of the labels {list(labels)}")
     return contract.with_labels(labels), where
 
 
@@ -114,19 +127,21 @@ class PoseClassifier:
     """A classifier model with its contract. Not thread-safe (one inference thread owns it)."""
 
     def __init__(self, model: Model, contract: ClassifierContract, threshold: float = DEFAULT_THRESHOLD,
-                 top_k: int = DEFAULT_TOP_K, labels_source: str = "the contract"):
+                 top_k: int = DEFAULT_TOP_K, labels_source: str = "the contract", guard: BodyGuard | None = None):
         if contract.labels is None:
-            raise ValueError("the contract needs its labels filled in (see resolve_contract)")
+            raise ModelError("the contract needs its labels filled in (see resolve_contract)")
         if not 0.0 <= threshold <= 1.0:
-            raise ValueError(f"threshold must be within 0..1, got {threshold!r}")
+            raise ConfigError("classify.threshold", f"must be within 0..1, got {threshold!r}")
         if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k!r}")
+            raise ConfigError("classify.top_k", f"must be at least 1, got {top_k!r}")
         check_classifier_model(model, contract.labels, labels_source)
         self.model = model
         self.contract = contract
         self.labels = contract.labels
         self.threshold = threshold
+        self.guard = guard or BodyGuard()
         self.top_k = min(top_k, len(self.labels))
+        self.other_index = self.labels.index(contract.other_label) if contract.other_label else None
         self._features = np.empty(FEATURES, dtype=np.float32)  # reused every frame
 
     @classmethod
@@ -145,21 +160,50 @@ class PoseClassifier:
         self.model.invoke()
         return self.model.output(0)[0]
 
-    def classify(self, pose: Pose | None) -> Classification:
+    def refusal(self, pose: Pose | None) -> Classification | None:
+        """The answer when this pose is not classified at all (no person, no body, the optional gate)."""
         if pose is None:
             return NO_POSE_RESULT
         min_score = pose.min_score
-        if min_score < self.threshold:
-            return Classification(None, 0.0, (), NO_CONFIDENT_POSE, min_score)
-        probs = self.probabilities(pose_features(pose, self.contract, self._features))
-        return self._result(probs, min_score)
+        status = self.guard.refusal(pose)
+        if status is None and min_score < self.threshold:
+            status = NO_CONFIDENT_POSE
+        return None if status is None else Classification(None, 0.0, (), status, min_score)
 
-    def _result(self, probs: np.ndarray, min_score: float) -> Classification:
-        if not np.isfinite(probs).all():
+    def pose_probabilities(self, pose: Pose) -> np.ndarray:
+        """The model's probabilities for a pose that passed :meth:`refusal` (a view: copy to keep)."""
+        return self.probabilities(pose_features(pose, self.contract, self._features))
+
+    def classify(self, pose: Pose | None) -> Classification:
+        refused = self.refusal(pose)
+        if refused is not None:
+            return refused
+        return self.decide(self.pose_probabilities(pose), pose.min_score)
+
+    def decide(self, probs: np.ndarray, min_score: float) -> Classification:
+        """The answer for a probability vector: a class, or ``other`` by the contract's open-set rule."""
+        if not np.isfinite(probs).all():  # a kernel's 0/0 that the body guard did not foresee
             return Classification(None, 0.0, (), DEGENERATE_POSE, min_score)
         order = np.argsort(-probs, kind="stable")[: self.top_k]
         top = tuple((self.labels[i], float(probs[i])) for i in order)
-        return Classification(top[0][0], top[0][1], top, "ok", min_score)
+        best, score = self.winner(probs)
+        if best is None or score < self.contract.min_probability:
+            return Classification(None, score, top, OTHER, min_score)
+        return Classification(self.labels[best], score, top, OK, min_score)
+
+    def winner(self, probs: np.ndarray) -> tuple[int | None, float]:
+        """The winning class and its probability; None when the "other" output decides (contract)."""
+        if self.other_index is None:
+            best = int(np.argmax(probs))
+            return best, float(probs[best])
+        p_other = float(probs[self.other_index])
+        limit = self.contract.other_threshold
+        poses = probs.copy()
+        poses[self.other_index] = -1.0
+        best = int(np.argmax(poses))
+        if (p_other > limit) if limit is not None else (p_other > probs[best]):
+            return None, p_other
+        return best, float(probs[best]) / max(1.0 - p_other, 1e-9)  # among the poses
 
     def predict_table(self, features: np.ndarray) -> np.ndarray:
         """``[N, 51]`` -> ``[N, classes]`` probabilities, no gate (for evaluating a labelled table)."""

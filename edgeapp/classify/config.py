@@ -3,9 +3,9 @@
 ::
 
     [classify]
-    model = "yoga-classifier"   # registry name or a .tflite path
+    model = "yoga-lightning"    # registry name or a .tflite path (yoga-classifier: the stock TF model)
     labels = ""                 # optional labels file; default: the registry's, the sidecar's or labels.txt beside the model
-    threshold = 0.1             # every keypoint must score at least this, else "no confident pose"
+    threshold = 0.0             # optional all-keypoints gate (the TF sample's 0.1); off: the body guard decides
     top_k = 3
     threads = 1                 # the classifier is tiny: more threads cost more than they save
 
@@ -15,6 +15,13 @@
     release_frames = 3
     release_s = 1.0
     milestone_s = 5.0           # a "held" result every 5 s of hold; 0 disables
+
+    [classify.smoothing]        # video and camera only; still images are never smoothed
+    enabled = true              # One Euro on the keypoints, then probabilities averaged over time
+    probability_tau_s = 0.25    # time constant of the probability average
+    max_gap_s = 0.5             # a longer gap between frames starts both afresh
+    keypoint_min_cutoff_hz = 6.36   # One Euro, the TF.js MoveNet constants (coordinates normalised to the frame)
+    keypoint_beta = 636.61
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD, DEFAULT_TOP_K
 from edgeapp.classify.hold import HoldConfig
+from edgeapp.classify.temporal import SmoothingConfig
 from edgeapp.settings import Problems, read
 from edgeapp.registry import DEFAULT_MODELS
 
@@ -31,10 +39,11 @@ from edgeapp.registry import DEFAULT_MODELS
 class ClassifyConfig:
     model: str = DEFAULT_MODELS["classify"]  # registry name or .tflite path
     labels: str = ""  # labels file; "": the registry's, the sidecar's or labels.txt beside the model
-    threshold: float = DEFAULT_THRESHOLD  # every keypoint must score at least this, else "no confident pose"
+    threshold: float = DEFAULT_THRESHOLD  # 0: off; else every keypoint must score this (the TF sample's 0.1 gate)
     top_k: int = DEFAULT_TOP_K  # labels reported per frame
     threads: int = 1  # the classifier is tiny: more threads cost more than they save
     hold: HoldConfig = field(default_factory=HoldConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)  # video: keypoints and probabilities
 
 
     def check(self, problems: Problems) -> None:

@@ -16,6 +16,13 @@ classifier has an explicit contract, read from a sidecar next to the model::
 ``units``  ``pixels``: frame pixels, truncated to integers like the TF sample's
            ``int(x * W)``. ``normalized``: 0..1 of the frame width/height.
 ``labels`` the model's outputs, in order (optional when a labels file sits beside it).
+``other_label``      optional: the output that means "none of these" (a class trained on
+                     negatives); winning with it gives the status ``other`` and no label.
+``other_threshold``  optional: ``other`` when the "none of these" output is above this
+                     (without it: when that output wins outright).
+``min_probability``  optional open-set threshold: a winning class under this probability
+                     is ``other`` too. Chosen on held-out data (docs/classification.md);
+                     ``calibration`` (free-form) records how.
 
 A model without a sidecar gets the stock yoga model's contract (``yx``, ``pixels``).
 Models made by ``edgeapp classifier train`` always ship one.
@@ -24,7 +31,7 @@ Models made by ``edgeapp classifier train`` always ship one.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -50,26 +57,46 @@ class ClassifierContract:
     order: Order = "yx"
     units: Units = "pixels"
     labels: tuple[str, ...] | None = None  # None: take them from the labels file
+    other_label: str | None = None  # the output meaning "none of these"
+    min_probability: float = 0.0  # open-set threshold on the winning probability
+    other_threshold: float | None = None  # "other" when the other_label output is above this (None: when it wins)
+    calibration: dict | None = None  # how min_probability was chosen (kept for the record)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.min_probability <= 1.0:
+            raise ModelError(f"min_probability must be within 0..1, got {self.min_probability!r}")
         if self.order not in ORDERS:
-            raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
+            raise ModelError(f"order must be one of {', '.join(ORDERS)}, got {self.order!r}")
         if self.units not in UNITS:
-            raise ValueError(f"units must be one of {', '.join(UNITS)}, got {self.units!r}")
+            raise ModelError(f"units must be one of {', '.join(UNITS)}, got {self.units!r}")
 
     def with_labels(self, labels: tuple[str, ...]) -> ClassifierContract:
-        return ClassifierContract(self.order, self.units, tuple(labels))
+        return replace(self, labels=tuple(labels))
 
     def to_dict(self) -> dict:
         d: dict = {"schema": CONTRACT_SCHEMA, "order": self.order, "units": self.units}
         if self.labels is not None:
             d["labels"] = list(self.labels)
+        if self.other_label is not None:
+            d["other_label"] = self.other_label
+        if self.min_probability:
+            d["min_probability"] = round(self.min_probability, 6)
+        if self.other_threshold is not None:
+            d["other_threshold"] = round(self.other_threshold, 6)
+        if self.calibration:
+            d["calibration"] = self.calibration
         return d
 
 
 # The stock yoga model, as the official samples feed it (peers.md 2.4; MANIFEST: 100% on
-# test_data.csv in this order, 0.5% with x and y swapped).
-STOCK_CONTRACT = ClassifierContract(order="yx", units="pixels")
+# test_data.csv in this order, 0.5% with x and y swapped). It has no "other" output; its
+# open-set threshold is the calibration shipped for it (docs/classification.md).
+STOCK_MIN_PROBABILITY = 0.56
+STOCK_CONTRACT = ClassifierContract(
+    order="yx", units="pixels", min_probability=STOCK_MIN_PROBABILITY,
+    calibration={"method": "0.5% quantile (0.5627, rounded down) of the winning probability on the Lightning INT8 "
+                           "keypoints of the 1000 yoga_poses_train photos the body guard accepts; the stock model "
+                           "cannot be retrained, so no person could be held out (docs/classification.md)"})
 
 
 def sidecar_path(model_path: Path) -> Path:
@@ -89,7 +116,8 @@ def load_contract(path: Path) -> ClassifierContract:
         raise ModelError(f"classifier contract {path} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ModelError(f"classifier contract {path}: expected a JSON object, got {type(data).__name__}")
-    unknown = set(data) - {"schema", "order", "units", "labels", "note"}
+    unknown = set(data) - {"schema", "order", "units", "labels", "note", "other_label", "min_probability",
+                           "other_threshold", "calibration"}
     if unknown:
         raise ModelError(f"classifier contract {path}: unknown keys {sorted(unknown)}")
     schema = data.get("schema", CONTRACT_SCHEMA)
@@ -104,7 +132,23 @@ def load_contract(path: Path) -> ClassifierContract:
     labels = data.get("labels")
     if labels is not None:
         labels = _check_labels(labels, str(path))
-    return ClassifierContract(order=data["order"], units=data["units"], labels=labels)
+    other = data.get("other_label")
+    if other is not None and (not isinstance(other, str) or (labels is not None and other not in labels)):
+        raise ModelError(f"classifier contract {path}: other_label {other!r} is not one of the labels")
+    threshold = data.get("min_probability", 0.0)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise ModelError(f"classifier contract {path}: min_probability must be a number within 0..1, got {threshold!r}")
+    other_threshold = data.get("other_threshold")
+    if other_threshold is not None and (isinstance(other_threshold, bool) or not isinstance(other_threshold, (int, float))
+                                        or not 0.0 <= other_threshold <= 1.0 or other is None):
+        raise ModelError(f"classifier contract {path}: other_threshold must be a number within 0..1 and needs "
+                         f"other_label, got {other_threshold!r}")
+    calibration = data.get("calibration")
+    if calibration is not None and not isinstance(calibration, dict):
+        raise ModelError(f"classifier contract {path}: calibration must be an object")
+    return ClassifierContract(order=data["order"], units=data["units"], labels=labels, other_label=other,
+                              min_probability=float(threshold), calibration=calibration,
+                              other_threshold=None if other_threshold is None else float(other_threshold))
 
 
 def write_contract(path: Path, contract: ClassifierContract, note: str = "") -> None:

@@ -24,14 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeapp.classify.contract import NUM_KEYPOINTS
-from edgeapp.errors import EdgeappError
+from edgeapp.errors import ClassifyError
 from edgeapp.pose.keypoint import KEYPOINT_NAMES
 
 
-class DatasetError(EdgeappError):
+class DatasetError(ClassifyError):
     """A keypoint CSV is malformed; the message names the file and the row or column."""
-
-    exit_code = 2
 
 
 HEADER: tuple[str, ...] = (
@@ -64,7 +62,7 @@ def read_csv(path: Path, columns: str = "xy") -> KeypointTable:
     """Read a tutorial CSV. ``columns="xy"``: the columns hold what they are named (the default);
     ``"yx"``: the file is mislabelled and each ``_x`` column holds y."""
     if columns not in ("xy", "yx"):
-        raise ValueError(f"columns must be 'xy' or 'yx', got {columns!r}")
+        raise DatasetError(f"columns must be 'xy' or 'yx', got {columns!r}")
     path = Path(path)
     try:
         with path.open(newline="") as f:
@@ -147,3 +145,26 @@ def check_same_labels(train: KeypointTable, test: KeypointTable, train_path: Pat
             f"{test_path} classes {list(test.labels)} differ from {train_path} classes {list(train.labels)} "
             "(names and class_no must match)"
         )
+
+
+def thin(table: KeypointTable, every: int | None) -> KeypointTable:
+    """Every ``every``-th row (a capped run); the table itself for None or 1."""
+    if not every or every == 1:
+        return table
+    return subset(table, np.arange(0, len(table), every))
+
+
+def subset(table: KeypointTable, rows: np.ndarray) -> KeypointTable:
+    return KeypointTable(tuple(table.files[i] for i in rows), table.xy[rows], table.scores[rows],
+                         table.class_no[rows], table.labels)
+
+
+def concat(tables: list[KeypointTable]) -> KeypointTable:
+    """Tables with the same classes, one after the other."""
+    first = tables[0]
+    for t in tables[1:]:
+        if t.labels != first.labels:
+            raise DatasetError(f"cannot join keypoint tables with classes {list(first.labels)} and {list(t.labels)}")
+    return KeypointTable(sum((t.files for t in tables), ()), np.concatenate([t.xy for t in tables]),
+                         np.concatenate([t.scores for t in tables]), np.concatenate([t.class_no for t in tables]),
+                         first.labels)

@@ -1,6 +1,6 @@
 """Stable pose labels and hold timing, from per-frame labels that flicker.
 
-Per frame, :meth:`HoldTracker.update` takes the winning label (or None: no person,
+Per frame, :meth:`HoldTimer.update` takes the winning label (or None: no person,
 no confident pose) and the **frame time** (media time for files, the capture clock
 for cameras; never the wall clock while processing, or a file processed faster or
 slower than real time would give wrong holds).
@@ -117,7 +117,7 @@ class HoldState:
 _NO_EVENTS: tuple[HoldEvent, ...] = ()
 
 
-class HoldTracker:
+class HoldTimer:
     """Hysteresis and hold timing for one person's stream of labels. Not thread-safe."""
 
     def __init__(self, config: HoldConfig | None = None):

@@ -14,6 +14,16 @@ import numpy as np
 class Evaluation:
     labels: tuple[str, ...]
     confusion: np.ndarray  # [true, predicted] counts
+    extra: tuple[str, ...] = ()  # answers after the labels' columns that are no class ("other", "refused")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.labels + self.extra
+
+    def share(self, answer: str) -> float:
+        """The share of rows answered ``answer`` (one of ``extra``)."""
+        j = self.columns.index(answer)
+        return float(self.confusion[:, j].sum() / self.n) if self.n else 0.0
 
     @property
     def n(self) -> int:
@@ -25,7 +35,7 @@ class Evaluation:
 
     @property
     def precision(self) -> np.ndarray:
-        predicted = self.confusion.sum(axis=0)
+        predicted = self.confusion.sum(axis=0)[: len(self.labels)]
         return np.divide(np.diag(self.confusion), predicted, out=np.zeros(len(self.labels)), where=predicted > 0)
 
     @property
@@ -42,7 +52,8 @@ class Evaluation:
                 for label, p, r, s in zip(self.labels, self.precision, self.recall, self.confusion.sum(axis=1))
             },
             "confusion": {"rows": "true", "columns": "predicted", "labels": list(self.labels),
-                          "matrix": self.confusion.tolist()},
+                          "column_labels": list(self.columns), "matrix": self.confusion.tolist()},
+            **{f"{answer}_share": round(self.share(answer), 4) for answer in self.extra},
         }
 
     def markdown(self) -> str:
@@ -51,17 +62,18 @@ class Evaluation:
         for label, p, r, s in zip(self.labels, self.precision, self.recall, self.confusion.sum(axis=1)):
             lines.append(f"| {label} | {p:.4f} | {r:.4f} | {int(s)} |")
         lines += ["", "confusion matrix (rows: true class, columns: predicted)", "",
-                  "| true \\ predicted | " + " | ".join(self.labels) + " |",
-                  "|---|" + "---|" * len(self.labels)]
+                  "| true \\ predicted | " + " | ".join(self.columns) + " |",
+                  "|---|" + "---|" * len(self.columns)]
         for label, row in zip(self.labels, self.confusion):
             lines.append(f"| {label} | " + " | ".join(str(int(v)) for v in row) + " |")
         return "\n".join(lines) + "\n"
 
 
-def evaluate(true: np.ndarray, predicted: np.ndarray, labels: tuple[str, ...]) -> Evaluation:
-    k = len(labels)
-    confusion = np.bincount(np.asarray(true) * k + np.asarray(predicted), minlength=k * k).reshape(k, k)
-    return Evaluation(tuple(labels), confusion)
+def evaluate(true: np.ndarray, predicted: np.ndarray, labels: tuple[str, ...], extra: tuple[str, ...] = ()) -> Evaluation:
+    """``predicted`` indexes ``labels + extra``."""
+    k, m = len(labels), len(labels) + len(extra)
+    confusion = np.bincount(np.asarray(true) * m + np.asarray(predicted), minlength=k * m).reshape(k, m)
+    return Evaluation(tuple(labels), confusion, tuple(extra))
 
 
 def plot_confusion(ev: Evaluation, path: Path, title: str = "") -> None:
@@ -70,18 +82,18 @@ def plot_confusion(ev: Evaluation, path: Path, title: str = "") -> None:
     matplotlib.use("Agg")  # headless: no display on a Pi or in CI
     import matplotlib.pyplot as plt
 
-    k = len(ev.labels)
-    fig, ax = plt.subplots(figsize=(1.2 * k + 2, 1.2 * k + 1.5), dpi=100)
+    k, m = len(ev.labels), len(ev.columns)
+    fig, ax = plt.subplots(figsize=(1.2 * m + 2, 1.2 * k + 1.5), dpi=100)
     try:
         ax.imshow(ev.confusion, cmap="Blues")
-        ax.set_xticks(range(k), ev.labels, rotation=45, ha="right")
+        ax.set_xticks(range(m), ev.columns, rotation=45, ha="right")
         ax.set_yticks(range(k), ev.labels)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(title or f"accuracy {ev.accuracy:.3f} (n={ev.n})")
         top = ev.confusion.max() or 1
         for i in range(k):
-            for j in range(k):
+            for j in range(m):
                 v = int(ev.confusion[i, j])
                 ax.text(j, i, str(v), ha="center", va="center", color="white" if v > top / 2 else "black")
         fig.tight_layout()

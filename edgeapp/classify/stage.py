@@ -1,4 +1,4 @@
-"""The per-frame classification stage the service pipeline calls: classifier + hold tracker.
+"""The per-frame classification stage the service pipeline calls: smoothing + classifier + hold timer.
 
 ::
 
@@ -19,8 +19,10 @@ from pathlib import Path
 
 from edgeapp.classify.classifier import Classification, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
-from edgeapp.classify.hold import HoldEvent, HoldState, HoldTracker
+from edgeapp.classify.hold import HoldEvent, HoldState, HoldTimer
+from edgeapp.classify.temporal import ProbabilitySmoother, SmoothingConfig
 from edgeapp.pose.keypoint import Pose
+from edgeapp.pose.smoothing import KeypointFilter
 from edgeapp.registry import Registry
 from edgeapp.runtime.backend import BackendRequest
 
@@ -45,22 +47,58 @@ def open_classifier(config: ClassifyConfig, registry: Registry | None = None) ->
                                threshold=config.threshold, top_k=config.top_k)
 
 
+class VideoClassifier:
+    """Classification of one person's poses over time: One Euro on the keypoints, the model,
+    probabilities smoothed over frame time, the open-set decision (temporal.py). With
+    ``smoothing`` off (or None) every frame is classified on its own, as a still image is."""
+
+    def __init__(self, classifier: PoseClassifier, smoothing: SmoothingConfig | None = None):
+        self.classifier = classifier
+        on = smoothing is not None and smoothing.enabled
+        self.keypoints = KeypointFilter(smoothing.one_euro()) if on else None
+        self.probs = ProbabilitySmoother(smoothing.probability_tau_s, smoothing.max_gap_s) if on else None
+
+    def classify(self, pose: Pose | None, time: float) -> Classification:
+        if self.keypoints is not None:
+            pose = self.keypoints.pose(pose, time)
+        refused = self.classifier.refusal(pose)
+        if refused is not None:
+            self.reset_probabilities()
+            return refused
+        p = self.classifier.pose_probabilities(pose)
+        if self.probs is not None:
+            p = self.probs(p, time)
+        return self.classifier.decide(p, pose.min_score)
+
+    def reset_probabilities(self) -> None:
+        if self.probs is not None:
+            self.probs.reset()
+
+    def reset(self) -> None:
+        self.reset_probabilities()
+        if self.keypoints is not None:
+            self.keypoints.reset()
+
+
 class ClassifyStage:
     """One person's classification and hold timing. One inference thread owns it."""
 
-    def __init__(self, classifier: PoseClassifier, tracker: HoldTracker):
+    def __init__(self, classifier: PoseClassifier, timer: HoldTimer, smoothing: SmoothingConfig | None = None):
         self.classifier = classifier
-        self.tracker = tracker
+        self.smoothing = smoothing
+        self.video = VideoClassifier(classifier, smoothing)
+        self.timer = timer
 
     @classmethod
     def from_config(cls, config: ClassifyConfig, registry: Registry | None = None) -> ClassifyStage:
-        return cls(open_classifier(config, registry), HoldTracker(config.hold))
+        return cls(open_classifier(config, registry), HoldTimer(config.hold), config.smoothing)
 
     def update(self, pose: Pose | None, time: float) -> ClassifyResult:
-        """Classify the frame's pose (None: no person) and advance the hold tracker to ``time``."""
-        c = self.classifier.classify(pose)
-        events = self.tracker.update(c.label, time)
-        return ClassifyResult(c, self.tracker.state, events)
+        """Classify the frame's pose (None: no person) and advance the hold timer to ``time``."""
+        c = self.video.classify(pose, time)
+        events = self.timer.update(c.label, time)
+        return ClassifyResult(c, self.timer.state, events)
 
     def finish(self, time: float | None = None) -> tuple[HoldEvent, ...]:
-        return self.tracker.finish(time)
+        self.video.reset()
+        return self.timer.finish(time)

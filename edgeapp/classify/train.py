@@ -45,10 +45,12 @@ from typing import Callable
 
 import numpy as np
 
+from edgeapp.classify.augment import Augmentation, augment
+from edgeapp.classify.negatives import OTHER
 from edgeapp.classify.contract import FEATURES, ClassifierContract, encode_table, write_contract, write_labels
 from edgeapp.classify.dataset import KeypointTable
 from edgeapp.classify.report import Evaluation, evaluate, plot_confusion
-from edgeapp.errors import EdgeappError
+from edgeapp.errors import ClassifyError
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,8 @@ _L_SHOULDER, _R_SHOULDER, _L_HIP, _R_HIP = 5, 6, 11, 12
 TORSO_SIZE_MULTIPLIER = 2.5
 
 
-class TrainingError(EdgeappError):
-    exit_code = 2
+class TrainingError(ClassifyError):
+    """Training cannot start or finish: too few classes, no TensorFlow, a bad option."""
 
 
 @dataclass(frozen=True)
@@ -80,15 +82,25 @@ class TrainConfig:
     order: str = "yx"  # the input order of the exported model (see contract.py)
     quantize: bool = True  # the notebook's Optimize.DEFAULT (dynamic-range weights)
     monitor: str = "val_loss"  # early stopping on "val_loss" or "val_accuracy" (the notebook's; see module doc)
+    # The device recipe (None/0: the notebook's network and data exactly):
+    mask_score: float | None = None  # joints under this score are masked out of the embedding (see build_model)
+    augment: Augmentation | None = None  # variants of each training row (augment.py)
+    min_probability: float = 0.0  # the open-set thresholds written to the contract (chosen by recipe.py)
+    other_threshold: float | None = None
+    calibration: dict | None = None  # how it was chosen, for the sidecar
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
-            raise ValueError("epochs and batch_size must be >= 1, patience >= 0")
+            raise TrainingError("epochs and batch_size must be >= 1, patience >= 0")
         if not 0.0 <= self.validation_split < 1.0:
-            raise ValueError(f"validation_split must be within [0, 1), got {self.validation_split}")
+            raise TrainingError(f"validation_split must be within [0, 1), got {self.validation_split}")
         ClassifierContract(order=self.order)  # validates the order
         if self.monitor not in ("val_loss", "val_accuracy"):
-            raise ValueError(f"monitor must be val_loss or val_accuracy, got {self.monitor!r}")
+            raise TrainingError(f"monitor must be val_loss or val_accuracy, got {self.monitor!r}")
+        if self.mask_score is not None and not 0.0 <= self.mask_score <= 1.0:
+            raise TrainingError(f"mask_score must be within 0..1, got {self.mask_score!r}")
+        if not 0.0 <= self.min_probability <= 1.0:
+            raise TrainingError(f"min_probability must be within 0..1, got {self.min_probability!r}")
 
 
 @dataclass(frozen=True)
@@ -138,23 +150,37 @@ def split_validation(class_no: np.ndarray, share: float, seed: int) -> tuple[np.
     return np.flatnonzero(~val_mask), np.flatnonzero(val_mask)
 
 
-def build_model(n_classes: int, dropout: float = 0.5):
-    """The notebook's network with the normalisation inside the graph."""
+def build_model(n_classes: int, dropout: float = 0.5, mask_score: float | None = None):
+    """The notebook's network with the normalisation inside the graph.
+
+    With ``mask_score``, keypoint confidence enters the model: a joint scoring under it
+    is zeroed in the embedding (and left out of the spread), and the 17 visibility flags
+    are appended, so the network learns poses with joints missing (trained with joint
+    dropout) instead of reading MoveNet's guess for an occluded joint as a position.
+    """
     import keras
     import tensorflow as tf
 
     class PoseEmbedding(keras.layers.Layer):
-        """[N, 51] -> [N, 34]: the notebook's ``landmarks_to_embedding``, per sample (see module doc)."""
+        """[N, 51] -> [N, 34]: the notebook's ``landmarks_to_embedding``, per sample (see module doc);
+        [N, 51] with the masked embedding and the visibility flags."""
 
         def call(self, x):
-            lm = tf.reshape(x, (-1, 17, 3))[:, :, :2]
+            kp = tf.reshape(x, (-1, 17, 3))
+            lm = kp[:, :, :2]
             hips = 0.5 * lm[:, _L_HIP] + 0.5 * lm[:, _R_HIP]
             shoulders = 0.5 * lm[:, _L_SHOULDER] + 0.5 * lm[:, _R_SHOULDER]
             centred = lm - hips[:, None, :]
             torso = tf.norm(shoulders - hips, axis=-1)
+            if mask_score is not None:
+                seen = tf.cast(kp[:, :, 2] >= mask_score, tf.float32)
+                centred = centred * seen[:, :, None]
             spread = tf.reduce_max(tf.norm(centred, axis=1), axis=-1)
             size = tf.maximum(TORSO_SIZE_MULTIPLIER * torso, spread)
-            return tf.reshape(centred / size[:, None, None], (-1, 34))
+            embedding = tf.reshape(centred / size[:, None, None], (-1, 34))
+            if mask_score is None:
+                return embedding
+            return tf.concat([embedding, seen], axis=-1)
 
     inputs = keras.Input(shape=(FEATURES,), name="landmarks_and_scores")
     x = PoseEmbedding(name="pose_embedding")(inputs)
@@ -186,9 +212,14 @@ def export_tflite(model, path: Path, quantize: bool = True) -> None:
 
 
 def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None,
-          test: KeypointTable | None = None, progress: Callable[[EpochLog], None] | None = None) -> TrainResult:
-    """Train on ``table``, export to ``out_dir``, evaluate on ``test`` (else the validation split)."""
+          test: KeypointTable | None = None, progress: Callable[[EpochLog], None] | None = None,
+          negatives: KeypointTable | None = None) -> TrainResult:
+    """Train on ``table`` (plus ``negatives`` as the class ``other``), export to ``out_dir``,
+    evaluate on ``test`` (else the validation split)."""
     config = config or TrainConfig()
+    check_trainable(table)
+    if negatives is not None:
+        table = with_negatives(table, negatives)
     try:
         import keras
         import tensorflow as tf  # noqa: F401  (imported for its side effects on keras' backend)
@@ -198,11 +229,8 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
         ) from exc
     labels = table.labels
     k = len(labels)
-    if k < 2:
-        raise TrainingError(f"training needs at least 2 classes, the table has {list(labels)}")
-    counts = np.bincount(table.class_no, minlength=k)
-    if counts.min() == 0:
-        raise TrainingError(f"class {labels[int(counts.argmin())]!r} has no rows")
+    if test is not None and negatives is not None and test.labels + (OTHER,) == labels:
+        test = KeypointTable(test.files, test.xy, test.scores, test.class_no, labels)
     if test is not None and test.labels != labels:
         raise TrainingError(f"test classes {list(test.labels)} differ from training classes {list(labels)}")
 
@@ -215,12 +243,17 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     x = encode_table(table.xy, table.scores, config.order)
     y = np.eye(k, dtype=np.float32)[table.class_no]
     fit_idx, val_idx = split_validation(table.class_no, config.validation_split, config.seed)
+    fit_x, fit_y = x[fit_idx], y[fit_idx]
+    if config.augment is not None:  # only the fitting rows: validation stays what the device sees
+        axy, ascores, ano = augment(table.xy[fit_idx], table.scores[fit_idx], table.class_no[fit_idx],
+                                    config.augment, np.random.default_rng(config.seed))
+        fit_x, fit_y = encode_table(axy, ascores, config.order), np.eye(k, dtype=np.float32)[ano]
     has_val = len(val_idx) > 0
     # Without a validation split (a tiny table) the training metric is all there is.
     monitor = config.monitor if has_val else config.monitor.removeprefix("val_")
     mode = "min" if monitor.endswith("loss") else "max"
 
-    model = build_model(k, config.dropout)
+    model = build_model(k, config.dropout, config.mask_score)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     history: list[EpochLog] = []
@@ -241,7 +274,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
 
     stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=config.patience,
                                          restore_best_weights=True)
-    model.fit(x[fit_idx], y[fit_idx], epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
+    model.fit(fit_x, fit_y, epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
               validation_data=(x[val_idx], y[val_idx]) if has_val else None,
               callbacks=[stop, EpochLine()], verbose=0)
     # Restore the best weights even when the epoch cap, not the patience, ended training.
@@ -250,7 +283,10 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     scores = [getattr(h, monitor) for h in history]
     best_epoch = int(np.argmin(scores) if mode == "min" else np.argmax(scores)) + 1 if scores else 0
 
-    contract = ClassifierContract(order=config.order, units="pixels", labels=labels)
+    contract = ClassifierContract(order=config.order, units="pixels", labels=labels,
+                                  other_label=OTHER if OTHER in labels else None,
+                                  min_probability=config.min_probability, calibration=config.calibration,
+                                  other_threshold=config.other_threshold if OTHER in labels else None)
     model_path = out_dir / MODEL_FILE
     export_tflite(model, model_path, config.quantize)
     write_labels(out_dir / LABELS_FILE, labels)
@@ -275,6 +311,28 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
                          keras_eval, tflite_eval, agree, diff, history, model)
     write_report(result, config, table, test)
     return result
+
+
+def check_trainable(table: KeypointTable) -> None:
+    """At least two classes, each with rows: the message names what is missing."""
+    if len(table.labels) < 2:
+        raise TrainingError(f"training needs at least 2 classes, the data has only {list(table.labels)}: "
+                            "put one sub-folder (or class_name) per pose")
+    counts = np.bincount(table.class_no, minlength=len(table.labels))
+    if counts.min() == 0:
+        raise TrainingError(f"class {table.labels[int(counts.argmin())]!r} has no rows")
+    if OTHER in table.labels:
+        raise TrainingError(f"{OTHER!r} is reserved for the negatives (--negatives), not a pose class")
+
+
+def with_negatives(table: KeypointTable, negatives: KeypointTable) -> KeypointTable:
+    """The pose rows plus the negatives as the last class, ``other``."""
+    if negatives.labels != (OTHER,):
+        raise TrainingError(f"negatives must all be of the class {OTHER!r}, got {list(negatives.labels)}")
+    return KeypointTable(table.files + negatives.files, np.concatenate([table.xy, negatives.xy]),
+                         np.concatenate([table.scores, negatives.scores]),
+                         np.concatenate([table.class_no, np.full(len(negatives), len(table.labels))]),
+                         table.labels + (OTHER,))
 
 
 def run_exported(model_path: Path, features: np.ndarray) -> np.ndarray:

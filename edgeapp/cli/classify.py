@@ -7,16 +7,18 @@ import sys
 from pathlib import Path
 
 from edgeapp.camera import open_source
-from edgeapp.errors import ConfigError
+from edgeapp.errors import ClassifyError, ConfigError
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD, DEFAULT_TOP_K, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
-from edgeapp.classify.hold import HoldConfig, HoldTracker
-from edgeapp.classify.stage import open_classifier
+from edgeapp.classify.hold import HoldConfig, HoldTimer
+from edgeapp.classify.stage import VideoClassifier, open_classifier
+from edgeapp.classify.temporal import SmoothingConfig
 from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_clip_bench_options, emit, open_model, registry
 from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.registry import DEFAULT_MODELS
+from edgeapp.classify.negatives import STILL_EVERY
 from edgeapp.settings import read
 from edgeapp.events.pose import pose_json
 
@@ -29,12 +31,17 @@ def register(cli) -> None:
     p.add_argument("path", help="an image, a folder of images, or a video file")
     _pose_options(p)
     p.add_argument("--classifier", default=None,
-                   help="registry name or .tflite file (default yoga-classifier); its contract is read from "
+                   help=f"registry name or .tflite file (default {DEFAULT_MODELS['classify']}, trained on what the "
+                        "device sees; yoga-classifier is the stock TF model); its contract is read from "
                         "NAME.contract.json beside it, else the stock yoga model's (y, x, score) in pixels")
     p.add_argument("--labels", default=None, help="labels file, one per line (default: the registry's, the "
                    "contract's or labels.txt beside the model)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"classify only when every keypoint scores at least this (default {DEFAULT_THRESHOLD})")
+                   help="the TF sample's gate: classify only when every keypoint scores at least this "
+                        f"(default {DEFAULT_THRESHOLD}: off; the body guard refuses bodies that are not there)")
+    p.add_argument("--no-smoothing", action="store_true",
+                   help="video: classify each frame on its own (no One Euro on the keypoints, no probability "
+                        "smoothing); still images are never smoothed")
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"labels in 'scores' (default {DEFAULT_TOP_K})")
     p.add_argument("--confirm-frames", type=int, default=_HOLD.confirm_frames,
                    help=f"a label becomes current after winning this many frames in a row (default {_HOLD.confirm_frames})")
@@ -57,27 +64,68 @@ def register(cli) -> None:
     e.add_argument("--passes", type=int, default=STILL_IMAGE_PASSES,
                    help=f"smart-crop passes per image (default {STILL_IMAGE_PASSES}, as the tutorial)")
     e.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"skip images with a keypoint under this score (default {DEFAULT_THRESHOLD})")
+                   help="skip images with a keypoint under this score (default 0: keep every photo; 0.1 is the TF sample's gate)")
     add_backend_options(e)
     e.set_defaults(func=run_extract)
+
+    n = cli.add("classifier", "negatives", "write the poses of videos and photos with no yoga in them (and mirrored "
+                "and cropped variants) as a keypoint CSV of the class 'other', for train --negatives")
+    n.add_argument("sources", nargs="+", help="video files, images or folders of images")
+    n.add_argument("--out", required=True, help="the CSV to write")
+    n.add_argument("--pose-model", default=None, help="registry name or .tflite file (default movenet-lightning-int8)")
+    n.add_argument("--still-every", type=int, default=STILL_EVERY,
+                   help=f"every Nth video frame also in still mode with its variants (default {STILL_EVERY})")
+    add_backend_options(n)
+    n.set_defaults(func=run_negatives)
 
     t = cli.add("classifier", "train", "train the tutorial's pose classifier on a keypoint CSV (needs the train "
                 "extra: TensorFlow) and export DIR/classifier.tflite, labels.txt, its contract and a report")
     t.add_argument("--csv", required=True, help="training keypoints (tutorial CSV layout)")
     t.add_argument("--test-csv", default=None, help="test keypoints for the report (default: the validation split)")
+    t.add_argument("--negatives", nargs="+", default=None, metavar="CSV",
+                   help="keypoint CSVs of poses that are none of the classes (classifier negatives): trained as "
+                        "the class 'other', the model's 'none of these' answer")
+    t.add_argument("--held-out-negatives", nargs="+", default=None, metavar="CSV",
+                   help="with --by-person: negatives no model is trained on, with which the 'other' threshold is "
+                        "balanced against the held-out people's poses")
+    t.add_argument("--recipe", choices=("tutorial", "device"), default="tutorial",
+                   help="tutorial: the notebook's network and data as they are (default); device: the shipped "
+                        "model's (joints under the body guard's score masked, augmentation, batch 64)")
+    t.add_argument("--by-person", action="store_true",
+                   help="leave-one-person-out first (file-name prefixes girl1_, guy2_...), choosing the open-set "
+                        "threshold on the held-out people; the report lists each person")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--columns", choices=("xy", "yx"), default="xy",
                    help="what the CSVs' NAME_x, NAME_y columns hold: xy as named (default), or yx for files "
                         "that are mislabelled")
     t.add_argument("--order", choices=("yx", "xy"), default="yx",
                    help="input order of the exported model (default yx, the stock model's and the samples')")
-    t.add_argument("--epochs", type=int, default=200, help="at most this many epochs (default 200)")
-    t.add_argument("--patience", type=int, default=20, help="early stopping patience in epochs (default 20)")
-    t.add_argument("--batch-size", type=int, default=16, help="default 16")
+    t.add_argument("--epochs", type=int, default=None, help="at most this many epochs (default 200; device: 120)")
+    t.add_argument("--patience", type=int, default=None, help="early stopping patience (default 20; device: 20)")
+    t.add_argument("--limit", type=int, default=None,
+                   help="use only every Nth row of each CSV (a capped run, e.g. for CI)")
+    t.add_argument("--batch-size", type=int, default=None, help="default 16 (the device recipe: 128)")
     t.add_argument("--seed", type=int, default=42, help="default 42")
     t.add_argument("--no-quantize", action="store_true", help="keep float weights (default: dynamic-range "
                    "quantization, as the tutorial)")
     t.set_defaults(func=run_train)
+
+    v = cli.add("classifier", "evaluate", "accuracy, 'other' and refused rates, per-class precision/recall and the "
+                "confusion matrix of a classifier on IMAGES_DIR/<class>/*.jpg (or a keypoint CSV), and how often it "
+                "names a pose on negatives")
+    v.add_argument("images_dir", help="a folder with one sub-folder of images per class, or a keypoint CSV")
+    v.add_argument("--negatives", nargs="+", default=None, metavar="PATH",
+                   help="poses that are none of the classes: keypoint CSVs, videos, images or folders of images")
+    v.add_argument("--by-person", action="store_true",
+                   help="leave-one-person-out with the device recipe instead (needs TensorFlow): train on all "
+                        "people but one, answer for that one, per file-name prefix (girl1_, guy2_, ...)")
+    v.add_argument("--classifier", default=None, help=f"registry name or .tflite file (default {DEFAULT_MODELS['classify']})")
+    v.add_argument("--labels", default=None, help="labels file")
+    v.add_argument("--report", default=None, metavar="DIR",
+                   help="write evaluation.md, evaluation.json and confusion_matrix.png here")
+    v.add_argument("--pose-model", default=None, help="registry name or .tflite file (default movenet-lightning-int8)")
+    add_backend_options(v)
+    v.set_defaults(func=run_evaluate)
 
     b = cli.add("bench", "classify", "time classification per frame next to the pose path it follows")
     add_clip_bench_options(b)
@@ -86,6 +134,16 @@ def register(cli) -> None:
     b.add_argument("--labels", default=None, help="labels file")
     add_backend_options(b)
     b.set_defaults(func=run_bench)
+
+    m = cli.add("bench", "smoothing", "keypoint jitter on a still person and the lag of the One Euro filter on a "
+                "moving one, from one photo (still with sensor noise, then sliding sideways)")
+    m.add_argument("image", help="a photo of one person")
+    m.add_argument("--fps", type=float, default=15.0, help="frame rate of the made-up clip (default 15)")
+    m.add_argument("--speed", type=float, default=60.0, help="sideways speed in pixels per second (default 60)")
+    m.add_argument("--pose-model", default=None, help="registry name or .tflite file")
+    m.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_backend_options(m)
+    m.set_defaults(func=run_bench_smoothing)
 
 
 def _pose_options(p: argparse.ArgumentParser) -> None:
@@ -117,18 +175,20 @@ def run_infer(args: argparse.Namespace) -> int:
     classifier = _classifier(args, args.threshold, args.top_k)
     model = open_model(args, args.pose_model, "pose")
     estimator = MoveNet(model, smart_crop=not args.no_crop)
-    tracker = HoldTracker(hold)
+    tracker = HoldTimer(hold)
+    video = VideoClassifier(classifier, None if args.no_smoothing else SmoothingConfig())
     source = open_source(args.path)
     last = None
     try:
         for frame in source.frames():
             if source.still:
                 pose = estimator.estimate_still(frame.image, args.passes)
+                c = classifier.classify(pose)
             else:
                 pose = estimator.estimate(frame.image)
-            c = classifier.classify(pose)
+                c = video.classify(pose, frame.time)
             obj = {"source": frame.source, "frame": frame.index, "time": round(frame.time, 3),
-                   "backend": model.info.backend, **c.to_dict(), "pose": pose_json(pose)}
+                   "backend": model.info.backend, **c.to_dict(), "pose": pose_json(pose) if pose else None}
             if source.still:  # unrelated images: nothing is held from one to the next
                 obj.update(hold=None, events=[])
             else:
@@ -170,22 +230,117 @@ def run_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from edgeapp.classify.dataset import read_csv
-    from edgeapp.classify.train import TrainConfig, print_progress, train
+def run_negatives(args: argparse.Namespace) -> int:
+    from edgeapp.classify.dataset import write_csv
+    from edgeapp.classify.negatives import mine
 
+    if args.still_every < 1:
+        return usage_error("--still-every must be at least 1")
+    estimator = MoveNet(open_model(args, args.pose_model, "pose"))
+    table = mine([Path(s) for s in args.sources], estimator, args.still_every,
+                 progress=lambda tag: print(f"\r{tag[:70]:<70}", end="", file=sys.stderr, flush=True))
+    print(file=sys.stderr)
+    write_csv(Path(args.out), table)
+    print(f"wrote {len(table)} rows of class 'other' to {args.out}")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from edgeapp.classify.dataset import read_csv, thin
+    from edgeapp.classify.recipe import DEVICE, train_device_model
+    from edgeapp.classify.train import TrainConfig, print_progress
+
+    base = DEVICE if args.recipe == "device" else TrainConfig()
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                                   ("patience", args.patience)) if v is not None}
+    if args.limit is not None and args.limit < 1:
+        return usage_error("--limit must be at least 1")
     try:
-        config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-                             seed=args.seed, order=args.order, quantize=not args.no_quantize)
-    except ValueError as exc:
+        config = replace(base, seed=args.seed, order=args.order, quantize=not args.no_quantize, **overrides)
+    except ClassifyError as exc:
         return usage_error(str(exc))
-    table = read_csv(Path(args.csv), columns=args.columns)
+    table = thin(read_csv(Path(args.csv), columns=args.columns), args.limit)
     test = read_csv(Path(args.test_csv), columns=args.columns) if args.test_csv else None
-    r = train(table, Path(args.out), config, test, progress=print_progress)
+    negatives = _negatives(args.negatives, args.columns, args.limit)
+    r, people = train_device_model(table, Path(args.out), negatives, config, by_person=args.by_person,
+                                   progress=print_progress, note=lambda line: print(line, file=sys.stderr),
+                                   test=test, held_out_negatives=_negatives(args.held_out_negatives, args.columns,
+                                                                            args.limit))
     print(f"exported {r.model_path} (+ labels.txt, {r.model_path.stem}.contract.json, report.md, report.json, "
           f"confusion_matrix.png)")
     print(f"{r.evaluated_on} accuracy {r.tflite.accuracy:.4f} ({r.tflite.n} rows) with the exported model; "
           f"Keras {r.keras.accuracy:.4f}; epochs {r.epochs_run} (best {r.best_epoch})")
+    for p in people:
+        print(f"held out {p.person}: {p.right}/{p.n} right ({p.right / p.n:.2%}), {p.other} other, "
+              f"{p.refused} no confident pose")
+    if people:
+        print(f"open-set thresholds written to the contract: other_threshold {r.contract.other_threshold}, "
+              f"min_probability {r.contract.min_probability:.4f}")
+    return 0
+
+
+def _negatives(paths, columns: str, limit: int | None):
+    from edgeapp.classify.dataset import concat, read_csv, thin
+
+    if not paths:
+        return None
+    return thin(concat([read_csv(Path(p), columns=columns) for p in paths]), limit)
+
+
+def _keypoints(path: Path, args: argparse.Namespace):
+    """A keypoint CSV as it is, or a folder of class folders through MoveNet (still-image mode)."""
+    from edgeapp.classify.dataset import read_csv
+    from edgeapp.classify.extract import extract
+
+    if path.suffix.lower() == ".csv":
+        return read_csv(path)
+    return extract(path, MoveNet(open_model(args, args.pose_model, "pose")), 0.0).table
+
+
+def _negative_poses(paths: list[str] | None, args: argparse.Namespace):
+    from edgeapp.classify.dataset import concat, read_csv
+    from edgeapp.classify.negatives import mine
+
+    if not paths:
+        return None
+    csvs = [read_csv(Path(p)) for p in paths if p.lower().endswith(".csv")]
+    media = [Path(p) for p in paths if not p.lower().endswith(".csv")]
+    if media:
+        csvs.append(mine(media, MoveNet(open_model(args, args.pose_model, "pose"))))
+    return concat(csvs)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from edgeapp.classify.evaluate import check_classes, describe, evaluate_negatives, evaluate_table, write_report
+
+    table = _keypoints(Path(args.images_dir), args)
+    negatives = _negative_poses(args.negatives, args)
+    if args.by_person:
+        from edgeapp.classify.recipe import DEVICE, leave_one_person_out
+
+        thresholds, people, _ = leave_one_person_out(table, negatives, DEVICE,
+                                                     progress=lambda line: print(line, file=sys.stderr))
+        print(f"leave-one-person-out, device recipe; open-set thresholds chosen on the held-out poses {thresholds}")
+        for p in people:
+            print(f"{p.person}: {p.right}/{p.n} right ({p.right / p.n:.2%}), other {p.other} ({p.other / p.n:.2%}), "
+                  f"refused {p.refused} ({p.refused / p.n:.2%})")
+        n = sum(p.n for p in people)
+        print(f"all: {sum(p.right for p in people) / n:.2%} right, {sum(p.other + p.refused for p in people) / n:.2%} "
+              "other or refused")
+        return 0
+    classifier = _classifier(args, DEFAULT_THRESHOLD, DEFAULT_TOP_K)
+    check_classes(table, classifier, args.images_dir)
+    ev = evaluate_table(classifier, table)
+    neg = evaluate_negatives(classifier, negatives) if negatives is not None else None
+    c = classifier.contract
+    print(f"{classifier.model.path.name} (open set: min_probability {c.min_probability:.4f}"
+          f"{f', other_label {c.other_label!r} above {c.other_threshold}' if c.other_label else ''})")
+    print(describe(ev, neg))
+    if args.report:
+        write_report(ev, neg, Path(args.report), classifier.model.path.name)
+        print(f"report: {args.report}/evaluation.md, confusion_matrix.png")
     return 0
 
 
@@ -196,4 +351,16 @@ def run_bench(args: argparse.Namespace) -> int:
     estimator = MoveNet(open_model(args, args.pose_model, "pose"))
     report = bench_classify(estimator, classifier, open_source(args.source), frames=args.frames, warmup=args.warmup)
     print_report(report, as_json=args.json)
+    return 0
+
+
+def run_bench_smoothing(args: argparse.Namespace) -> int:
+    from edgeapp.camera.files import read_image
+    from edgeapp.bench.classify import bench_smoothing, print_smoothing
+
+    if args.fps <= 0 or args.speed <= 0:
+        return usage_error("--fps and --speed must be above 0")
+    estimator = MoveNet(open_model(args, args.pose_model, "pose"))
+    print_smoothing(bench_smoothing(estimator, read_image(Path(args.image)), args.fps, speed_px_s=args.speed),
+                    as_json=args.json)
     return 0

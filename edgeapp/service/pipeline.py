@@ -29,7 +29,7 @@ from edgeapp.classify.stage import ClassifyResult, ClassifyStage
 from edgeapp.config import AppConfig
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.detector import Detector, load_labels
-from edgeapp.classify.hold import HoldTracker
+from edgeapp.classify.hold import HoldTimer
 from edgeapp.detect.tracker import ObjectTracker, TrackerUpdate
 from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, StatsEvent, cpu_temperature
 from edgeapp.events.base import Event
@@ -265,7 +265,7 @@ class Pipeline:
             self._emit(PoseEvent(pose=result.pose, frame=frame.index))
         if self.classifier is not None and self.controls.classification:
             result.classification = self.classifier.update(result.pose, frame.time)
-            if result.classification.classification.label is not None:
+            if result.classification.classification.top:  # the model ran ("ok" or "other")
                 self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
             score = result.classification.classification.score
             for hold in result.classification.events:
@@ -310,10 +310,11 @@ class Pipeline:
             stage = self._person_classes.get(person_id)
             if stage is None:
                 stage = self._person_classes[person_id] = ClassifyStage(self.classifier.classifier,
-                                                                        HoldTracker(self.classifier.tracker.config))
+                                                                        HoldTimer(self.classifier.timer.config),
+                                                                        self.classifier.smoothing)
             c = stage.update(poses.get(person_id), t)
             result.classifications[person_id] = c
-            if c.classification.label is not None:
+            if c.classification.top:  # the model ran ("ok" or "other")
                 self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
             for hold in c.events:
                 self._emit(PoseClassEvent.from_hold(hold, score=c.classification.score, person=person_id))

@@ -13,7 +13,7 @@ import pytest
 from support.shared import CLASSIFIER, CLASSIFIER_LABELS, IMAGES, MOVENET, VIDEO
 from edgeapp.classify.dataset import HEADER, read_csv
 
-from .helpers import TRAIN_IMAGES, gated_images
+from .helpers import TRAIN_CSV, TRAIN_IMAGES, gated_images
 
 
 def edgeapp(*args):
@@ -53,8 +53,8 @@ def test_infer_classify_video_has_hold_state_in_frame_time():
     assert len(frames) == 200
     assert frames[30]["time"] == pytest.approx(1.0, abs=1e-3)  # 30 fps media time, not wall time
     assert all(set(o["hold"]) == {"current", "held_s", "started_at", "candidate", "candidate_frames"} for o in frames)
-    assert all(o["label"] is None or o["status"] == "ok" for o in frames)
-    assert any(o["status"] == "no confident pose" for o in frames)  # a close-up: most frames are gated
+    assert all((o["label"] is None) == (o["status"] != "ok") for o in frames)
+    assert {o["status"] for o in frames} <= {"ok", "other", "no confident pose", "degenerate pose", "no pose"}
 
 
 def test_infer_classify_bad_sidecar_is_a_clear_error(tmp_path):
@@ -78,15 +78,25 @@ def test_classifier_extract(tmp_path):
     out = tmp_path / "kp.csv"
     r = edgeapp("classifier", "extract", TRAIN_IMAGES, "--out", out, "--pose-model", MOVENET, "--backend", "cpu")
     assert r.returncode == 0, r.stderr
-    gated = gated_images()  # what the runtime would refuse on this platform (see helpers.FRAGILE)
-    assert f"wrote {10 - len(gated)} rows" in r.stdout and "x, y (pixels), score" in r.stdout
-    for name in gated:
-        assert f"\n  {name}: no confident pose (min keypoint score 0.0" in r.stdout
-    assert ("skipped" in r.stdout) == bool(gated)
+    # every photo is kept by default: the classifier is trained to do without a missed joint
+    assert "wrote 10 rows" in r.stdout and "x, y (pixels), score" in r.stdout and "skipped" not in r.stdout
     assert out.read_text().splitlines()[0] == ",".join(HEADER)
     table = read_csv(out)
     assert table.labels == ("chair", "cobra", "dog", "tree", "warrior")
     assert [f.split("/")[0] for f in table.files] == [table.labels[c] for c in table.class_no]
+
+
+def test_classifier_extract_with_the_samples_gate(tmp_path):
+    out = tmp_path / "kp.csv"
+    r = edgeapp("classifier", "extract", TRAIN_IMAGES, "--out", out, "--pose-model", MOVENET, "--backend", "cpu",
+                "--threshold", "0.1")
+    assert r.returncode == 0, r.stderr
+    gated = gated_images()  # what the TF sample's gate refuses on this platform (see helpers.FRAGILE)
+    assert f"wrote {10 - len(gated)} rows" in r.stdout
+    for name in gated:
+        assert f"\n  {name}: no confident pose (min keypoint score 0.0" in r.stdout
+    assert ("skipped" in r.stdout) == bool(gated)
+    table = read_csv(out)
     assert not set(gated) & set(table.files) and (table.scores >= 0.1).all()
 
 
@@ -111,7 +121,7 @@ def test_bench_classify_loops_a_short_source():
     r = edgeapp("bench", "classify", "--source", IMAGES / "tfex_pose_image3_tree.jpeg", *MODELS, "--frames", "5",
                 "--warmup", "1")
     assert r.returncode == 0, r.stderr
-    assert "5 frames" in r.stdout and "classify (features+invoke+top-k)" in r.stdout
+    assert "5 frames" in r.stdout and "classify (smoothing+guard+features+invoke+open set)" in r.stdout
 
 
 def test_the_runtime_never_imports_tensorflow():
@@ -129,3 +139,44 @@ def test_train_without_tensorflow_says_how_to_get_it(tmp_path):
 
     r = edgeapp("classifier", "train", "--csv", TRAIN_CSV, "--out", tmp_path / "out")
     assert r.returncode == 2 and "needs TensorFlow" in r.stderr and "edgeapp[train]" in r.stderr
+
+
+def _no_traceback(r):
+    assert "Traceback" not in r.stderr and r.stderr.strip(), r.stderr
+
+
+def test_evaluate_with_classes_the_model_does_not_have(tmp_path):
+    (tmp_path / "squat").mkdir()
+    (tmp_path / "squat" / "a.bmp").symlink_to(IMAGES / "squat.bmp")
+    r = edgeapp("classifier", "evaluate", tmp_path, "--pose-model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 2 and "['squat'] are not among the model's labels" in r.stderr
+    _no_traceback(r)
+
+
+def test_train_on_one_class_is_refused(tmp_path):
+    one = tmp_path / "one.csv"
+    rows = TRAIN_CSV.read_text().splitlines()
+    one.write_text("\n".join([rows[0]] + [r for r in rows[1:] if r.endswith(",tree")]).replace(",3,tree", ",0,tree"))
+    r = edgeapp("classifier", "train", "--csv", one, "--out", tmp_path / "out")
+    assert r.returncode == 2 and "at least 2 classes" in r.stderr and "['tree']" in r.stderr
+    _no_traceback(r)
+
+
+@pytest.mark.parametrize("command", [("classifier", "train", "--out", "OUT", "--csv"), ("classifier", "evaluate")])
+def test_a_csv_with_missing_columns_is_named(tmp_path, command):
+    bad = tmp_path / "bad.csv"
+    header = ",".join(h for h in HEADER if h != "LEFT_EAR_score")
+    bad.write_text(header + "\n")
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    r = edgeapp(*args, bad)
+    assert r.returncode == 2 and "bad.csv" in r.stderr and "LEFT_EAR_score" in r.stderr
+    _no_traceback(r)
+
+
+def test_evaluate_prints_the_figures_and_writes_the_png(tmp_path):
+    r = edgeapp("classifier", "evaluate", TRAIN_IMAGES, "--pose-model", MOVENET, "--backend", "cpu",
+                "--negatives", IMAGES / "tfex_table.jpg", IMAGES / "tfex_pose_image2.jpeg", "--report", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "| true \\ predicted | chair | cobra | dog | tree | warrior | other | refused |" in r.stdout
+    assert "of 10 photos" in r.stdout and "negatives: 14 poses" in r.stdout
+    assert (tmp_path / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"

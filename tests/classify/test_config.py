@@ -7,7 +7,7 @@ import pytest
 from support.shared import DATA, IMAGES
 from edgeapp.classify import ClassifyConfig, ClassifyStage, HoldConfig, PoseHeld, PoseStarted
 from edgeapp.errors import ConfigError
-from edgeapp.registry import Registry
+from edgeapp.registry import DEFAULT_MODELS, Registry
 from edgeapp.settings import read
 
 from .helpers import still_pose
@@ -15,8 +15,10 @@ from .helpers import still_pose
 
 def test_defaults():
     c = read(ClassifyConfig, {}, "classify")
-    assert c == ClassifyConfig() and c.model == "yoga-classifier" and c.threshold == 0.1 and c.top_k == 3
+    # the shipped model, no all-keypoints gate, smoothing on
+    assert c == ClassifyConfig() and c.model == DEFAULT_MODELS["classify"] and c.threshold == 0.0 and c.top_k == 3
     assert c.hold == HoldConfig() and read(ClassifyConfig, None, "classify") == c
+    assert c.smoothing.enabled and c.smoothing.probability_tau_s == 0.25
 
 
 def test_full_section():
@@ -38,6 +40,9 @@ def test_full_section():
     ({"model": 3}, "classify.model"),
     ({"treshold": 0.1}, "classify.treshold"),
     ({"hold": {"confirm_s": -1}}, "classify.hold.confirm_s"),
+    ({"smoothing": {"enabled": "yes"}}, "classify.smoothing.enabled"),
+    ({"smoothing": {"probability_tau_s": 0}}, "classify.smoothing.probability_tau_s"),
+    ({"smoothing": {"tau": 1}}, "classify.smoothing.tau"),
     ({"hold": {"confirm_frames": True}}, "classify.hold.confirm_frames"),
     ({"hold": {"milestone": 5}}, "classify.hold.milestone"),
     ({"hold": 5}, "classify.hold"),
@@ -59,7 +64,7 @@ def test_stage_from_config_with_the_registry():
     registry = Registry(DATA / "models")  # the registry layout of the shared models
     stage = ClassifyStage.from_config(read(ClassifyConfig, {"hold": {"confirm_frames": 2, "confirm_s": 0.1}}, "classify"),
                                       registry)
-    assert stage.classifier.labels == ("chair", "cobra", "dog", "tree", "warrior")
+    assert stage.classifier.labels == ("chair", "cobra", "dog", "tree", "warrior", "other")  # the shipped model
     tree = still_pose(IMAGES / "tfex_pose_image3_tree.jpeg")
     results = [stage.update(tree if i % 7 else None, i / 10) for i in range(70)]  # a dropout every 7th frame
     started = [e for r in results for e in r.events if isinstance(e, PoseStarted)]

@@ -141,8 +141,29 @@ def test_pose_features_are_truncated_pixels_like_the_sample():
 
 
 def test_contract_rejects_bad_values_in_code():
-    with pytest.raises(ValueError, match="order"):
+    with pytest.raises(ModelError, match="order"):
         ClassifierContract(order="zx")
+    with pytest.raises(ModelError, match="min_probability"):
+        ClassifierContract(min_probability=1.5)
+
+
+def test_open_set_keys_round_trip_and_are_checked(tmp_path):
+    side = tmp_path / "m.contract.json"
+    c = ClassifierContract("yx", "pixels", ("a", "b", "other"), other_label="other", min_probability=0.7,
+                           calibration={"method": "test"}, other_threshold=0.4)
+    side.write_text(json.dumps(c.to_dict()))
+    assert load_contract(side) == c
+    side.write_text(json.dumps({**c.to_dict(), "other_label": "none"}))
+    with pytest.raises(ModelError, match="other_label 'none' is not one of the labels"):
+        load_contract(side)
+    side.write_text(json.dumps({**c.to_dict(), "min_probability": "high"}))
+    with pytest.raises(ModelError, match="min_probability must be a number"):
+        load_contract(side)
+
+
+def test_the_stock_contract_carries_its_calibration():
+    assert 0.5 < STOCK_CONTRACT.min_probability < 0.6 and STOCK_CONTRACT.other_label is None
+    assert "quantile" in STOCK_CONTRACT.calibration["method"]
 
 
 def test_scale_does_not_matter_to_the_stock_model_but_order_does():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from support.shared import IMAGES
-from edgeapp.classify.classifier import NO_CONFIDENT_POSE, NO_POSE
+from edgeapp.classify.classifier import DEGENERATE_POSE, NO_CONFIDENT_POSE, NO_POSE
 from edgeapp.classify.contract import encode_table, write_contract, ClassifierContract
 from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.classify.dataset import read_csv
@@ -84,13 +84,11 @@ def test_each_shared_training_image_gets_its_folders_label(stock, path):
     pose = still_pose(path)
     folder = path.parent.name
     result = stock.classify(pose)
-    if pose.min_score < stock.threshold:
-        # Gated: a keypoint is under 0.1, so no label, not a guess ...
-        assert image_name(path) == BELOW_GATE
-        assert result.label is None and result.status == NO_CONFIDENT_POSE
-        # Ungated, Lightning INT8's pose of this photo (ankles ~130 px off the tutorial's Thunder keypoints)
-        # reads as warrior or cobra depending on one grey level of resampling: the gate is what keeps it honest.
-        return
+    if image_name(path) == BELOW_GATE and result.label != folder:
+        # No gate any more: Lightning INT8's pose of this photo (ankles ~130 px off the tutorial's Thunder
+        # keypoints, nose 0.07-0.12) reads as cobra to the stock model, which never saw Lightning keypoints.
+        # The device model (test_device_model.py) is trained on what Lightning sees and gets it right.
+        pytest.xfail("the stock model on Lightning keypoints: " + FRAGILE[BELOW_GATE])
     if image_name(path) in FRAGILE and result.label != folder:
         assert folder in [label for label, _ in result.top[:2]]  # the runner-up, at worst
         pytest.xfail(FRAGILE[image_name(path)])
@@ -105,20 +103,41 @@ def test_all_ten_training_images_are_there():
 def test_no_pose_and_unconfident_poses_are_not_guessed(stock):
     assert stock.classify(None).status == NO_POSE and stock.classify(None).label is None
     scores = np.full(17, 0.9)
-    scores[3] = 0.099
-    r = stock.classify(synthetic_pose(scores))
-    assert r.label is None and r.status == NO_CONFIDENT_POSE and r.top == ()
-    assert r.to_dict() == {"label": None, "score": 0.0, "scores": {}, "status": NO_CONFIDENT_POSE}
+    scores[3] = 0.099  # one ear missed: no gate by default, the pose is classified
+    assert stock.classify(synthetic_pose(scores)).status in ("ok", "other")
+    gated = stock_classifier(threshold=0.1).classify(synthetic_pose(scores))  # the TF sample's gate, opted in
+    assert gated.label is None and gated.status == NO_CONFIDENT_POSE and gated.top == ()
+    assert gated.to_dict() == {"label": None, "score": 0.0, "scores": {}, "status": NO_CONFIDENT_POSE}
     scores[3] = 0.1  # at the threshold counts, as the sample's `< 0.1` test
-    assert stock.classify(synthetic_pose(scores)).label is not None
+    assert stock_classifier(threshold=0.1).classify(synthetic_pose(scores)).status != NO_CONFIDENT_POSE
+    torso_missing = np.full(17, 0.9)
+    torso_missing[[5, 6, 11, 12]] = 0.05  # no shoulder, no hip seen: not a body to classify
+    r = stock.classify(synthetic_pose(torso_missing))
+    assert r.label is None and r.status == NO_CONFIDENT_POSE
+    few = np.full(17, 0.05)
+    few[[5, 11, 13, 15, 0]] = 0.9  # five joints seen: too few
+    assert stock.classify(synthetic_pose(few)).status == NO_CONFIDENT_POSE
 
 
 def test_degenerate_pose_is_not_a_label(stock):
+    """Recognised from the keypoints before the model runs: whatever a kernel makes of 0/0
+    (NaN with one build, "chair 0.48" with XNNPACK, "cobra 0.72" with the reference kernels)."""
     from edgeapp.pose import Pose
 
-    flat = Pose(xy=np.full((17, 2), 0.5), scores=np.full(17, 0.9), frame_size=(100, 100))
-    r = stock.classify(flat)  # every point on one pixel: the model divides by a zero pose size
-    assert r.label is None
+    runs = []
+    stock.model.invoke, original = (lambda: runs.append(1) or original()), stock.model.invoke
+    try:
+        flat = Pose(xy=np.full((17, 2), 0.5), scores=np.full(17, 0.9), frame_size=(100, 100))
+        r = stock.classify(flat)  # every point on one pixel
+        assert r.label is None and r.status == DEGENERATE_POSE and r.top == ()
+        xy = np.full((17, 2), 0.5)
+        xy[:, 1] = np.linspace(0.2, 0.8, 17)
+        xy[[5, 6, 11, 12]] = 0.5  # a body 60 px tall whose shoulders and hips coincide: a zero torso
+        assert stock.classify(Pose(xy, np.full(17, 0.9), (100, 100))).status == DEGENERATE_POSE
+        assert runs == []  # the model never ran
+        assert stock.classify(synthetic_pose()).status in ("ok", "other") and runs == [1]
+    finally:
+        stock.model.invoke = original
 
 
 def test_top_k(stock):

@@ -17,7 +17,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from support.shared import IMAGES  # noqa: E402
-from edgeapp.classify.classifier import NO_CONFIDENT_POSE, PoseClassifier  # noqa: E402
+from edgeapp.classify.classifier import PoseClassifier  # noqa: E402
 from edgeapp.classify.contract import ClassifierContract, encode_keypoints, encode_table, pose_features  # noqa: E402
 from edgeapp.classify.dataset import read_csv, write_csv  # noqa: E402
 from edgeapp.classify.extract import extract  # noqa: E402
@@ -112,9 +112,9 @@ def test_trained_model_on_images_end_to_end(trained):
     wrong = []
     for path in training_images():
         result = classifier.classify(still_pose(path))
-        if image_name(path) in gated_images():
-            assert result.status == NO_CONFIDENT_POSE
-        elif image_name(path) not in FRAGILE and result.label != path.parent.name:
+        # No gate any more: a photo under the TF sample's gate is classified, and may flip like the fragile ones.
+        if image_name(path) not in FRAGILE and image_name(path) not in gated_images() \
+                and result.label != path.parent.name:
             wrong.append((image_name(path), result.label, result.score))
     # A 40-epoch model trained on the tutorial's Thunder keypoints, shown Lightning INT8 keypoints: one photo
     # may flip (girl1_warrior046 reads tree 0.70 after a one-grey-level change in resampling); two may not.
@@ -124,7 +124,7 @@ def test_trained_model_on_images_end_to_end(trained):
 def test_extractor_trainer_runtime_agree_by_construction(tmp_path):
     """Extract keypoints from photos, train on them (with the non-default xy order, to prove the
     sidecar carries it), export, and run the export through the runtime on the same photos."""
-    extraction = extract(TRAIN_IMAGES, movenet())
+    extraction = extract(TRAIN_IMAGES, movenet(), threshold=0.1)  # the TF sample's gate, opted in
     assert [name for name, _ in extraction.skipped] == gated_images()
     csv = tmp_path / "kp.csv"
     write_csv(csv, extraction.table)

@@ -34,7 +34,7 @@ def test_all_fine_exits_zero(tmp_path, models):
     broker = LocalMosquitto(tmp_path / "broker").start()
     try:
         cfg = write_config(tmp_path / "c.toml", source={"uri": str(VIDEO / "carving_ice.mp4")},
-                           tasks={"pose": True, "classify": True}, runtime={"models_dir": str(models)},
+                           tasks={"pose": True, "classify": True}, classify={"model": "yoga-classifier"}, runtime={"models_dir": str(models)},
                            mqtt={"host": "127.0.0.1", "port": broker.port, "outbox_path": str(tmp_path / "o.db")})
         r = doctor(cfg)
     finally:
@@ -62,7 +62,7 @@ def test_a_warning_is_not_fine_and_has_its_own_exit_status(tmp_path, models):
 def test_each_broken_part_is_named_with_a_fix(tmp_path, models):
     (models / "classifier" / "yoga_classifier.tflite").write_bytes(b"TFL3" * 10)
     cfg = write_config(tmp_path / "c.toml", source={"uri": str(tmp_path / "gone.mp4")},
-                       tasks={"pose": True, "classify": True},
+                       tasks={"pose": True, "classify": True}, classify={"model": "yoga-classifier"},
                        runtime={"models_dir": str(models), "backend": "edgetpu"},
                        mqtt={"host": "127.0.0.1", "port": 9, "outbox_path": str(tmp_path / "o.db")})
     r = doctor(cfg)

@@ -1,0 +1,96 @@
+"""Is there a body to classify? Decided from the keypoints, before any model runs.
+
+Three refusals, each with its own status:
+
+* **no pose**: nobody there. MoveNet always returns 17 joints, even for an empty
+  table; fewer than ``MIN_PERSON_JOINTS`` (3) of them scoring ``joint_score`` means no
+  person (the no-person photo tfex_table.jpg has 2; 1 of the 1000 yoga photos has fewer).
+
+* **degenerate pose**: the keypoints span (almost) no pixels: every joint on a few
+  pixels, or a torso of zero length. Every tutorial-style classifier divides by the
+  torso size in its normalisation, so such a pose has no meaning and the model's
+  output is whatever the kernel gives for 0/0 (NaN with some builds, a confident
+  finite "chair 0.48" or "cobra 0.72" with others). Measured in frame pixels, the
+  units the classifier sees; a body under ``MIN_TORSO_PX`` of torso cannot be told
+  from the truncation of its coordinates to whole pixels.
+* **no confident pose**: the torso is not really there (fewer than
+  ``min_torso_joints`` of shoulders and hips scored at least ``joint_score``) or too
+  few joints are (fewer than ``min_joints``). MoveNet always returns 17 joints, even
+  for an empty frame; their scores say which ones it saw.
+  Measured on the Lightning INT8 keypoints of the 1000 yoga_poses_train photos (every
+  one has a body; docs/classification.md, "Is a body there"): the 0.5% quantile of the
+  6th-best joint score is 0.123 and of the best torso joint 0.123, so ``joint_score``
+  0.1 with 6 joints and 1 torso joint refuses 4 of the 1000 photos (0.4%), and none of
+  the 497 people in the tud_campus frames. MoveNet's own 0.2 (its smart crop's trust
+  level) would refuse 2.3% of the photos: Lightning INT8 scores upside-down bodies low.
+
+Unlike the TF sample's gate (every one of the 17 joints >= 0.1), one occluded wrist
+or ankle does not refuse a pose: the classifier is trained to cope with missing joints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeapp.errors import ClassifyError
+
+from edgeapp.pose.keypoint import BodyPart, Pose
+
+DEGENERATE_POSE = "degenerate pose"
+NO_CONFIDENT_POSE = "no confident pose"
+NO_POSE = "no pose"
+
+TORSO_JOINTS = (BodyPart.LEFT_SHOULDER, BodyPart.RIGHT_SHOULDER, BodyPart.LEFT_HIP, BodyPart.RIGHT_HIP)
+JOINT_SCORE = 0.1
+MIN_TORSO_JOINTS = 1
+MIN_JOINTS = 6
+MIN_PERSON_JOINTS = 3
+MIN_TORSO_PX = 2.0  # shoulder midpoint to hip midpoint
+MIN_EXTENT_PX = 4.0  # the larger side of the box around all 17 joints
+
+
+@dataclass(frozen=True)
+class BodyGuard:
+    joint_score: float = JOINT_SCORE
+    min_torso_joints: int = MIN_TORSO_JOINTS
+    min_joints: int = MIN_JOINTS
+    min_torso_px: float = MIN_TORSO_PX
+    min_extent_px: float = MIN_EXTENT_PX
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.joint_score <= 1.0:
+            raise ClassifyError(f"joint_score must be within 0..1, got {self.joint_score!r}")
+        if not 0 <= self.min_torso_joints <= 4:
+            raise ClassifyError(f"min_torso_joints must be 0..4, got {self.min_torso_joints!r}")
+        if not 0 <= self.min_joints <= 17:
+            raise ClassifyError(f"min_joints must be 0..17, got {self.min_joints!r}")
+
+    def refusal(self, pose: Pose) -> str | None:
+        """The status that refuses this pose, or None when it is a body to classify."""
+        if is_degenerate(pose, self.min_torso_px, self.min_extent_px):
+            return DEGENERATE_POSE
+        seen = pose.scores >= self.joint_score
+        joints = int(np.count_nonzero(seen))
+        if joints < min(MIN_PERSON_JOINTS, self.min_joints):
+            return NO_POSE
+        torso = int(seen[5]) + int(seen[6]) + int(seen[11]) + int(seen[12])  # TORSO_JOINTS
+        if torso < self.min_torso_joints or joints < self.min_joints:
+            return NO_CONFIDENT_POSE
+        return None
+
+
+def is_degenerate(pose: Pose, min_torso_px: float = MIN_TORSO_PX, min_extent_px: float = MIN_EXTENT_PX) -> bool:
+    xy = pose.xy
+    if not np.isfinite(xy).all():
+        return True
+    w, h = pose.frame_size
+    span = xy.max(axis=0) - xy.min(axis=0)
+    if max(float(span[0]) * w, float(span[1]) * h) < min_extent_px:
+        return True
+    # shoulder midpoint minus hip midpoint, in pixels
+    dx = 0.5 * float(xy[5, 0] + xy[6, 0] - xy[11, 0] - xy[12, 0]) * w
+    dy = 0.5 * float(xy[5, 1] + xy[6, 1] - xy[11, 1] - xy[12, 1]) * h
+    return math.hypot(dx, dy) < min_torso_px

@@ -1,0 +1,175 @@
+"""The recipe of the shipped yoga model: leave-one-person-out, the open-set threshold
+chosen on the held-out people, then one model trained on everyone with that threshold.
+
+::
+
+    edgeapp classifier train --csv pos.csv --negatives neg.csv --recipe device --by-person --out DIR
+
+Each fold trains on four people (and all negatives), and answers for the fifth through
+the exported ``.tflite`` and edgeapp's runtime, the way the device will. The winning
+probabilities of the held-out poses choose ``min_probability`` (calibrate.py); the
+per-person figures go into the report next to the final model.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgeapp.classify.augment import Augmentation
+from edgeapp.classify.body import JOINT_SCORE, BodyGuard
+from edgeapp.classify.calibrate import MAX_REFUSED, open_set_threshold, people, split_by_person
+from edgeapp.classify.contract import encode_table
+from edgeapp.classify.dataset import KeypointTable
+from edgeapp.classify.train import REPORT_JSON, REPORT_MD, EpochLog, TrainConfig, TrainingError, run_exported, train
+from edgeapp.pose.keypoint import Pose
+
+# The device recipe: masked embedding (a joint under the body guard's score is "not seen"),
+# augmentation, and a larger batch than the notebook's 16 (7x the rows after augmentation).
+DEVICE = TrainConfig(mask_score=JOINT_SCORE, augment=Augmentation(copies=4, scale=0.2, rotation_deg=15.0),
+                     batch_size=128, epochs=120, patience=15)
+
+
+@dataclass(frozen=True)
+class PersonResult:
+    person: str
+    n: int
+    right: int
+    other: int
+    refused: int  # by the body guard
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "accuracy": round(self.right / self.n, 4) if self.n else None}
+
+
+def guard_refused(table: KeypointTable, guard: BodyGuard | None = None) -> np.ndarray:
+    """Rows the body guard refuses before any model runs (pixels: frame size 1x1 is exact for the ratios)."""
+    guard = guard or BodyGuard()
+    return np.array([guard.refusal(Pose(table.xy[i], table.scores[i], (1, 1))) is not None
+                     for i in range(len(table))], dtype=bool)
+
+
+def winning(probs: np.ndarray, other_index: int | None) -> np.ndarray:
+    """The top probability of each row among the poses (the "other" output left out)."""
+    if other_index is None:
+        return probs.max(axis=1)
+    return np.delete(probs, other_index, axis=1).max(axis=1)
+
+
+def other_threshold(p_other: np.ndarray, max_refused: float = MAX_REFUSED) -> float:
+    """The smallest threshold over which at most ``max_refused`` of ``p_other`` lie ("other" when above it)."""
+    p = np.sort(np.asarray(p_other, dtype=np.float64))[::-1]
+    k = int(np.floor(max_refused * len(p)))
+    return float(p[k]) if len(p) else 0.5
+
+
+def balanced_other_threshold(p_pos: np.ndarray, p_neg: np.ndarray) -> float:
+    """The threshold on the "other" output that minimises the sum of the two error rates (Youden's J): held-out
+    true poses answered "other" (p > t) plus held-out negatives named as a pose (p <= t)."""
+    candidates = np.unique(np.concatenate([p_pos, p_neg, [0.0, 1.0]]))
+    errors = [(p_pos > t).mean() + (p_neg <= t).mean() for t in candidates]
+    return float(candidates[int(np.argmin(errors))])
+
+
+def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, config: TrainConfig,
+                         progress: Callable[[str], None] | None = None,
+                         held_out_negatives: KeypointTable | None = None) -> tuple[dict, list[PersonResult], dict]:
+    """Per-person held-out answers; the open-set thresholds chosen on them (``other_threshold`` when there
+    are negatives, else ``min_probability``) and how."""
+    names = people(table)
+    if len(names) < 2 or "" in names:
+        raise TrainingError("--by-person needs file names that start with the person (girl1_..., guy2_...); "
+                            f"found {list(names)[:5]}")
+    probs, true, person, refused, neg_probs = [], [], [], [], []
+    labels: tuple[str, ...] = ()
+    with tempfile.TemporaryDirectory(prefix="edgeapp-lopo-") as tmp:
+        for name in names:
+            rest, mine = split_by_person(table, name)
+            if progress:
+                progress(f"fold {name}: training on {len(rest)} rows, holding out {len(mine)}")
+            r = train(rest, Path(tmp) / name, config, negatives=negatives)
+            labels = r.labels
+            probs.append(run_exported(r.model_path, encode_table(mine.xy, mine.scores, config.order)))
+            true.append(mine.class_no)
+            person += [name] * len(mine)
+            refused.append(guard_refused(mine))
+            if held_out_negatives is not None:
+                neg_probs.append(run_exported(r.model_path, encode_table(held_out_negatives.xy,
+                                                                         held_out_negatives.scores, config.order)))
+    p, y, refused, person = np.concatenate(probs), np.concatenate(true), np.concatenate(refused), np.array(person)
+    other = labels.index("other") if "other" in labels else None
+    kept = ~refused
+    if other is not None and held_out_negatives is not None:
+        neg_kept = ~guard_refused(held_out_negatives)
+        p_neg = np.concatenate([q[neg_kept, other] for q in neg_probs])
+        limit = balanced_other_threshold(p[kept, other], p_neg)
+        thresholds = {"other_threshold": limit, "min_probability": 0.0}
+        is_other = p[:, other] > limit
+        rule = ("the threshold on the 'other' output that minimises the sum of the two error rates: held-out "
+                "people's true poses answered 'other', and negatives no model was trained on "
+                f"({len(held_out_negatives)} poses) named as a pose ({(p_neg <= limit).mean():.2%} at it)")
+    elif other is not None:
+        limit = other_threshold(p[kept, other])
+        thresholds = {"other_threshold": limit, "min_probability": 0.0}
+        is_other = p[:, other] > limit
+        rule = (f"the {1 - MAX_REFUSED:.1%} quantile of the 'other' output on held-out true poses the body guard "
+                "accepts: 'other' when that output is above it")
+    else:
+        limit = open_set_threshold(winning(p, None)[kept])
+        thresholds = {"other_threshold": None, "min_probability": limit}
+        is_other = winning(p, None) < limit
+        rule = (f"the {MAX_REFUSED:.1%} quantile of the winning probability of held-out true poses the body "
+                "guard accepts: 'other' under it")
+    poses = p.copy()
+    if other is not None:
+        poses[:, other] = -1.0
+    right_class = poses.argmax(axis=1) == y
+    results = []
+    for name in names:
+        m = person == name
+        o = kept[m] & is_other[m]
+        right = right_class[m] & kept[m] & ~is_other[m]
+        results.append(PersonResult(name, int(m.sum()), int(right.sum()), int(o.sum()), int(refused[m].sum())))
+    calibration = {"method": f"leave-one-person-out over {', '.join(names)}: {rule}", "max_refused": MAX_REFUSED,
+                   "held_out_rows": int(len(p))}
+    return thresholds, results, calibration
+
+
+def train_device_model(table: KeypointTable, out_dir: Path, negatives: KeypointTable | None,
+                       config: TrainConfig = DEVICE, by_person: bool = True,
+                       progress: Callable[[EpochLog], None] | None = None,
+                       note: Callable[[str], None] | None = None, test: KeypointTable | None = None,
+                       held_out_negatives: KeypointTable | None = None):
+    """LOPO + calibration (``by_person``), then the final model on everyone with the chosen threshold."""
+    results: list[PersonResult] = []
+    if by_person:
+        thresholds, results, calibration = leave_one_person_out(table, negatives, config, note, held_out_negatives)
+        config = replace(config, calibration=calibration, **thresholds)
+    final = train(table, out_dir, config, test, progress=progress, negatives=negatives)
+    if results:
+        append_lopo_report(Path(out_dir), config, results)
+    return final, results
+
+
+def append_lopo_report(out_dir: Path, config: TrainConfig, results: list[PersonResult]) -> None:
+    summary = json.loads((out_dir / REPORT_JSON).read_text())
+    summary["leave_one_person_out"] = {"min_probability": round(config.min_probability, 6),
+                                       "other_threshold": config.other_threshold,
+                                       "people": [r.to_dict() for r in results]}
+    (out_dir / REPORT_JSON).write_text(json.dumps(summary, indent=2) + "\n")
+    lines = ["", "## Leave-one-person-out (each person held out, the model trained on the others)", "",
+             f"open-set thresholds chosen on these held-out poses: other_threshold = {config.other_threshold}, "
+             f"min_probability = {config.min_probability:.4f} ({config.calibration['method']})", "",
+             "| person | photos | right | other | refused (no confident pose) | accuracy |", "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r.person} | {r.n} | {r.right} | {r.other} | {r.refused} | {r.right / r.n:.2%} |")
+    n = sum(r.n for r in results)
+    lines.append(f"| all | {n} | {sum(r.right for r in results)} | {sum(r.other for r in results)} | "
+                 f"{sum(r.refused for r in results)} | {sum(r.right for r in results) / n:.2%} |")
+    with (out_dir / REPORT_MD).open("a") as f:
+        f.write("\n".join(lines) + "\n")

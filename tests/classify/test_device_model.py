@@ -1,0 +1,92 @@
+"""The shipped yoga model (models/yoga-lightning), the default of `infer classify` and the service:
+trained on Lightning INT8 keypoints, with an open-set "other" answer. End to end, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from support.shared import IMAGES, MOVENET, REPO, VIDEO
+from edgeapp.bench.preview import make_pose_clip
+from edgeapp.classify.classifier import PoseClassifier
+from edgeapp.classify.contract import load_contract, sidecar_path
+from edgeapp.registry import DEFAULT_MODELS, Registry
+
+from .helpers import cpu, image_name, still_pose, training_images
+from .test_cli_classify import edgeapp, lines
+
+SHIPPED = REPO / "models" / "yoga-lightning" / "classifier.tflite"
+POSE = ("--pose-model", MOVENET, "--backend", "cpu")
+
+
+@pytest.fixture(scope="module")
+def device():
+    return PoseClassifier.open(SHIPPED, request=cpu())
+
+
+def test_the_shipped_model_is_the_registered_default():
+    reg = Registry(models_dir=REPO / "no-such-dir")  # shipped: found beside the manifest, not downloaded
+    assert DEFAULT_MODELS["classify"] == "yoga-lightning"
+    assert reg.resolve("yoga-lightning", "classify").cpu == SHIPPED
+    (verdict,) = reg.verify(["yoga-lightning"])
+    assert verdict.ok, verdict  # the manifest's sha256 is the file's
+    assert SHIPPED.stat().st_size < 100_000
+
+
+def test_its_contract_carries_the_open_set_calibration():
+    c = load_contract(sidecar_path(SHIPPED))
+    assert c.labels == ("chair", "cobra", "dog", "tree", "warrior", "other") and c.other_label == "other"
+    assert c.other_threshold is not None and 0.0 < c.other_threshold < 1.0
+    assert "leave-one-person-out" in c.calibration["method"]
+    report = json.loads((SHIPPED.parent / "report.json").read_text())
+    people = report["leave_one_person_out"]["people"]
+    assert {p["person"] for p in people} >= {"girl1", "girl2", "girl3", "guy1", "guy2"}
+
+
+@pytest.mark.parametrize("path", training_images(), ids=image_name)
+def test_each_shared_training_image_gets_its_folders_label(device, path):
+    result = device.classify(still_pose(path))
+    assert result.label == path.parent.name and result.status == "ok", result
+
+
+def test_tree_image_through_the_default_cli():
+    r = edgeapp("infer", "classify", IMAGES / "tfex_pose_image3_tree.jpeg", *POSE)
+    assert r.returncode == 0, r.stderr
+    (obj,) = lines(r.stdout)
+    assert obj["label"] == "tree" and obj["status"] == "ok"
+
+
+def test_an_image_without_a_person_is_no_pose():
+    r = edgeapp("infer", "classify", IMAGES / "tfex_table.jpg", *POSE)
+    assert r.returncode == 0, r.stderr
+    (obj,) = lines(r.stdout)
+    assert obj["label"] is None and obj["status"] == "no pose"
+
+
+@pytest.mark.parametrize("clip", ["opencv_vtest_30s_h264.mp4", "carving_ice.mp4"])
+def test_no_hold_is_confirmed_where_nobody_does_yoga(clip):
+    r = edgeapp("infer", "classify", VIDEO / clip, *POSE)
+    assert r.returncode == 0, r.stderr
+    events = [e for obj in lines(r.stdout) for e in obj["events"]]
+    assert [e for e in events if e["type"] == "started"] == []
+
+
+def test_the_tree_clip_holds_tree_for_its_length(tmp_path):
+    clip = make_pose_clip(IMAGES / "tfex_pose_image3_tree.jpeg", tmp_path / "tree.mp4", frames=45, fps=15.0)
+    r = edgeapp("infer", "classify", clip, *POSE)
+    assert r.returncode == 0, r.stderr
+    events = [e for obj in lines(r.stdout) for e in obj["events"]]
+    kinds = [(e["type"], e["label"]) for e in events]
+    assert kinds[0] == ("started", "tree") and kinds[-1] == ("ended", "tree")
+    assert [k for k in kinds if k[0] == "started"] == [("started", "tree")]
+    assert events[-1]["held_s"] >= 44 / 15 - 0.07  # from the first frame to the last
+
+
+def test_the_stock_model_stays_selectable():
+    r = edgeapp("infer", "classify", IMAGES / "tfex_pose_image3_tree.jpeg", *POSE, "--classifier", "yoga-classifier")
+    if r.returncode == 2 and "not in" in r.stderr:
+        pytest.skip("the stock model is not pulled into the models directory here")
+    assert r.returncode == 0, r.stderr
+    (obj,) = lines(r.stdout)
+    assert obj["label"] == "tree"
