@@ -146,6 +146,39 @@ class AppConfig:
                          "more than one person needs tasks.detect = true (the detector finds them)")
 
 
+# Keys that name files or folders. A relative one is taken relative to the config file's folder, so a config works
+# from any working directory. Model and labels keys also take registry names: only path-looking values move.
+PATH_KEYS = {
+    "source": ("uri",), "runtime": ("models_dir",), "service": ("state_dir",),
+    "mqtt": ("password_file", "tls_ca", "tls_cert", "tls_key", "outbox_path"), "preview": ("token_file",),
+    "classify": ("model", "labels"), "detect": ("model", "labels"),
+}
+_NOT_FILES = ("/dev/", "picamera2")  # cameras, by device node or name, are not files
+
+
+def _looks_like_path(table: str, key: str, value: str) -> bool:
+    if not value or os.path.isabs(value) or "://" in value or value.startswith(_NOT_FILES) or value.isdigit():
+        return False
+    if table in ("classify", "detect"):  # "yoga-classifier" is a registry name, "mine/model.tflite" a file
+        return "/" in value or value.endswith((".tflite", ".txt", ".json"))
+    return True
+
+
+def resolve_paths(data: dict, base: Path) -> dict:
+    """A copy of the parsed file with relative paths made relative to ``base`` (the config file's folder)."""
+    out = dict(data)
+    for table, keys in PATH_KEYS.items():
+        section = out.get(table)
+        if not isinstance(section, dict):
+            continue
+        section = out[table] = dict(section)
+        for key in keys:
+            value = section.get(key)
+            if isinstance(value, str) and _looks_like_path(table, key, value):
+                section[key] = os.path.normpath(base / value)
+    return out
+
+
 def load_config(path: str | Path) -> AppConfig:
     path = Path(path)
     text = read_text_file(path, "config file")
@@ -153,4 +186,4 @@ def load_config(path: str | Path) -> AppConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
-    return read(AppConfig, data)
+    return read(AppConfig, resolve_paths(data, path.resolve().parent))

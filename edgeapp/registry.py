@@ -153,6 +153,9 @@ class Registry:
                 f"model {text} is not in {self.models_dir}: run `edgeapp models pull {text}` "
                 f"or `edgeapp models import DIR`"
             )
+        for name, path in ((cpu_name, cpu), (tpu_name, tpu)):
+            if path is not None:
+                self.check(name, path)
         return ModelFiles(cpu=cpu, edgetpu=tpu, named="edgetpu" if entry.cpu else "cpu")
 
     def labels_for(self, model_name: str) -> Path | None:
@@ -168,6 +171,19 @@ class Registry:
         return path if path.is_file() else None
 
     # -- checksums --------------------------------------------------------------
+    def check(self, name: str, path: Path) -> None:
+        """The file about to be loaded is the one the manifest (or the first download) names: a model changed on
+        disk would otherwise run silently. One sha256 per model at load time (a few ms; README, Models)."""
+        expected = self.expected_sha(name)
+        if not expected:
+            return
+        actual = sha256_of(path)
+        if actual != expected:
+            raise ModelError(
+                f"model {name}: {path} has sha256 {actual}, the manifest says {expected}; the file was changed or "
+                f"damaged after it was installed: run `edgeapp models pull {name}` or import it again"
+            )
+
     def _recorded(self) -> dict[str, str]:
         path = self.models_dir / RECORDED_SHA_FILE
         try:
@@ -250,6 +266,9 @@ class Registry:
                 results.append((name, "imported"))
             except ModelError as exc:
                 results.append((name, f"rejected: {exc}"))
+        if all(status == "not found" for _, status in results):
+            known = ", ".join(sorted({Path(self.get(n).file).name for n in names or self.entries}))
+            raise ModelError(f"import: no known model files in {folder} (looked for {known})")
         return results
 
     def pull(

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from support.shared import CLASSIFIER_LABELS, IMAGES, MODELS, MOVENET, SSD, VIDEO
@@ -44,7 +45,8 @@ def test_infer_pose_on_a_folder(tmp_path):
     assert r.returncode == 0, r.stderr
     objs = lines(r.stdout)
     assert [o["source"].rsplit("/", 1)[1] for o in objs] == ["tfex_pose_image1.png", "tfex_pose_image2.jpeg"]
-    assert all(o["fallback"] for o in objs)  # auto fell back to the CPU on this machine
+    # no Coral on this machine: auto runs on the CPU, and that is no fallback
+    assert all(o["backend"] == "cpu" and o["fallback"] is False for o in objs)
     assert "broken.jpg" in r.stderr  # skipped with a message, not a crash
 
 
@@ -111,3 +113,37 @@ def test_bench_pose_reports_invoke_and_path():
         assert report[key]["n"] == 20 and report[key]["p95_ms"] >= report[key]["p50_ms"] >= 0
     assert report["pose_path"]["mean_ms"] > report["invoke"]["mean_ms"]
     assert report["backend"]["backend"] == "cpu"
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "65", "-1"])
+def test_a_bad_thread_count_is_a_usage_error(value):
+    r = edgeapp("infer", "pose", IMAGES / "squat.bmp", "--model", MOVENET, "--threads", value)
+    assert r.returncode == 2, r.stderr
+    assert "argument --threads" in r.stderr and "config" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_printed_keypoints_are_clamped_to_the_frame():
+    """A pose whose joints MoveNet places beyond the frame's edges prints them on the edge, in pixels and in
+    normalised units, while the pose the models and classifier use keeps the raw values."""
+    from edgeapp.events.pose import pose_json
+    from edgeapp.pose.keypoint import Pose
+
+    xy = np.full((17, 2), 0.5)
+    xy[0] = (780.5 / 768, -0.02)  # 780 px in a 768-px-wide frame, above the top
+    xy[1] = (-0.1, 1.2)
+    pose = Pose(xy, np.full(17, 0.9), (768, 432))
+    shown = pose_json(pose)
+    nose, eye = shown["keypoints"][0], shown["keypoints"][1]
+    assert (nose["px"], nose["py"], eye["px"], eye["py"]) == (767, 0, 0, 431)
+    assert 0 <= nose["x"] < 1 and nose["y"] == 0 and eye["x"] == 0 and eye["y"] < 1
+    assert all(0 <= k[c] < 1 for k in shown["keypoints"] for c in ("x", "y"))
+    assert all(0 <= v <= 1 for v in shown["box"])
+    assert pose.pixels[0, 0] == 780  # unclamped for the models
+
+
+def test_infer_pose_prints_no_keypoint_outside_the_frame():
+    r = edgeapp("infer", "pose", VIDEO / "carving_ice.mp4", "--model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    for obj in lines(r.stdout):
+        for k in obj["keypoints"]:
+            assert 0 <= k["x"] < 1 and 0 <= k["y"] < 1, k

@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 import http.server
 import shutil
+import subprocess
+import sys
 import threading
 import zipfile
 
 import pytest
 
-from support.shared import MODELS, MOVENET
+from support.shared import IMAGES, MODELS, MOVENET
 from edgeapp.errors import ModelError
 from edgeapp.registry import Registry, default_manifest, load_manifest
 
@@ -81,6 +83,43 @@ def test_verify_reports_a_tampered_file(models_dir):
     path.write_bytes(path.read_bytes() + b"\0")
     (v,) = reg.verify(["yoga-classifier"])
     assert v.status == "mismatch"
+
+
+def test_a_model_changed_after_install_is_refused_at_load_with_a_clear_error(models_dir):
+    """What `infer` and the service load goes through resolve(): a changed byte is caught there, not only by
+    `doctor` or `models verify`."""
+    reg = Registry(models_dir)
+    reg.import_dir(MODELS, ["movenet-lightning-int8"])
+    path = reg.path("movenet-lightning-int8")
+    assert reg.resolve("movenet-lightning-int8", "pose").cpu == path  # intact: loads
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF  # still a loadable flatbuffer header: only the checksum can tell
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"movenet-lightning-int8: .* has sha256 [0-9a-f]{64}, the manifest says "
+                                         r"[0-9a-f]{64}.*edgeapp models pull movenet-lightning-int8"):
+        reg.resolve("movenet-lightning-int8", "pose")
+
+
+def test_infer_with_a_changed_model_fails_with_the_message(models_dir):
+    reg = Registry(models_dir)
+    reg.import_dir(MODELS, ["movenet-lightning-int8"])
+    path = reg.path("movenet-lightning-int8")
+    path.write_bytes(path.read_bytes()[:-1] + b"\0")
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "infer", "pose", str(IMAGES / "squat.bmp"), "--models-dir",
+                        str(models_dir)], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and r.stdout == ""
+    assert "sha256" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_import_of_a_folder_without_models_fails(models_dir, tmp_path):
+    empty = tmp_path / "nothing-here"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "notes.txt").write_text("no models\n")
+    with pytest.raises(ModelError, match="no known model files in"):
+        Registry(models_dir).import_dir(empty)
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "models", "import", str(empty), "--models-dir",
+                        str(models_dir)], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "no known model files" in r.stderr
 
 
 @pytest.fixture

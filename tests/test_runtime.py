@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,18 +14,52 @@ from support.shared import CLASSIFIER_LABELS, IMAGES, MOVENET, MOVENET_EDGETPU, 
 from edgeapp.camera.files import read_image
 from edgeapp.errors import BackendError, ConfigError, ModelError
 from edgeapp.pose.movenet import MoveNet
-from edgeapp.runtime.backend import BackendRequest, ModelFiles, is_edgetpu_model
+from edgeapp.runtime.backend import BackendRequest, ModelFiles, is_edgetpu_model, open_interpreter
 from edgeapp.runtime.model import Model, write_image, write_window
 from edgeapp.window import InputWindow, sample
 
 
-def test_auto_falls_back_to_cpu_and_says_why():
-    model = Model.open(MOVENET, BackendRequest("auto", threads=2))
-    assert model.info.backend == "cpu"
-    assert model.info.fallback is True
-    assert "libedgetpu" in model.info.reason
-    assert model.path == MOVENET
-    assert model.info.as_dict()["fallback"] is True
+def test_auto_with_a_coral_that_cannot_be_used_falls_back_and_says_why(caplog):
+    """A Coral is there (as the probe says) but its delegate does not load (none does here): a real fallback."""
+    with caplog.at_level(logging.INFO):
+        interpreter, info = open_interpreter(ModelFiles.from_path(MOVENET), BackendRequest("auto", threads=2),
+                                             tpu_attached=lambda: True)
+    assert info.backend == "cpu" and info.fallback is True
+    assert "libedgetpu" in info.reason and info.model_path == MOVENET
+    assert info.as_dict()["fallback"] is True
+    assert [r.levelname for r in caplog.records if "falling back" in r.getMessage()] == ["WARNING"]
+
+
+def test_auto_on_a_machine_without_a_coral_is_no_fallback_and_says_so_once_at_info():
+    """No Coral here (none is on this machine kind): three models, one INFO line, no WARNING, fallback false;
+    LiteRT's own INFO line is not shown without -vv."""
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stderr)\n"
+            "from edgeapp.runtime.backend import BackendRequest, coral_attached\n"
+            "from edgeapp.runtime.model import Model\n"
+            "assert not coral_attached()\n"
+            f"infos = [Model.open({str(MOVENET)!r}, BackendRequest('auto', threads=1)).info for _ in range(3)]\n"
+            "print([(i.backend, i.fallback) for i in infos])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[('cpu', False), ('cpu', False), ('cpu', False)]"
+    assert r.stderr.count("no Edge TPU attached") == 1 and r.stderr.startswith("INFO:edgeapp.runtime.backend")
+    assert "WARNING" not in r.stderr and "XNNPACK" not in r.stderr, r.stderr
+
+
+def test_litert_info_line_goes_to_debug_and_other_native_output_is_kept():
+    code = ("import logging, sys; logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n"
+            "from edgeapp.runtime.backend import BackendRequest\n"
+            "from edgeapp.runtime.model import Model\n"
+            f"Model.open({str(MOVENET)!r}, BackendRequest('cpu', threads=1))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "DEBUG:edgeapp.runtime.litert:litert: INFO: Created TensorFlow Lite XNNPACK delegate" in r.stderr
+    assert not any(line.startswith("INFO: ") for line in r.stderr.splitlines()), r.stderr
+    script = ("import os; from edgeapp.runtime.litert import native_info_to_debug\n"
+              "with native_info_to_debug():\n"
+              "    os.write(2, b'INFO: hidden\\nERROR: kept\\n')\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.stderr == "ERROR: kept\n"
 
 
 def test_auto_without_twin_is_not_a_fallback(tmp_path):
@@ -35,7 +72,7 @@ def test_auto_without_twin_is_not_a_fallback(tmp_path):
 
 def test_auto_given_the_edgetpu_file_runs_its_cpu_twin():
     model = Model.open(MOVENET_EDGETPU, BackendRequest("auto"))
-    assert model.path == MOVENET and model.info.fallback
+    assert model.path == MOVENET and model.info.backend == "cpu"
 
 
 def test_cpu_backend_runs_four_threads_by_default():

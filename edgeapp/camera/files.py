@@ -92,42 +92,66 @@ class VideoFileSource:
         delays = backoff_delays(*self.reconnect)
         while not self._stop.is_set():
             try:
-                cap = self._open()
+                return self._open()
             except SourceError as exc:
                 if not self.retry:
                     raise
                 self.status.went_down(self.name, str(exc))
                 self._stop.wait(next(delays))
-                continue
-            self.status.came_up(self.name)
-            return cap
         return None
 
     def frames(self) -> Iterator[Frame]:
+        """Every frame, then the file's end; a pass that ends short of the file's frame count (truncated or
+        damaged) or yields nothing raises SourceError, except when looping in the service: then it is
+        reported on ``status`` and the file is tried again, with backoff while it yields nothing."""
         index = 0
         offset = 0.0
+        empty = backoff_delays(*self.reconnect)
         while not self._stop.is_set():
             self._cap = cap = self._open_with_retry()
             if cap is None:
                 return
             fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+            expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
             n = 0
             while not self._stop.is_set():
                 ok, image = cap.read()
                 if not ok:
                     break
+                if n == 0:
+                    self.status.came_up(self.name)
                 yield Frame(image=image, index=index, time=offset + n / fps, source=self.name)
                 index += 1
                 n += 1
             cap.release()
-            if n == 0 and not self.retry:
-                raise SourceError(f"no decodable frames in video {self.path}")
+            if self._stop.is_set():
+                return
+            problem = ended_early(self.path, n, expected)
+            if problem and not (self.retry and self.loop):
+                raise SourceError(problem)
+            if problem:
+                self.status.went_down(self.name, problem)
+            if n == 0:  # opens but yields nothing: wait as for any failure instead of spinning
+                self._stop.wait(next(empty))
+                continue
+            empty = backoff_delays(*self.reconnect)
             if not self.loop:
                 return
             offset += n / fps
 
     def close(self) -> None:
         self._stop.set()
+
+
+def ended_early(path: Path, frames: int, expected: int) -> str:
+    """Why a pass over a video is not a whole file ("" when it is). ``expected`` is the container's frame count
+    (0 when it has none). The count is exact for intact mp4 and avi files; where FFmpeg estimates it from duration
+    x fps it can be a rounding off, hence the allowance of one frame or 1%, whichever is more."""
+    if frames == 0:
+        return f"no decodable frames in video {path}: it is empty, truncated or damaged"
+    if expected and frames < expected - max(1, expected // 100):
+        return f"video {path} ended after {frames} of its {expected} frames: it is truncated or damaged"
+    return ""
 
 
 def open_source(uri: str | Path, loop: bool = False, retry: bool = False,

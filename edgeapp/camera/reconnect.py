@@ -54,7 +54,12 @@ class CameraStatus:
 
     def as_dict(self) -> dict:
         return {"state": self.state, "reconnects": self.reconnects, "bad_frames": self.bad_frames,
-                "outages": self.outages, "last_error": self.last_error}
+                "outages": self.outages, "last_error": self.last_error,
+                "since_s": round(time.monotonic() - self.since, 1)}
+
+    def mark(self) -> tuple[str, int]:
+        """What changes exactly when the camera goes down or comes back (a down/up/down between two looks too)."""
+        return self.state, self.outages
 
 
 def valid_image(image) -> bool:

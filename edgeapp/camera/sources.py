@@ -8,11 +8,13 @@ from edgeapp.camera.files import VIDEO_SUFFIXES, VideoFileSource, open_source
 from edgeapp.camera.live import OpenCVCamera, Picamera2Camera, is_device, is_stream, picamera_index
 from edgeapp.camera.reconnect import ReconnectingSource
 from edgeapp.config import SourceConfig
+from edgeapp.errors import ConfigError
 
 
 def open_service_source(cfg: SourceConfig):
-    """A source that never ends the service because a camera failed: live cameras reconnect,
-    video files that are missing or vanish are retried (with backoff) and reported."""
+    """A source that never ends the service because a camera failed: live cameras reconnect (a device may appear
+    later), a video file that vanishes or stops yielding frames is retried with backoff and reported. A file or
+    folder that is not there at start is a config error: nothing would ever make it appear."""
     uri = cfg.uri
     index = picamera_index(uri)
     if index is not None:
@@ -22,6 +24,8 @@ def open_service_source(cfg: SourceConfig):
         return ReconnectingSource(lambda: OpenCVCamera(uri, cfg.width, cfg.height, cfg.fps, cfg.read_timeout_s), uri,
                                   cfg.reconnect_min_s, cfg.reconnect_max_s)
     path = Path(uri)
+    if not path.exists():
+        raise ConfigError("source.uri", f"{path} is not there (a file or folder source must exist when the service starts)")
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return VideoFileSource(path, loop=cfg.loop, retry=True,
                                reconnect_min_s=cfg.reconnect_min_s, reconnect_max_s=cfg.reconnect_max_s)

@@ -20,6 +20,7 @@ from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.registry import DEFAULT_MODELS
 from edgeapp.classify.negatives import STILL_EVERY
 from edgeapp.settings import read
+from edgeapp.events.pose import pose_json
 
 _HOLD = HoldConfig()
 
@@ -187,7 +188,7 @@ def run_infer(args: argparse.Namespace) -> int:
                 pose = estimator.estimate(frame.image)
                 c = video.classify(pose, frame.time)
             obj = {"source": frame.source, "frame": frame.index, "time": round(frame.time, 3),
-                   "backend": model.info.backend, **c.to_dict(), "pose": pose.to_dict() if pose else None}
+                   "backend": model.info.backend, **c.to_dict(), "pose": pose_json(pose) if pose else None}
             if source.still:  # unrelated images: nothing is held from one to the next
                 obj.update(hold=None, events=[])
             else:

@@ -11,10 +11,24 @@ from edgeapp.runtime.backend import BACKENDS, DEFAULT_DELEGATE, BackendRequest
 from edgeapp.runtime.model import Model
 
 
+MAX_THREADS = 64
+
+
+def thread_count(text: str) -> int:
+    """``--threads``: a usage error (exit 2, argparse's message) unless a whole number in 1..64."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= n <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_THREADS}, got {n}")
+    return n
+
+
 def add_backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="auto",
                         help="where models run: the Edge TPU, the CPU, or the TPU when present (default auto)")
-    parser.add_argument("--threads", type=int, default=4, help="CPU threads per model (default 4)")
+    parser.add_argument("--threads", type=thread_count, default=4, help="CPU threads per model (default 4)")
     parser.add_argument("--device", default="usb", help="Edge TPU device: usb, pci, usb:N, pci:N (default usb)")
     parser.add_argument("--delegate", default=DEFAULT_DELEGATE, help=f"Edge TPU delegate library (default {DEFAULT_DELEGATE})")
     parser.add_argument("--models-dir", default=None, help="where model files live (default: $EDGEAPP_MODELS_DIR or models/)")

@@ -10,7 +10,7 @@ from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_clip_bench_options, backend_request, emit, open_model, registry
 from edgeapp.cli.detect import tracked_frames
 from edgeapp.detect.detector import DetectConfig, Detector
-from edgeapp.events.pose import person_json
+from edgeapp.events.pose import person_json, pose_json
 from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.pose.people import MAX_PEOPLE, SELECT_RULES, People, estimate_crops, still_people
@@ -60,7 +60,7 @@ def run_infer(args: argparse.Namespace) -> int:
             else:  # video: the crop follows the body from frame to frame
                 pose = estimator.estimate(frame.image)
             emit({"source": frame.source, "frame": frame.index, "time": round(frame.time, 3), "backend": backend,
-                  "fallback": model.info.fallback, **pose.to_dict()})
+                  "fallback": model.info.fallback, **pose_json(pose)})
     finally:
         source.close()
     return 0

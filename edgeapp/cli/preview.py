@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_json_option
+from edgeapp.cli.common import add_json_option, thread_count
 
 
 def register(cli) -> None:
@@ -15,7 +15,7 @@ def register(cli) -> None:
     b.add_argument("--models-dir", default="", help="models directory (default: the registry's)")
     b.add_argument("--seconds", type=float, default=5.0, help="length of each phase (default 5)")
     b.add_argument("--rounds", type=int, default=2, help="without/with rounds (default 2)")
-    b.add_argument("--threads", type=int, default=2, help="inference threads (default 2)")
+    b.add_argument("--threads", type=thread_count, default=2, help="inference threads (default 2)")
     b.add_argument("--max-fps", type=float, default=10.0, help="preview rate cap (default 10, as [preview])")
     add_json_option(b)
     b.set_defaults(func=run_bench)

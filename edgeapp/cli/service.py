@@ -25,7 +25,8 @@ def register(cli) -> None:
     c.add_argument("file")
     c.set_defaults(func=check)
 
-    d = cli.command("doctor", "check runtime, models, camera, Edge TPU, broker and config; exit 0 only if all are fine")
+    d = cli.command("doctor", "check runtime, models, camera, Edge TPU, broker and config; exit 0 only if all are fine, "
+                                      "1 if any failed, 3 if the worst is a warning")
     d.add_argument("--config", default=str(DEFAULT_CONFIG), help=f"TOML config (default {DEFAULT_CONFIG})")
     d.add_argument("--camera-timeout", type=float, default=10.0, help="seconds to wait for a first frame")
     d.set_defaults(func=doctor)
@@ -67,11 +68,11 @@ def check(args: argparse.Namespace) -> int:
 
 
 def doctor(args: argparse.Namespace) -> int:
-    from edgeapp.service.doctor import print_checks, run_checks
+    from edgeapp.service.doctor import exit_status, print_checks, run_checks
 
     checks = run_checks(args.config, args.camera_timeout)
     print_checks(checks)
-    return 1 if any(c.failed for c in checks) else 0
+    return exit_status(checks)
 
 
 def bench_pipeline(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ POSE_KEYS = ("score", "box", "keypoints")
 
 @dataclass(frozen=True, kw_only=True)
 class PoseEvent(Event):
-    """One frame's pose. ``pose`` is ``Pose.to_dict()`` (as ``edgeapp infer pose`` prints it), or the
+    """One frame's pose. ``pose`` is :func:`pose_json` of a pose (as ``edgeapp infer pose`` prints it), or the
     ``Pose`` itself, turned into that dict only when the event is encoded (on the publisher's thread,
     so the frame loop does not build dicts for events the rate limit drops), or None when no person
     is in view; the payload then says ``"person": false``."""
@@ -27,9 +27,9 @@ class PoseEvent(Event):
         if isinstance(self.pose, dict):
             missing = [k for k in POSE_KEYS if k not in self.pose]
             if missing:
-                raise EventError(f"pose event: pose dict lacks {missing} (expected Pose.to_dict())")
-        elif self.pose is not None and not hasattr(self.pose, "to_dict"):
-            raise EventError(f"pose event: pose must be a Pose, its to_dict() or None, got {type(self.pose).__name__}")
+                raise EventError(f"pose event: pose dict lacks {missing} (expected pose_json(pose))")
+        elif self.pose is not None and not hasattr(self.pose, "keypoints"):
+            raise EventError(f"pose event: pose must be a Pose, its pose_json() or None, got {type(self.pose).__name__}")
 
     @property
     def person(self) -> bool:
@@ -37,7 +37,7 @@ class PoseEvent(Event):
         return self.pose is not None
 
     def body(self) -> dict[str, Any]:
-        pose = self.pose.to_dict() if hasattr(self.pose, "to_dict") else self.pose
+        pose = self.pose if self.pose is None or isinstance(self.pose, dict) else pose_json(self.pose)
         if self.person_id is None:
             return {"person": self.person, "frame": self.frame, **(pose or {})}
         return {"person": self.person_id, "present": self.person, "frame": self.frame, **(pose or {})}
@@ -103,6 +103,21 @@ class PoseClassEvent(Event):
         return cls(type=hold.kind, label=hold.label, held_s=r("held_s"), started_at=r("started_at"),
                    frame_time=r("time"), ended_at=r("ended_at"), milestone_s=r("milestone_s"),
                    reason=getattr(hold, "reason", None), score=score, person=person, **extra)
+
+
+def pose_json(pose, digits: int = 4) -> dict[str, Any]:
+    """A ``Pose`` as ``edgeapp infer pose`` prints it and pose events carry it: score, box and the 17
+    keypoints (normalised ``x``/``y``, pixel ``px``/``py``), clamped to the frame."""
+    pose = pose.clamped()
+    return {
+        "score": round(pose.score, digits),
+        "box": [round(v, digits) for v in pose.box],
+        "keypoints": [
+            {"name": k.name, "x": round(k.x, digits), "y": round(k.y, digits), "px": k.px, "py": k.py,
+             "score": round(k.score, digits)}
+            for k in pose.keypoints()
+        ],
+    }
 
 
 def person_json(person, digits: int = 4) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class StatsEvent(Event):
     dropped_frames: int = 0
     cpu_temp_c: float | None = None
     mqtt: dict[str, Any] | None = None
+    camera: dict[str, Any] | None = None  # CameraStatus.as_dict(): state up|down|starting, outages, last_error...
 
     def __post_init__(self) -> None:
         check_number(self.kind, "uptime_s", self.uptime_s)

@@ -84,6 +84,7 @@ class RepsStage:
         each person no longer given whose counter had something to say (a set that ended); then, after a
         switch or reset, one per person whose set it ended, under the exercise it was."""
         before, ended = self.name, self._apply_pending(time)
+        self._identify(poses, time)
         results = [self._one(pose, time, person) for person, pose in poses.items()]
         if len(self._people) > len(poses):  # people out of view: their sets may end, their tracks may be over
             for person in [k for k in self._people if k not in poses]:
@@ -93,6 +94,17 @@ class RepsStage:
             self._forget_absent(time, poses)
         results += [RepsResult(before, person, 0, 0, None, None, None, events) for person, events in ended.items()]
         return results
+
+    def _identify(self, poses: Mapping[int | None, Pose | None], time: float) -> None:
+        """Someone seen without an id (before the tracker confirmed them) who is now tracked: the first new
+        track id seen within ``lost_s`` takes over that counter, so the rep in progress is not lost."""
+        anonymous = self._people.get(None)
+        if anonymous is None or None in poses or time - anonymous.seen_at > self.config.lost_s:
+            return
+        new = next((k for k, pose in poses.items() if k is not None and pose is not None and k not in self._people),
+                   None)
+        if new is not None:
+            self._people[new] = self._people.pop(None)
 
     def _one(self, pose: Pose | None, time: float, person: int | None) -> RepsResult:
         p = self._people.get(person)

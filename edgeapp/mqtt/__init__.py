@@ -5,7 +5,7 @@ Home Assistant discovery. See docs/events.md for the topics and payloads.
     publisher = Publisher(config, stats_source=make_stats)
     publisher.commands.register("tracking", tracker.set_enabled, initial=True)  # before start()
     publisher.start()
-    publisher.publish(PoseEvent(pose=pose.to_dict(), frame=n))   # never blocks
+    publisher.publish(PoseEvent(pose=pose, frame=n))   # never blocks
     publisher.close(drain_timeout=5)
 """
 

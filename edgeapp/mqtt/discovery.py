@@ -14,7 +14,6 @@ from edgeapp.mqtt.commands import FEATURES
 from edgeapp.mqtt.config import MAX_POSE_RATE
 from edgeapp.mqtt.topics import Topics
 
-ORIGIN_URL = "https://example.invalid/edgeapp"
 # "stopped" (a clean shutdown) is as unavailable as "offline" to Home Assistant.
 AVAILABILITY_TEMPLATE = "{{ 'online' if value == 'online' else 'offline' }}"
 # A reset's set_ended still carries the count that was reset; the counter shows 0 from then on.
@@ -46,7 +45,7 @@ def discovery_payload(topics: Topics, commands: tuple[str, ...], qos: int = 1) -
     return {
         "dev": {"ids": [node], "name": f"edgeapp {topics.device}", "mf": "edgeapp", "mdl": "edgeapp pose appliance",
                 "sw": __version__},
-        "o": {"name": "edgeapp", "sw": __version__, "url": ORIGIN_URL},
+        "o": {"name": "edgeapp", "sw": __version__},  # no public project URL to give (o.url is optional)
         "avty": [{"t": topics.available, "val_tpl": AVAILABILITY_TEMPLATE}],
         "qos": qos,
         "cmps": components,

@@ -81,13 +81,10 @@ class Pose:
             for i, name in enumerate(KEYPOINT_NAMES)
         ]
 
-    def to_dict(self, digits: int = 4) -> dict:
-        return {
-            "score": round(self.score, digits),
-            "box": [round(v, digits) for v in self.box],
-            "keypoints": [
-                {"name": k.name, "x": round(k.x, digits), "y": round(k.y, digits), "px": k.px, "py": k.py,
-                 "score": round(k.score, digits)}
-                for k in self.keypoints()
-            ],
-        }
+    def clamped(self) -> Pose:
+        """The same pose with every keypoint inside the frame: x, y in [0, 1), pixels in [0, W-1] x [0, H-1].
+        MoveNet places a joint it guesses beyond a crop's edge outside the frame (``px`` 780 in a 768-px frame);
+        consumers drawing or pointing at it expect coordinates that exist. The model's own ``xy`` stays unclamped."""
+        w, h = self.frame_size
+        upper = np.array([(w - 1) / w, (h - 1) / h]) if w and h else np.ones(2)
+        return Pose(np.clip(self.xy, 0.0, upper), self.scores, self.frame_size)

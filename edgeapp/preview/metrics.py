@@ -49,6 +49,12 @@ class PipelineCollector:
         info.add_metric([], {"backend": s.backend or "none"})
         yield info
         yield _gauge("fallback", "1 when any model runs on a fallback backend (Edge TPU lost)", int(bool(s.fallback)))
+        if s.camera is not None:
+            yield _gauge("camera_up", "1 while the camera delivers frames, 0 while it is down (or not yet up)",
+                         int(s.camera["state"] == "up"))
+            yield _counter("camera_outages", "Times the camera went down", s.camera["outages"])
+            yield _counter("camera_reconnects", "Times the camera came back after an outage", s.camera["reconnects"])
+            yield _counter("camera_bad_frames", "Frames that failed to arrive or decode", s.camera["bad_frames"])
         if s.cpu_temp_c is not None:
             yield _gauge("cpu_temperature_celsius", "SoC temperature", s.cpu_temp_c)
         if self.mqtt_stats is not None:

@@ -198,6 +198,9 @@ class PreviewServer:
         age = time.monotonic() - self.pipeline.progress_at
         if age > self.config.stall_s:
             return False, f"frame loop has not turned for {age:.1f} s"
+        camera = self.pipeline.camera()
+        if camera["state"] == "down":
+            return False, f"camera down for {camera.get('since_s', 0):.0f} s: {camera['last_error']}"
         if self._mqtt_stats is not None and self._mqtt_stats().store_failing:
             return False, "degraded: the outbox cannot store events (disk full?); they are counted as lost"
         return True, "ok"
@@ -286,8 +289,8 @@ class PreviewServer:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         ok, reason = self.health()
-        return web.json_response({"ok": ok, "reason": reason, "frames": self.pipeline.stats.frames},
-                                 status=200 if ok else 503)
+        return web.json_response({"ok": ok, "reason": reason, "frames": self.pipeline.stats.frames,
+                                  "camera": self.pipeline.camera()["state"]}, status=200 if ok else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = exposition(self.registry)

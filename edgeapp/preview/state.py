@@ -35,6 +35,8 @@ class PipelineView(Protocol):
 
     def stats_event(self) -> StatsEvent: ...
 
+    def camera(self) -> dict[str, Any]: ...  # CameraStatus.as_dict(): "state" up | down | starting, ...
+
 
 def describe(pipeline: PipelineView, result: FrameResult | None = None) -> dict[str, Any]:
     """The latest state: frame, pose (held label, confidence, hold seconds), detections, fps, backend.

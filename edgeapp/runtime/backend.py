@@ -1,13 +1,16 @@
 """Choosing where a model runs: the Edge TPU, or the CPU with N threads.
 
-``auto`` tries the Edge TPU when the model has an Edge TPU twin and the
-delegate loads; anything else falls back to the CPU twin, and the reason is
-kept in :class:`BackendInfo` so health events can report it.
+``auto`` tries the Edge TPU when the model has an Edge TPU twin and a Coral is
+attached; a Coral that is there but cannot be used is a fallback to the CPU twin
+(a WARNING, ``fallback: true``). A machine with no Coral at all simply runs on the
+CPU: said once at INFO, ``fallback: false``. The reason is kept in
+:class:`BackendInfo` so health events can report it.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import mmap
 import re
@@ -26,6 +29,8 @@ DEFAULT_DELEGATE = "libedgetpu.so.1"
 EDGETPU_SUFFIX = "_edgetpu.tflite"
 _EDGETPU_OP = b"edgetpu-custom-op"
 _DEVICE_RE = re.compile(r"^(usb|pci)(:\d+)?$|^:\d+$")
+CORAL_USB_IDS = {("1a6e", "089a"): "Coral USB (before firmware load)", ("18d1", "9302"): "Coral USB"}
+NO_TPU = "no Edge TPU attached (no Coral on USB or PCIe)"
 _CORAL_HINT = (
     "is a Coral plugged in (USB ids 1a6e:089a, then 18d1:9302 after the first inference), "
     "is libedgetpu1-std installed, is the udev rule in place and is the service user in 'plugdev'?"
@@ -115,6 +120,29 @@ def is_edgetpu_model(path: Path) -> bool:
         return m.find(_EDGETPU_OP) != -1
 
 
+def coral_devices(usb: str | Path = "/sys/bus/usb/devices", dev: str | Path = "/dev") -> list[str]:
+    """Every Coral the kernel sees right now: on USB (by vendor:product) and on PCIe/M.2 (apex device nodes)."""
+    found = []
+    for device in sorted(Path(usb).glob("*")):
+        try:
+            ids = ((device / "idVendor").read_text().strip(), (device / "idProduct").read_text().strip())
+        except OSError:
+            continue
+        if ids in CORAL_USB_IDS:
+            found.append(f"{CORAL_USB_IDS[ids]} at {device.name}")
+    return found + [f"Coral PCIe {p}" for p in sorted(Path(dev).glob("apex_*"))]
+
+
+def coral_attached() -> bool:
+    return bool(coral_devices())
+
+
+@functools.lru_cache(maxsize=None)
+def _say_no_tpu() -> None:
+    """Once per process, however many models start: nothing is wrong on a machine without a Coral."""
+    log.info("%s: models run on the CPU (backend auto)", NO_TPU)
+
+
 def load_edgetpu_delegate(request: BackendRequest):
     options = {"device": request.device} if request.device else {}
     try:
@@ -137,10 +165,11 @@ def load_edgetpu_delegate(request: BackendRequest):
 def _make_interpreter(path: Path, threads: int | None = None, delegates=None):
     check_model_file(path)
     try:
-        interpreter = litert.Interpreter(
-            model_path=str(path), num_threads=threads, experimental_delegates=delegates
-        )
-        interpreter.allocate_tensors()
+        with litert.native_info_to_debug():
+            interpreter = litert.Interpreter(
+                model_path=str(path), num_threads=threads, experimental_delegates=delegates
+            )
+            interpreter.allocate_tensors()
     except ValueError as exc:
         raise ModelError(f"{path} cannot be loaded; it is truncated or corrupt: {exc}") from exc
     except RuntimeError as exc:
@@ -188,8 +217,10 @@ def _open_edgetpu(files: ModelFiles, request: BackendRequest):
     return interpreter, info
 
 
-def open_interpreter(files: ModelFiles, request: BackendRequest):
-    """Return ``(interpreter, BackendInfo)`` with tensors allocated, per the request."""
+def open_interpreter(files: ModelFiles, request: BackendRequest, tpu_attached=coral_attached):
+    """Return ``(interpreter, BackendInfo)`` with tensors allocated, per the request.
+
+    ``tpu_attached()`` says whether a Coral is there at all (a probe of sysfs and /dev by default)."""
     if request.kind == "cpu":
         if files.named == "edgetpu":
             twin = f"its CPU twin is {files.cpu}" if files.cpu else "there is no CPU twin beside it"
@@ -199,6 +230,9 @@ def open_interpreter(files: ModelFiles, request: BackendRequest):
         return _open_edgetpu(files, request)
     if files.edgetpu is None:
         return _open_cpu(files, request, False, "the model has no Edge TPU twin")
+    if not tpu_attached():
+        _say_no_tpu()
+        return _open_cpu(files, request, False, NO_TPU)
     try:
         return _open_edgetpu(files, request)
     except (BackendError, ModelError) as exc:

@@ -39,7 +39,8 @@ class FailoverModel:
         self._opener = opener
         self._clock = clock
         self._model = Model(*opener(files, request))
-        self._retry_at = self._next_retry() if self._model.info.fallback else None
+        # on the CPU under auto (a fallback, or no Coral yet): look for the Edge TPU again now and then
+        self._retry_at = self._next_retry() if self._model.info.backend == "cpu" else None
 
     def __getattr__(self, name: str):
         # Everything but invoke is the current model's: tensors, info, outputs.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import glob
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,9 @@ from typing import Callable, Iterator
 from edgeapp.config import AppConfig, load_config
 from edgeapp.errors import EdgeappError
 
-CORAL_USB_IDS = {("1a6e", "089a"): "Coral USB (before firmware load)", ("18d1", "9302"): "Coral USB"}
+from edgeapp.runtime.backend import coral_devices
+
+EXIT_WARNINGS = 3  # nothing failed, but something needs a look: not "all fine" (exit 0), not a failure (exit 1)
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class Check:
     @property
     def failed(self) -> bool:
         return self.status == "fail"
+
+    @property
+    def fine(self) -> bool:
+        return self.status in ("ok", "skip")
 
 
 def check_runtime() -> Check:
@@ -74,7 +79,10 @@ def _entry_names(registry, name: str) -> list[str]:
 def check_camera(config: AppConfig, timeout_s: float = 10.0) -> Check:
     from edgeapp.camera.sources import open_service_source
 
-    source = open_service_source(config.source)
+    try:
+        source = open_service_source(config.source)
+    except EdgeappError as exc:
+        return Check("camera", "fail", str(exc))
     got: list = []
 
     def first_frame():
@@ -97,19 +105,6 @@ def check_camera(config: AppConfig, timeout_s: float = 10.0) -> Check:
     return Check("camera", "fail", f"{config.source.uri}: {reason} within {timeout_s:.0f} s")
 
 
-def coral_devices(sysfs: str = "/sys/bus/usb/devices", dev: str = "/dev") -> list[str]:
-    found = []
-    for d in glob.glob(f"{sysfs}/*"):
-        try:
-            ids = (Path(d, "idVendor").read_text().strip(), Path(d, "idProduct").read_text().strip())
-        except OSError:
-            continue
-        if ids in CORAL_USB_IDS:
-            found.append(f"{CORAL_USB_IDS[ids]} at {Path(d).name}")
-    found += [f"Coral PCIe {p}" for p in sorted(glob.glob(f"{dev}/apex_*"))]
-    return found
-
-
 def check_edgetpu(config: AppConfig) -> Check:
     rt = config.runtime
     if rt.backend == "cpu":
@@ -120,9 +115,10 @@ def check_edgetpu(config: AppConfig) -> Check:
         library = f"{rt.delegate} loads"
     except OSError as exc:
         library = f"{rt.delegate} missing ({exc}); install libedgetpu1-std"
-        if not devices:
-            status = "fail" if rt.backend == "edgetpu" else "warn"
-            return Check("edge tpu", status, f"no Coral found and {library}; models run on the CPU")
+        if not devices:  # under auto, a machine that never had a Coral is fine on the CPU
+            if rt.backend == "edgetpu":
+                return Check("edge tpu", "fail", f"no Coral found and {library}")
+            return Check("edge tpu", "skip", "no Coral attached and no libedgetpu: models run on the CPU (backend auto)")
         return Check("edge tpu", "fail", f"{', '.join(devices)} present but {library}")
     if not devices:
         status = "fail" if rt.backend == "edgetpu" else "warn"
@@ -209,4 +205,13 @@ def print_checks(checks: list[Check]) -> None:
     for c in checks:
         print(f"{c.name:<{width}}  {marks[c.status]}  {c.detail}")
     failed = [c.name for c in checks if c.failed]
-    print(f"\n{len(checks) - len(failed)} of {len(checks)} fine" + (f"; fix: {', '.join(failed)}" if failed else ""))
+    warned = [c.name for c in checks if not c.fine and not c.failed]
+    print(f"\n{sum(c.fine for c in checks)} of {len(checks)} fine" + (f"; fix: {', '.join(failed)}" if failed else "")
+          + (f"; look at: {', '.join(warned)}" if warned else ""))
+
+
+def exit_status(checks: list[Check]) -> int:
+    """0 only when every check is fine; 1 when any failed; EXIT_WARNINGS when the worst is a warning."""
+    if any(c.failed for c in checks):
+        return 1
+    return 0 if all(c.fine for c in checks) else EXIT_WARNINGS

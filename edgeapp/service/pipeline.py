@@ -4,7 +4,9 @@ Three threads carry a frame: capture (decoding, and input preparation that needs
 earlier result); the frame loop, which owns the image models and does only what the
 next invoke needs (:meth:`Pipeline.infer`); and a finishing worker that does the rest
 (:meth:`Pipeline.finish`: classification, holds, tracks, the rig, events) while the
-image models already work on the next frame. Events go to a sink whose ``publish`` never blocks (the MQTT
+image models already work on the next frame. With the detector, the people whose poses a
+frame's invokes estimate are planned by the worker after tracking the frame before; the frame
+loop waits for that plan only, not the rest of the worker's part. Events go to a sink whose ``publish`` never blocks (the MQTT
 publisher queues them). A ``Pipeline`` owns no global state: two can be built, run
 and closed in one process.
 """
@@ -114,6 +116,8 @@ class Pipeline:
         self.latest: FrameResult | None = None
         self.running = False  # True while run() is in its frame loop
         self.progress_at = time.monotonic()  # the frame loop's heartbeat, for the stall watchdog
+        # the source first: a file that is not there is a config error, found before the models load
+        self.source = source if source is not None else open_service_source(config.source)
         registry = registry or registry_from(config.runtime.models_dir or None)
         request = config.runtime.request()
         self.models: dict[str, FailoverModel] = {}
@@ -138,12 +142,17 @@ class Pipeline:
         self.people = People(config.pose.people, config.pose.select, config.pose.min_person_score) \
             if self.movenet is not None and self.detector is not None else None
         self._person_classes: dict[int, ClassifyStage] = {}
+        # The people's crops for a frame come from the frame before: the frame loop waits for that plan
+        # (tracking, a millisecond or two, not the rest of the finishing work), or the crops lag two frames.
+        self._planned = threading.Condition()
+        self._planned_index: int | None = None  # the last frame whose people are planned
+        self._asked_index: int | None = None  # the last frame handed to the finishing worker
         self.pantilt = PanTiltStage(config.pantilt, self._emit) if config.tasks.track else None
         self.reps = RepsTask.from_config(config, self._emit) if config.tasks.reps else None
         for name in self.models:
             self.stats.invoke[name] = LatencyWindow(300)
-        self.source = source if source is not None else open_service_source(config.source)
         self.capture: Capture | None = None
+        self._camera_mark = ("starting", 0)  # a fresh CameraStatus.mark()
         self._closed = False
 
     # -- reporting ------------------------------------------------------------------
@@ -164,11 +173,33 @@ class Pipeline:
             fallback=fallback,
             dropped_frames=self.dropped_frames,
             cpu_temp_c=cpu_temperature(),
+            camera=self.camera(),
         )
+
+    def camera(self) -> dict:
+        """The source's state as stats, /healthz and /metrics report it (files and images: up while read)."""
+        status = getattr(self.source, "status", None)
+        return status.as_dict() if status is not None else {"state": "up", "outages": 0, "reconnects": 0,
+                                                            "bad_frames": 0, "last_error": ""}
+
+    def _watch_camera(self) -> bool:
+        """On the frame loop (every turn, at least every 0.5 s): an outage and a return go out as events at once,
+        not at the next periodic stats. True when the camera's state changed."""
+        status = getattr(self.source, "status", None)
+        if status is None or status.mark() == self._camera_mark:
+            return False
+        before, self._camera_mark = self._camera_mark, status.mark()
+        if status.outages > before[1]:
+            self._emit(ErrorEvent(source="camera", message=f"camera {self.source.name} is down: {status.last_error}",
+                                  detail=status.as_dict()))
+        elif before[0] != "down":  # starting -> up: nothing to report
+            return False
+        self._emit(self.stats_event())
+        return True
 
     def status_line(self) -> str:
         backend, fallback = self.backend()
-        camera = getattr(getattr(self.source, "status", None), "state", "up")
+        camera = self.camera()["state"]
         fps = self.stats.fps()
         return f"{fps or 0:.1f} fps, backend {backend}{' (fallback)' if fallback else ''}, camera {camera}"
 
@@ -176,6 +207,8 @@ class Pipeline:
     def infer(self, frame: Frame) -> Inference:
         """The image models' invokes, and only what the next invoke needs (the pose, for the next crop)."""
         out = Inference(frame)
+        if self.people is not None:
+            self._wait_for_plan()
         if self.people is not None and self.people.crops:
             out.people, out.invoke_s["pose"] = [], []
             for crop in self.people.crops:  # planned by the finishing worker from the last tracked frame
@@ -199,6 +232,21 @@ class Pipeline:
         if self.reps is not None:
             result.reps = self.reps.update_frame(result)
         return result
+
+    def _wait_for_plan(self, timeout_s: float = 1.0) -> None:
+        """On the frame loop: until the previous frame's people are planned (bounded: a finishing
+        worker that failed must not stall the loop; its error surfaces when the run ends)."""
+        asked = self._asked_index
+        if asked is None:
+            return
+        with self._planned:
+            self._planned.wait_for(lambda: self._planned_index is not None and self._planned_index >= asked,
+                                   timeout_s)
+
+    def _done_planning(self, index: int) -> None:
+        with self._planned:
+            self._planned_index = index
+            self._planned.notify_all()
 
     def _finish(self, inference: Inference) -> FrameResult:
         frame = inference.frame
@@ -234,7 +282,9 @@ class Pipeline:
         if self.people is None:
             return []
         alive = {t.id: t.box for t in update.tracks if t.confirmed}
-        return self.people.plan(update.detections, alive, w, h, result.target)
+        gone = self.people.plan(update.detections, alive, w, h, result.target)
+        self._done_planning(result.frame.index)
+        return gone
 
     def _people(self, result: FrameResult, inference: Inference) -> None:
         """Per person: track, then poses, classification and holds; plan the next frame's crops."""
@@ -245,7 +295,6 @@ class Pipeline:
         for person in result.people:
             self._emit(PoseEvent(pose=person.pose, frame=frame.index, person_id=person.id))
         for person_id in gone:  # no longer followed (left, or the choice moved on): said once
-
             self._emit(PoseEvent(pose=None, frame=frame.index, person_id=person_id))
         if self.classifier is not None and self.controls.classification:
             self._classify_people(result, gone)
@@ -294,18 +343,23 @@ class Pipeline:
 
     def run(self, stop: threading.Event, max_frames: int | None = None,
             on_frame: Callable[[FrameResult], None] | None = None,
-            heartbeat: Callable[[], None] | None = None) -> int:
-        """The frame loop, until ``stop``, the end of a file, or ``max_frames``. Returns frames processed."""
+            heartbeat: Callable[[], None] | None = None, on_camera: Callable[[], None] | None = None) -> int:
+        """The frame loop, until ``stop``, the end of a file, or ``max_frames``. Returns frames processed.
+        ``on_camera`` is called on the frame loop when the camera goes down or comes back. A source that failed
+        for good (a damaged file) raises its SourceError after the error event went out."""
         self.capture = Capture(self.source, prepare=self._prepare).start()
         finisher: Worker[Inference] = Worker(lambda inference: self._done(self.finish(inference), on_frame),
                                              name="finish")
         inferred = self.stats.frames
+        self._asked_index = None  # a new run's frames count from its own start
         self.running = True
         try:
             while not stop.is_set() and (max_frames is None or inferred < max_frames):
                 self.progress_at = time.monotonic()
                 if heartbeat:
                     heartbeat()
+                if self._watch_camera() and on_camera:
+                    on_camera()
                 try:
                     frame = self.capture.get(timeout=0.5)
                 except EndOfStream:
@@ -317,7 +371,9 @@ class Pipeline:
                 if not valid_image(frame.image):
                     self._emit(ErrorEvent(source="camera", message=f"frame {frame.index} is not a BGR image"))
                     continue
-                finisher.put(self.infer(frame))
+                inference = self.infer(frame)
+                self._asked_index = frame.index
+                finisher.put(inference)
                 inferred += 1
         finally:
             self.running = False
@@ -325,6 +381,8 @@ class Pipeline:
             error = finisher.close()
         if error is not None:
             raise error
+        if self.capture.error is not None:
+            raise self.capture.error
         return self.stats.frames
 
     def _done(self, result: FrameResult, on_frame: Callable[[FrameResult], None] | None) -> None:

@@ -137,7 +137,8 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
             notifier.status(pipeline.status_line())
 
     try:
-        frames = pipeline.run(stop, max_frames=max_frames, on_frame=on_frame, heartbeat=notifier.watchdog)
+        frames = pipeline.run(stop, max_frames=max_frames, on_frame=on_frame, heartbeat=notifier.watchdog,
+                              on_camera=lambda: notifier.status(pipeline.status_line()))
     finally:
         if preview is not None:
             preview.stop()  # /healthz goes away with the frame loop; the port is free for a restart

@@ -203,12 +203,11 @@ def _broken_copy(fleet: Fleet) -> tuple[str, str]:
 
     src, dest = fleet.project, fleet.work / "broken"
     shutil.copytree(src, dest)
-    pyproject = (dest / "pyproject.toml").read_text()
-    old = re.search(r'(?m)^version\s*=\s*"([^"]+)"', pyproject)[1]
+    init = dest / "edgeapp" / "__init__.py"  # the one place the version is written (pyproject reads it)
+    text = init.read_text()
+    old = re.search(r'(?m)^__version__\s*=\s*"([^"]+)"', text)[1]
     new = f"{old}.post1"
-    (dest / "pyproject.toml").write_text(pyproject.replace(f'version = "{old}"', f'version = "{new}"', 1))
-    init = dest / "edgeapp" / "__init__.py"
-    init.write_text(init.read_text().replace(f'"{old}"', f'"{new}"'))
+    init.write_text(text.replace(f'__version__ = "{old}"', f'__version__ = "{new}"', 1))
     service = dest / "edgeapp" / "cli" / "service.py"
     text = service.read_text()
     marker = "def run(args: argparse.Namespace) -> int:\n"

@@ -131,7 +131,7 @@ def test_edgetpu_twin_falls_back_to_cpu_here():
     folder = MODELS / "detection" / "third_party_fish_ssd"
     files = ModelFiles.from_path(folder / "fish_ssd_mobilenet_detect_edgetpu.tflite")
     model = Model.open(files, BackendRequest("auto", threads=2))
-    assert model.info.backend == "cpu" and model.info.fallback
+    assert model.info.backend == "cpu" and model.info.model_path == files.cpu
     det = Detector(model, Labels.from_file(folder / "fish-labels.txt"))
     assert det.layout.kind == "tf1"
 

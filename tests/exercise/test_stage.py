@@ -158,3 +158,12 @@ def test_leaving_mid_rep_and_after_a_rep_never_adds_one():
         r = stage.update(pose_for(ex, 175.0), t)
         t += 1 / FPS
     assert r.count == 1 and r.phase == "up"
+
+
+def test_a_person_seen_before_their_track_is_confirmed_keeps_their_rep_in_progress():
+    """The pipeline poses someone without an id until the tracker confirms them: the id takes over."""
+    times, poses = session("squat")
+    stage = RepsStage(ExerciseLibrary(), RepsConfig())
+    for i, (t, p) in enumerate(zip(times, poses)):
+        (r, *_) = stage.update_people({None if i < 20 else 4: p}, float(t))  # confirmed mid-way down
+    assert (r.person, r.count) == (4, 5)

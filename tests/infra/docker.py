@@ -11,6 +11,7 @@ from pathlib import Path
 from infra.paths import cache_dir
 
 DOCKERD_LOG = Path(os.environ.get("EDGEAPP_DOCKERD_LOG", "/var/log/edgeapp-tests-dockerd.log"))
+STARTED_PID = cache_dir() / "dockerd.started.pid"
 
 
 class InfraError(RuntimeError):
@@ -67,8 +68,9 @@ def ensure_docker(timeout: float = 60.0) -> None:
         if not _engine_answers():
             DOCKERD_LOG.parent.mkdir(parents=True, exist_ok=True)
             with open(DOCKERD_LOG, "ab") as log:
-                subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)
+                daemon = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          start_new_session=True)
+            STARTED_PID.write_text(f"{daemon.pid}\n")  # .ci/test stops the daemon it started, by this id
             deadline = time.monotonic() + timeout
             while not _engine_answers():
                 if time.monotonic() > deadline:

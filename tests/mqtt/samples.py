@@ -6,6 +6,7 @@ import numpy as np
 
 from edgeapp.classify.hold import PoseEnded
 from edgeapp.events import DetectionEvent, ErrorEvent, PoseClassEvent, PoseEvent, RepEvent, StatsEvent, TrackingEvent
+from edgeapp.events.pose import pose_json
 from edgeapp.exercise.counter import Rep, SetEnded
 from edgeapp.latency import summarize
 from edgeapp.pose.keypoint import Pose
@@ -13,7 +14,7 @@ from edgeapp.pose.keypoint import Pose
 
 def pose_dict(seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    return Pose(xy=rng.uniform(0.1, 0.9, (17, 2)), scores=rng.uniform(0, 1, 17), frame_size=(640, 480)).to_dict()
+    return pose_json(Pose(xy=rng.uniform(0.1, 0.9, (17, 2)), scores=rng.uniform(0, 1, 17), frame_size=(640, 480)))
 
 
 def person(i: int = 0) -> dict:

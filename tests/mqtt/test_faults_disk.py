@@ -39,8 +39,8 @@ def audit(box: Outbox) -> None:
         assert box.depth == stored_rows(box.path), "outbox_depth differs from the rows in the file"
 
 
-def event(i: int) -> TrackingEvent:
-    return TrackingEvent(type="angles", pan=float(i % 90), tilt=0.0, target=f"t{i}" + "x" * 200)
+def event(i: int, size: int = 200) -> TrackingEvent:
+    return TrackingEvent(type="angles", pan=float(i % 90), tilt=0.0, target=f"t{i}-" + "x" * size)
 
 
 def test_outbox_on_a_full_disk_counts_true_rows_and_skips_the_seqs_it_could_not_store(tmp_path):
@@ -77,7 +77,7 @@ def test_disk_full_while_connected_loses_only_what_it_must_and_says_so(tmp_path,
     with small_disk(tmp_path / "disk", 1024) as disk:
         config = make_config(broker.port, outbox_path=str(disk / "outbox.sqlite3"), outbox_max_bytes=256 * 1024)
         rec = recorders(broker.port, "edgeapp/dev1/events/#")
-        p = publishers(config, store_linger_s=0.0)
+        p = publishers(config)  # the 50 ms linger makes a batch of each 20 events: one write each
         assert p.wait_connected(WAIT_S)
         pipeline = FakePipeline()
         server = PreviewServer(PreviewConfig(enabled=True, port=0), pipeline, mqtt_stats=p.stats).start()
@@ -85,10 +85,10 @@ def test_disk_full_while_connected_loses_only_what_it_must_and_says_so(tmp_path,
         try:
             sent = 0
 
-            def batch() -> None:
+            def batch(size: int = 200) -> None:
                 nonlocal sent
                 for _ in range(EVENTS_PER_BATCH):
-                    assert p.publish(event(sent))
+                    assert p.publish(event(sent, size))
                     sent += 1
                 assert p.flush(WAIT_S)
                 audit(p.outbox)
@@ -97,8 +97,8 @@ def test_disk_full_while_connected_loses_only_what_it_must_and_says_so(tmp_path,
                 batch()
             assert get_json(server.url + "healthz")[0] == 200
             filler = fill(disk)
-            for _ in range(30):
-                batch()
+            for _ in range(30):  # 20 x 3 KB a write: more than the WAL and the free pages the outbox already holds
+                batch(3000)
             s = p.stats()
             assert s.lost > 0 and s.store_failing and s.outbox_dropped == 0, s
             status, body = get_json(server.url + "healthz")

@@ -53,6 +53,9 @@ class FakePipeline:
     def backend(self) -> tuple[str, bool]:
         return "cpu", False
 
+    def camera(self) -> dict:
+        return {"state": "up", "outages": 0, "reconnects": 0, "bad_frames": 0, "last_error": ""}
+
     def stats_event(self) -> StatsEvent:
         return StatsEvent(uptime_s=12.5, fps=self.stats.fps(), backend="cpu", fallback=False, dropped_frames=3,
                           models={"pose": LatencySummary(10, 7.5, 9.0, 7.7)})

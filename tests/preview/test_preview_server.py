@@ -186,7 +186,7 @@ def test_healthz_turns_503_on_a_stall_and_when_stopped(fake_pipeline):
         fake_pipeline.stall.clear()
         wait_until(lambda: get(server.url + "healthz")[0] == 200, 3, what="200 once it turns again")
         fake_pipeline.stop()  # the frame loop has ended
-        assert get_json(server.url + "healthz") == (503, {"ok": False, "reason": "frame loop stopped",
+        assert get_json(server.url + "healthz") == (503, {"ok": False, "reason": "frame loop stopped", "camera": "up",
                                                          "frames": fake_pipeline.stats.frames})
 
 

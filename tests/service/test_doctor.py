@@ -43,7 +43,20 @@ def test_all_fine_exits_zero(tmp_path, models):
     found = rows(r.stdout)
     for name in ("runtime", "config", "model movenet-lightning-int8", "model yoga-classifier", "camera", "broker"):
         assert " ok " in found[name], found[name]
-    assert " warn " in found["edge tpu"]  # no Coral here: runs on the CPU, which is allowed under auto
+    assert " skip " in found["edge tpu"]  # no Coral here and none expected: the CPU under auto is fine
+    assert "look at" not in r.stdout
+
+
+def test_a_warning_is_not_fine_and_has_its_own_exit_status(tmp_path, models):
+    """A delegate library that loads with no Coral plugged in (libc stands in for libedgetpu, which loads
+    nowhere here) is a warning: the summary names it and the exit status is 3, neither 0 nor a failure's 1."""
+    cfg = write_config(tmp_path / "c.toml", source={"uri": str(VIDEO / "carving_ice.mp4")},
+                       runtime={"models_dir": str(models), "delegate": "libc.so.6"})
+    r = doctor(cfg)
+    found = rows(r.stdout)
+    assert " warn " in found["edge tpu"] and "no Coral is plugged in" in found["edge tpu"], r.stdout
+    assert "FAIL" not in r.stdout and "look at: edge tpu" in r.stdout
+    assert r.returncode == 3, r.stdout
 
 
 def test_each_broken_part_is_named_with_a_fix(tmp_path, models):
