@@ -10,7 +10,7 @@ Nothing here reaches Docker Hub: the base image is made from a ``debootstrap --v
 (and the root as a tarball), so a second run reuses it.
 """
 
-from infra.container import SystemdContainer, systemd_run_args
+from infra.container import SystemdContainer, systemd_command, systemd_run_args
 from infra.docker import docker, ensure_docker
 from infra.image import DEFAULT_PACKAGES, ensure_image, image_tag
 from infra.wheelhouse import build_wheelhouse
@@ -23,5 +23,6 @@ __all__ = [
     "ensure_docker",
     "ensure_image",
     "image_tag",
+    "systemd_command",
     "systemd_run_args",
 ]

@@ -32,6 +32,17 @@ def systemd_run_args() -> list[str]:
     ]
 
 
+def systemd_command() -> list[str]:
+    """The container's command: make ``/`` a shared mount, then exec systemd as PID 1.
+
+    Booted by a kernel, systemd makes ``/`` shared itself; in a container it leaves propagation to the container
+    manager, and docker's mounts are private. systemd then builds a unit's ``$CREDENTIALS_DIRECTORY``
+    (``LoadCredential=``) in a child mount namespace that never reaches the host's view: the service would find an
+    empty root-only 0700 directory. Shared, as on a device, the credentials arrive owned by the unit's ``User=``.
+    """
+    return ["/bin/sh", "-c", "mount --make-rshared / && exec /lib/systemd/systemd"]
+
+
 class SystemdContainer:
     """One running container; use as a context manager or call :meth:`remove`.
 
@@ -60,7 +71,7 @@ class SystemdContainer:
             args += ["-v", f"{host}:{guest}"]
         for key, value in self.labels.items():
             args += ["--label", f"{key}={value}"]
-        args += [*self.extra_args, self.image, "/lib/systemd/systemd"]
+        args += [*self.extra_args, self.image, *systemd_command()]
         self.id = docker(*args).stdout.strip()
         if wait:
             self.wait_running(timeout)
