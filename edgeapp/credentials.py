@@ -35,6 +35,19 @@ def credential_path(name: str, key: str) -> Path:
                            f"LoadCredential={name} sets it) and {name} is in none of {', '.join(CREDSTORE_DIRS)}")
 
 
+def read_credential(name: str, key: str) -> str:
+    """The systemd credential ``name``, stripped; a credential systemd did not hand over says where it should be."""
+    path = credential_path(name, key)
+    try:
+        return read_secret(path, key)
+    except ConfigError as exc:
+        if not os.environ.get("CREDENTIALS_DIRECTORY") or os.access(path, os.R_OK):
+            raise
+        # LoadCredential= skips a missing /etc/credstore file; an unreadable directory means systemd did not set it up
+        raise ConfigError(key, f"{exc.message}; systemd did not pass credential {name!r}: put it in "
+                               f"/etc/credstore/{name} (root, 0600) and keep LoadCredential={name} in the unit") from None
+
+
 def read_secret(path: str | Path, key: str) -> str:
     """The secret in ``path``, stripped. Raises ConfigError naming ``key`` and the file."""
     path = Path(path)

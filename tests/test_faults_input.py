@@ -112,3 +112,18 @@ def test_a_credential_needs_systemd_s_directory(tmp_path):
     creds.mkdir()
     (creds / name).write_text("s3cret")
     assert check(cfg, CREDENTIALS_DIRECTORY=str(creds)).returncode == 0
+
+
+def test_a_credential_systemd_did_not_pass_says_where_it_belongs(tmp_path):
+    # LoadCredential= skips a name missing from /etc/credstore: the directory is there, the file is not
+    name = f"edgeapp-test-{os.getpid()}"
+    cfg = write_config(tmp_path / "c.toml", mqtt={"host": "127.0.0.1", "username": "u", "password_credential": name})
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    r = check(cfg, CREDENTIALS_DIRECTORY=str(creds))
+    assert_refused(r, EXIT_CONFIG, "mqtt.password_credential", f"cannot read {creds / name}",
+                   f"/etc/credstore/{name} (root, 0600)", f"LoadCredential={name}")
+    (creds / name).write_text("\n")
+    r = check(cfg, CREDENTIALS_DIRECTORY=str(creds))
+    assert_refused(r, EXIT_CONFIG, "is empty")
+    assert "LoadCredential" not in r.stderr  # systemd did pass it: the content is what is wrong

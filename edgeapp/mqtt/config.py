@@ -9,7 +9,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeapp.credentials import credential_path, read_secret
+from edgeapp.credentials import read_credential, read_secret
 from edgeapp.errors import ConfigError
 from edgeapp.preview.config import is_loopback
 from edgeapp.settings import Problems
@@ -78,8 +78,7 @@ class MqttConfig:
         if self.password_file:
             return read_secret(self.password_file, f"{path}.password_file")
         if self.password_credential:
-            key = f"{path}.password_credential"
-            return read_secret(credential_path(self.password_credential, key), key)
+            return read_credential(self.password_credential, f"{path}.password_credential")
         if self.password_env:
             value = os.environ.get(self.password_env)
             if value is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from edgeapp.credentials import credential_path, read_secret
+from edgeapp.credentials import read_credential, read_secret
 from edgeapp.settings import Problems
 from edgeapp.errors import ConfigError
 
@@ -67,8 +67,7 @@ class PreviewConfig:
         if self.token_file:
             return read_secret(self.token_file, f"{path}.token_file")
         if self.token_credential:
-            key = f"{path}.token_credential"
-            return read_secret(credential_path(self.token_credential, key), key)
+            return read_credential(self.token_credential, f"{path}.token_credential")
         return self.token.strip()
 
 
