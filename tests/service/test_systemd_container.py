@@ -1,5 +1,6 @@
-"""The shipped unit under real systemd (PID 1 in a Debian bookworm container): READY, watchdog, no
-restart loop on a bad config, and a clean stop that publishes ``stopped``."""
+"""The shipped unit under real systemd (PID 1 in a Debian bookworm container): the MQTT password as a systemd
+credential only the service reads, READY, watchdog, no restart loop on a bad config, and a clean stop that
+publishes ``stopped``."""
 
 from __future__ import annotations
 
@@ -26,7 +27,15 @@ host = "127.0.0.1"
 port = 1883
 device_id = "box"
 stats_interval = 15.0
+username = "box"
+password_credential = "edgeapp-mqtt-password"
 """
+PASSWORD = "pw-only-the-service-reads"
+BROKER = """listener 1883 127.0.0.1
+allow_anonymous false
+password_file /etc/mosquitto/passwd
+"""
+SUB = "mosquitto_sub -h 127.0.0.1 -u box -P " + PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +53,11 @@ def device(systemd_container_factory, wheelhouse):
         c.copy_to(MODELS / sub, f"/var/lib/edgeapp/models/{sub}")
     c.copy_to(VIDEO / "carving_ice.mp4", "/opt/edgeapp/clip.mp4")
     c.write_file("/etc/edgeapp/config.toml", CONFIG)
+    # as the Ansible role does it: root-only on disk, handed to the service by the unit's LoadCredential=
+    c.sh("install -d -m 0700 /etc/credstore")
+    c.write_file("/etc/credstore/edgeapp-mqtt-password", PASSWORD + "\n", mode=0o600)
+    c.write_file("/etc/mosquitto/conf.d/edgeapp-test.conf", BROKER)
+    c.sh(f"mosquitto_passwd -b -c /etc/mosquitto/passwd box {PASSWORD} && chown mosquitto /etc/mosquitto/passwd")
     c.copy_to(REPO / "systemd" / "edgeapp.service", "/etc/systemd/system/edgeapp.service")
     c.sh("chown -R edgeapp:edgeapp /var/lib/edgeapp && systemctl daemon-reload && systemctl enable --now mosquitto")
     return c
@@ -68,6 +82,18 @@ def test_unit_verifies_where_it_is_installed(device):
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
 
 
+def test_the_password_credential_is_for_the_service_alone(device):
+    device.systemctl("start", "edgeapp.service")
+    s = wait_state(device, "active")
+    assert device.exec(["runuser", "-u", "edgeapp", "--", "cat", "/etc/credstore/edgeapp-mqtt-password"],
+                       check=False).returncode != 0  # not readable by the service user outside the unit
+    listing = device.sh(f"nsenter -t {s['MainPID']} -m ls -ln /run/credentials/edgeapp.service")
+    uid = device.sh("id -u edgeapp")
+    assert f" {uid} " in listing and "edgeapp-mqtt-password" in listing and "-r--------" in listing, listing
+    assert device.sh(f"{SUB} -t edgeapp/box/available -C 1 -W 30") == "online"  # logged in with it
+    device.systemctl("stop", "edgeapp.service")
+
+
 def test_active_only_after_ready_on_the_first_frame(device):
     device.systemctl("start", "--no-block", "edgeapp.service")
     seen = []
@@ -86,7 +112,7 @@ def test_active_only_after_ready_on_the_first_frame(device):
     s = state(device)
     assert "fps" in s["StatusText"] and "backend cpu" in s["StatusText"]
     assert device.sh(f"ps -o user= -p {s['MainPID']}").strip() == "edgeapp"
-    events = device.sh("mosquitto_sub -h 127.0.0.1 -t 'edgeapp/box/events/#' -C 3 -W 30")
+    events = device.sh(f"{SUB} -t 'edgeapp/box/events/#' -C 3 -W 30")
     assert events.count('"device":"box"') == 3
 
 
@@ -130,5 +156,5 @@ def test_stop_is_clean_and_publishes_stopped(device):
     device.systemctl("stop", "edgeapp.service")
     s = state(device)
     assert s["ActiveState"] == "inactive", s  # not "failed": SIGTERM drained and exited 0
-    assert device.sh("mosquitto_sub -h 127.0.0.1 -t edgeapp/box/available -C 1 -W 10").strip() == "stopped"
+    assert device.sh(f"{SUB} -t edgeapp/box/available -C 1 -W 10").strip() == "stopped"
     assert "stopped after" in device.journal("edgeapp.service")
