@@ -29,8 +29,14 @@ def credential_path(name: str, key: str) -> Path:
     if directory:
         return Path(directory) / name
     for store in CREDSTORE_DIRS:
-        if (Path(store) / name).exists():
-            return Path(store) / name
+        path = Path(store) / name
+        try:
+            path.stat()
+        except PermissionError:
+            return path  # the root-only store, looked at by another user: reading it says so
+        except OSError:
+            continue
+        return path
     raise ConfigError(key, f"credential {name!r} not found: $CREDENTIALS_DIRECTORY is not set (the unit's "
                            f"LoadCredential={name} sets it) and {name} is in none of {', '.join(CREDSTORE_DIRS)}")
 
@@ -41,8 +47,10 @@ def read_credential(name: str, key: str) -> str:
     try:
         return read_secret(path, key)
     except ConfigError as exc:
-        if not os.environ.get("CREDENTIALS_DIRECTORY") or os.access(path, os.R_OK):
-            raise
+        if os.access(path, os.R_OK):
+            raise  # read, but empty or not UTF-8: the message says so
+        if not os.environ.get("CREDENTIALS_DIRECTORY"):  # the root-only store, read by another user
+            raise ConfigError(key, f"{exc.message}; the credential store is root's: run this as root") from None
         # LoadCredential= skips a missing /etc/credstore file; an unreadable directory means systemd did not set it up
         raise ConfigError(key, f"{exc.message}; systemd did not pass credential {name!r}: put it in "
                                f"/etc/credstore/{name} (root, 0600) and keep LoadCredential={name} in the unit") from None
