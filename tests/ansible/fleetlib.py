@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +96,14 @@ def snapshot_project(dest: Path) -> Path:
     for name in ("edgeapp", "constraints", "systemd"):
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, dest / name, ignore=ignore)
-    (dest / "models").mkdir()
-    shutil.copy2(REPO / "models" / "manifest.toml", dest / "models" / "manifest.toml")
+    # and what the wheel pulls in from outside the package (the manifest, the shipped yoga model)
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    for src in pyproject["tool"]["hatch"]["build"]["targets"]["wheel"].get("force-include", {}):
+        (dest / src).parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / src).is_dir():
+            shutil.copytree(REPO / src, dest / src, ignore=ignore)
+        else:
+            shutil.copy2(REPO / src, dest / src)
     return dest
 
 
