@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeapp.classify.classifier import Classification, PoseClassifier
+from edgeapp.classify.classifier import NO_POSE_RESULT, Classification, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldEvent, HoldState, HoldTimer
 from edgeapp.classify.temporal import ProbabilitySmoother, SmoothingConfig
@@ -60,15 +60,20 @@ class VideoClassifier:
 
     def classify(self, pose: Pose | None, time: float) -> Classification:
         if self.keypoints is not None:
-            pose = self.keypoints.pose(pose, time)
-        refused = self.classifier.refusal(pose)
+            # the filtered pose lives only until the next frame: its arrays are the filter's reused buffer
+            pose = self.keypoints.pose(pose, time, reuse=True)
+        if pose is None:
+            self.reset_probabilities()
+            return NO_POSE_RESULT
+        min_score = pose.min_score
+        refused = self.classifier.refusal(pose, min_score)
         if refused is not None:
             self.reset_probabilities()
             return refused
         p = self.classifier.pose_probabilities(pose)
         if self.probs is not None:
             p = self.probs(p, time)
-        return self.classifier.decide(p, pose.min_score)
+        return self.classifier.decide(p, min_score)
 
     def reset_probabilities(self) -> None:
         if self.probs is not None:
