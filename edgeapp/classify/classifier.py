@@ -27,11 +27,11 @@ from edgeapp.classify.contract import (
     ClassifierContract,
     STOCK_CONTRACT,
     load_contract,
-    pose_features,
+    joint_features,
     read_labels,
     sidecar_path,
 )
-from edgeapp.classify.body import DEGENERATE_POSE, NO_CONFIDENT_POSE, NO_POSE, BodyGuard
+from edgeapp.classify.body import DEGENERATE_POSE, NO_CONFIDENT_POSE, NO_POSE, BodyGuard, pose_joints
 from edgeapp.errors import ConfigError, ModelError
 from edgeapp.pose.keypoint import Pose
 from edgeapp.runtime.backend import BackendRequest, ModelFiles
@@ -146,6 +146,7 @@ class PoseClassifier:
         if self.other_index is not None and len(self.labels) < 2:
             raise ModelError(f"{labels_source}: a model whose only output is {contract.other_label!r} names no pose")
         self._input = np.empty((1, FEATURES), dtype=np.float32)  # reused every frame, in the model's input shape
+        self._joints = np.empty((17, 3))  # a still pose's (x, y, score), reused every frame
 
     @classmethod
     def open(cls, model_file: Path | ModelFiles, labels_file: Path | None = None,
@@ -163,27 +164,28 @@ class PoseClassifier:
         self.model.invoke()
         return self.model.output(0)[0]
 
-    def refusal(self, pose: Pose, min_score: float) -> Classification | None:
-        """The answer when this body is not classified (the body guard, the optional all-keypoints gate),
-        None when it is. ``min_score`` is the pose's lowest keypoint score (``pose.min_score``)."""
-        status = self.guard.refusal(pose)
+    def screen(self, joints: np.ndarray, frame_size: tuple[int, int]) -> tuple[Classification | None, float]:
+        """(the answer when these ``[17, 3]`` (x, y, score) joints are not classified at all, by the body
+        guard or the optional all-keypoints gate, else None; their lowest score)."""
+        status, min_score = self.guard.check(joints, frame_size)
         if status is None and min_score < self.threshold:
             status = NO_CONFIDENT_POSE
-        return None if status is None else Classification(None, 0.0, (), status, min_score)
+        return (None if status is None else Classification(None, 0.0, (), status, min_score)), min_score
 
-    def pose_probabilities(self, pose: Pose) -> np.ndarray:
-        """The model's probabilities for a pose that passed :meth:`refusal` (a view: copy to keep)."""
-        pose_features(pose, self.contract, self._input[0])
+    def joint_probabilities(self, joints: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+        """The model's probabilities for joints that passed :meth:`screen` (a view: copy to keep)."""
+        joint_features(joints, frame_size, self.contract, self._input[0])
         return self.probabilities(self._input)
 
     def classify(self, pose: Pose | None) -> Classification:
+        """A still image's answer (video goes through :class:`~edgeapp.classify.stage.VideoClassifier`)."""
         if pose is None:
             return NO_POSE_RESULT
-        min_score = pose.min_score
-        refused = self.refusal(pose, min_score)
+        joints = pose_joints(pose, self._joints)
+        refused, min_score = self.screen(joints, pose.frame_size)
         if refused is not None:
             return refused
-        return self.decide(self.pose_probabilities(pose), min_score)
+        return self.decide(self.joint_probabilities(joints, pose.frame_size), min_score)
 
     def decide(self, probs, min_score: float) -> Classification:
         """The answer for a probability vector (an array or a sequence of floats): a class, or ``other``

@@ -208,13 +208,18 @@ def encode_keypoints(xy: np.ndarray, scores: np.ndarray, order: Order, out: np.n
 
 def pose_features(pose: Pose, contract: ClassifierContract, out: np.ndarray | None = None) -> np.ndarray:
     """The contract's 51-value input for one pose (``out`` may be a reused buffer)."""
+    return joint_features(np.column_stack((pose.xy, pose.scores)), pose.frame_size, contract, out)
+
+
+def joint_features(joints: np.ndarray, frame_size: tuple[int, int], contract: ClassifierContract,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`pose_features` from ``[17, 3]`` (x, y, score) joints normalised to a frame of ``frame_size``."""
+    xy = joints[:, :2]
     if contract.units == "pixels":
         # Truncated integer pixels, as the TF sample's Person holds them (``Pose.pixels``); the extractor
         # writes the same. Truncated as floats: the same whole numbers without the trip through int64.
-        xy = np.trunc(pose.xy * pose.frame_size)
-    else:
-        xy = pose.xy
-    return encode_keypoints(xy, pose.scores, contract.order, out)
+        xy = np.trunc(xy * frame_size)
+    return encode_keypoints(xy, joints[:, 2], contract.order, out)
 
 
 def encode_table(xy: np.ndarray, scores: np.ndarray, order: Order) -> np.ndarray:

@@ -17,6 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from edgeapp.classify.body import pose_joints
 from edgeapp.classify.classifier import NO_POSE_RESULT, Classification, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldEvent, HoldState, HoldTimer
@@ -57,23 +60,28 @@ class VideoClassifier:
         on = smoothing is not None and smoothing.enabled
         self.keypoints = KeypointFilter(smoothing.one_euro()) if on else None
         self.probs = ProbabilitySmoother(smoothing.probability_tau_s, smoothing.max_gap_s) if on else None
+        self._joints = np.empty((17, 3))  # this frame's (x, y, score), reused
 
     def classify(self, pose: Pose | None, time: float) -> Classification:
-        if self.keypoints is not None:
-            # the filtered pose lives only until the next frame: its arrays are the filter's reused buffer
-            pose = self.keypoints.pose(pose, time, reuse=True)
         if pose is None:
-            self.reset_probabilities()
+            self.reset()
             return NO_POSE_RESULT
-        min_score = pose.min_score
-        refused = self.classifier.refusal(pose, min_score)
+        joints = self._joints
+        if self.keypoints is None:
+            pose_joints(pose, joints)
+        else:
+            joints[...] = self.keypoints.step(pose.xy, pose.scores, time)
+            s = joints[:, 2]
+            np.minimum(np.maximum(s, 0.0, out=s), 1.0, out=s)  # the filtered scores, clipped as KeypointFilter.pose
+        c = self.classifier
+        refused, min_score = c.screen(joints, pose.frame_size)
         if refused is not None:
             self.reset_probabilities()
             return refused
-        p = self.classifier.pose_probabilities(pose)
+        p = c.joint_probabilities(joints, pose.frame_size)
         if self.probs is not None:
             p = self.probs(p, time)
-        return self.classifier.decide(p, min_score)
+        return c.decide(p, min_score)
 
     def reset_probabilities(self) -> None:
         if self.probs is not None:

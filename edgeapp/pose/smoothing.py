@@ -75,7 +75,6 @@ class KeypointFilter:
         self._value = np.zeros((17, 3))
         self._derivative = np.zeros((17, 3))
         self._x, self._diff, self._tmp = np.zeros((17, 3)), np.zeros((17, 3)), np.zeros((17, 3))
-        self._out: np.ndarray | None = None  # the reused pose of :meth:`pose` with ``reuse``
         self._time: float | None = None
         self._two_pi = 2.0 * math.pi
 
@@ -120,22 +119,11 @@ class KeypointFilter:
         v += r
         return v
 
-    def pose(self, pose: Pose | None, time_s: float, reuse: bool = False) -> Pose | None:
-        """The filtered pose; ``None`` (nobody this frame) resets the filter and passes through.
-        With ``reuse`` its arrays are views of one buffer that the next call overwrites (for a caller
-        that is done with the pose before then: no allocation per frame)."""
+    def pose(self, pose: Pose | None, time_s: float) -> Pose | None:
+        """The filtered pose; ``None`` (nobody this frame) resets the filter and passes through."""
         if pose is None:
             self.reset()
             return None
         v = self.step(pose.xy, pose.scores, time_s)
-        if reuse and pose.xy.dtype == pose.scores.dtype:
-            out = self._out
-            if out is None or out.dtype != pose.xy.dtype:
-                out = self._out = np.empty((17, 3), dtype=pose.xy.dtype)
-            out[...] = v
-            s = out[:, 2]
-            # clip in the pose's dtype: the same values as clipping first (0 and 1 are exact in any float)
-            np.minimum(np.maximum(s, 0.0, out=s), 1.0, out=s)
-            return Pose(out[:, :2], s, pose.frame_size)
         return Pose(v[:, :2].astype(pose.xy.dtype), np.clip(v[:, 2], 0.0, 1.0).astype(pose.scores.dtype, copy=False),
                     pose.frame_size)
