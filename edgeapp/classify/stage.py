@@ -6,7 +6,7 @@
     for frame in source.frames():
         pose = movenet.estimate(frame.image)          # or None when no person
         result = stage.update(pose, frame.time)       # frame time, not wall time
-        result.classification.label                   # None: no (confident) pose this frame
+        result.answer.label                           # None: no (confident) pose this frame
         result.hold.current, result.hold.held_s       # the stable pose and its hold so far
         for event in result.events: ...              # PoseStarted / PoseHeld / PoseEnded
     stage.finish()                                     # PoseEnded for a pose still held
@@ -32,12 +32,12 @@ from edgeapp.runtime.backend import BackendRequest
 
 @dataclass(frozen=True)
 class ClassifyResult:
-    classification: Classification
+    answer: Classification  # this frame's
     hold: HoldState
     events: tuple[HoldEvent, ...]
 
     def to_dict(self) -> dict:
-        return {**self.classification.to_dict(), "hold": self.hold.to_dict(),
+        return {**self.answer.to_dict(), "hold": self.hold.to_dict(),
                 "events": [e.to_dict() for e in self.events]}
 
 
