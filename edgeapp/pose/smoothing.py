@@ -70,8 +70,9 @@ class KeypointFilter:
 
     def __init__(self, config: OneEuroConfig | None = None):
         self.config = c = config or OneEuroConfig()
-        self._min_cutoff = np.array([c.min_cutoff_hz, c.min_cutoff_hz, c.score_min_cutoff_hz])
-        self._beta = np.array([c.beta, c.beta, c.score_beta])
+        # full [17, 3] constants: an in-place op on equal shapes costs a third of one that broadcasts
+        self._min_cutoff = np.tile([c.min_cutoff_hz, c.min_cutoff_hz, c.score_min_cutoff_hz], (17, 1))
+        self._beta = np.tile([c.beta, c.beta, c.score_beta], (17, 1))
         self._value = np.zeros((17, 3))
         self._derivative = np.zeros((17, 3))
         self._x, self._diff, self._tmp = np.zeros((17, 3)), np.zeros((17, 3)), np.zeros((17, 3))
