@@ -93,6 +93,7 @@ class PipelineStats:
     invoke: dict[str, LatencyWindow] = field(default_factory=dict)
     invokes: dict[str, int] = field(default_factory=dict)  # model -> invokes so far (people: several a frame)
     person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # one person's pose, all in
+    person_extra: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # the same, less its invoke
     frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
     last_frame_at: float | None = None
 
@@ -255,8 +256,9 @@ class Pipeline:
             for seconds in times:
                 self.stats.invoke[name].add(seconds)
             self.stats.invokes[name] = self.stats.invokes.get(name, 0) + len(times)
-        for seconds in inference.person_s:
+        for seconds, invoke_s in zip(inference.person_s, inference.invoke_s.get("pose", ())):  # one invoke a person
             self.stats.person_path.add(seconds)
+            self.stats.person_extra.add(seconds - invoke_s)
         if inference.people is not None:
             self._people(result, inference)
             return result
