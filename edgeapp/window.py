@@ -81,5 +81,9 @@ def to_frame(window: InputWindow, xy: np.ndarray) -> np.ndarray:
 
 
 def to_frame_normalised(window: InputWindow, xy: np.ndarray, frame_w: int, frame_h: int) -> np.ndarray:
-    """Map normalised input coordinates ``[..., (x, y)]`` to coordinates normalised to the frame, in one pass."""
-    return xy * (window.width / frame_w, window.height / frame_h) + (window.x0 / frame_w, window.y0 / frame_h)
+    """Map normalised input coordinates ``[..., (x, y)]`` to coordinates normalised to the frame, in one
+    multiply-add (float64). Runs once per person per frame: the factors are plain floats, made arrays
+    directly (numpy converts a tuple operand more slowly)."""
+    x0, y0 = window.x0, window.y0
+    scale = np.array(((window.x1 - x0) / frame_w, (window.y1 - y0) / frame_h))
+    return xy * scale + np.array((x0 / frame_w, y0 / frame_h))

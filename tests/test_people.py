@@ -150,3 +150,22 @@ def test_a_bystander_walking_behind_never_takes_the_pose(tmp_path, models, rule)
 def test_people_out_of_range_is_a_usage_error(n):
     r = edgeapp("infer", "pose", IMAGES / "squat.bmp", "--people", n, "--backend", "cpu")
     assert r.returncode == 2 and "--people must be from 1 to 6" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_people_cost_counts_only_what_is_not_an_invoke():
+    """bench pipeline --people 1,3: a person's overhead is the frame time they add beyond all invokes, so a
+    detector invoke that ran faster in the 3-people run is not taken for a cheap person."""
+    from edgeapp.bench.pipeline import people_cost
+
+    def report(people, frame_ms, pose_n, detect_ms):
+        return {"people": people, "fps": 1000.0 / frame_ms, "person_overhead_pct": 4.2,
+                "invoke": {"pose": {"mean_ms": 8.0}, "detect": {"mean_ms": detect_ms}},
+                "invokes_per_frame": {"pose": pose_n, "detect": 1.0}}
+
+    one = report(1, 8.0 + 16.0 + 2.0, 1.0, 16.0)  # 2 ms of the frame is not an invoke
+    three = report(3, 3 * 8.0 + 12.0 + 2.8, 3.0, 12.0)  # two more people, 0.4 ms each beyond their invokes
+    c = people_cost([three, one])
+    assert (c["from_people"], c["to_people"], c["persons_added"]) == (1, 3, 2.0)
+    assert c["frame_ms_added"] == pytest.approx(12.8) and c["pose_invoke_ms_added"] == pytest.approx(16.0)
+    assert c["other_ms_added"] == pytest.approx(0.8) and c["pct_over_invokes"] == pytest.approx(5.0)
+    assert c["person_path_pct"] == 4.2

@@ -40,11 +40,14 @@ class CameraStatus:
 
     def went_down(self, name: str, error: str) -> None:
         """A failed open or read: one outage (and one log line) however many attempts it lasts."""
+        # Other threads read these without a lock: the error and state are written before the outage count,
+        # so whoever sees the new count also sees why (an event once read "is down: " with the state "starting").
+        self.last_error = error
         if self.state != "down":
-            self.outages += 1
             self.since = time.monotonic()
+            self.state = "down"
+            self.outages += 1
             log.warning("source %s is down: %s", name, error)
-        self.state, self.last_error = "down", error
 
     def came_up(self, name: str) -> None:
         if self.state == "down":

@@ -70,27 +70,45 @@ class BodyGuard:
 
     def refusal(self, pose: Pose) -> str | None:
         """The status that refuses this pose, or None when it is a body to classify."""
-        if is_degenerate(pose, self.min_torso_px, self.min_extent_px):
-            return DEGENERATE_POSE
-        seen = pose.scores >= self.joint_score
-        joints = int(np.count_nonzero(seen))
-        if joints < min(MIN_PERSON_JOINTS, self.min_joints):
-            return NO_POSE
-        torso = int(seen[5]) + int(seen[6]) + int(seen[11]) + int(seen[12])  # TORSO_JOINTS
-        if torso < self.min_torso_joints or joints < self.min_joints:
-            return NO_CONFIDENT_POSE
-        return None
+        return self.check(pose_joints(pose), pose.frame_size)[0]
+
+    def check(self, joints: np.ndarray, frame_size: tuple[int, int]) -> tuple[str | None, float]:
+        """(the status that refuses these ``[17, 3]`` joints or None, their lowest score). One max and
+        one min over the joints give the box, the finiteness test and the lowest score at once."""
+        hi = joints.max(axis=0).tolist()
+        lo = joints.min(axis=0).tolist()
+        if is_degenerate(joints, frame_size, hi, lo, self.min_torso_px, self.min_extent_px):
+            return DEGENERATE_POSE, lo[2]
+        seen = (joints[:, 2] >= self.joint_score).tolist()
+        count = sum(seen)
+        if count < min(MIN_PERSON_JOINTS, self.min_joints):
+            return NO_POSE, lo[2]
+        torso = seen[5] + seen[6] + seen[11] + seen[12]  # TORSO_JOINTS
+        if torso < self.min_torso_joints or count < self.min_joints:
+            return NO_CONFIDENT_POSE, lo[2]
+        return None, lo[2]
 
 
-def is_degenerate(pose: Pose, min_torso_px: float = MIN_TORSO_PX, min_extent_px: float = MIN_EXTENT_PX) -> bool:
-    xy = pose.xy
-    if not np.isfinite(xy).all():
+def pose_joints(pose: Pose, out: np.ndarray | None = None) -> np.ndarray:
+    """The pose as one ``[17, 3]`` float64 array of (x, y, score), the layout the classifier works in."""
+    if out is None:
+        out = np.empty((17, 3))
+    out[:, :2] = pose.xy
+    out[:, 2] = pose.scores
+    return out
+
+
+def is_degenerate(joints: np.ndarray, frame_size: tuple[int, int], hi: list[float], lo: list[float],
+                  min_torso_px: float = MIN_TORSO_PX, min_extent_px: float = MIN_EXTENT_PX) -> bool:
+    """``hi``/``lo``: the column maxima and minima of ``joints``. They carry any NaN or infinity of a
+    coordinate (max and min propagate NaN), so four finite bounds prove all 34 coordinates finite."""
+    if not (math.isfinite(hi[0]) and math.isfinite(hi[1]) and math.isfinite(lo[0]) and math.isfinite(lo[1])):
         return True
-    w, h = pose.frame_size
-    span = xy.max(axis=0) - xy.min(axis=0)
-    if max(float(span[0]) * w, float(span[1]) * h) < min_extent_px:
+    w, h = frame_size
+    if max((hi[0] - lo[0]) * w, (hi[1] - lo[1]) * h) < min_extent_px:
         return True
     # shoulder midpoint minus hip midpoint, in pixels
-    dx = 0.5 * float(xy[5, 0] + xy[6, 0] - xy[11, 0] - xy[12, 0]) * w
-    dy = 0.5 * float(xy[5, 1] + xy[6, 1] - xy[11, 1] - xy[12, 1]) * h
+    ls, rs, lh, rh = joints[5].tolist(), joints[6].tolist(), joints[11].tolist(), joints[12].tolist()
+    dx = 0.5 * (ls[0] + rs[0] - lh[0] - rh[0]) * w
+    dy = 0.5 * (ls[1] + rs[1] - lh[1] - rh[1]) * h
     return math.hypot(dx, dy) < min_torso_px

@@ -16,6 +16,7 @@ There is no all-keypoints gate by default: one occluded wrist does not refuse a 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +27,11 @@ from edgeapp.classify.contract import (
     ClassifierContract,
     STOCK_CONTRACT,
     load_contract,
-    pose_features,
+    joint_features,
     read_labels,
     sidecar_path,
 )
-from edgeapp.classify.body import DEGENERATE_POSE, NO_CONFIDENT_POSE, NO_POSE, BodyGuard
+from edgeapp.classify.body import DEGENERATE_POSE, NO_CONFIDENT_POSE, NO_POSE, BodyGuard, pose_joints
 from edgeapp.errors import ConfigError, ModelError
 from edgeapp.pose.keypoint import Pose
 from edgeapp.runtime.backend import BackendRequest, ModelFiles
@@ -142,7 +143,10 @@ class PoseClassifier:
         self.guard = guard or BodyGuard()
         self.top_k = min(top_k, len(self.labels))
         self.other_index = self.labels.index(contract.other_label) if contract.other_label else None
-        self._features = np.empty(FEATURES, dtype=np.float32)  # reused every frame
+        if self.other_index is not None and len(self.labels) < 2:
+            raise ModelError(f"{labels_source}: a model whose only output is {contract.other_label!r} names no pose")
+        self._input = np.empty((1, FEATURES), dtype=np.float32)  # reused every frame, in the model's input shape
+        self._joints = np.empty((17, 3))  # a still pose's (x, y, score), reused every frame
 
     @classmethod
     def open(cls, model_file: Path | ModelFiles, labels_file: Path | None = None,
@@ -160,50 +164,57 @@ class PoseClassifier:
         self.model.invoke()
         return self.model.output(0)[0]
 
-    def refusal(self, pose: Pose | None) -> Classification | None:
-        """The answer when this pose is not classified at all (no person, no body, the optional gate)."""
-        if pose is None:
-            return NO_POSE_RESULT
-        min_score = pose.min_score
-        status = self.guard.refusal(pose)
+    def screen(self, joints: np.ndarray, frame_size: tuple[int, int]) -> tuple[Classification | None, float]:
+        """(the answer when these ``[17, 3]`` (x, y, score) joints are not classified at all, by the body
+        guard or the optional all-keypoints gate, else None; their lowest score)."""
+        status, min_score = self.guard.check(joints, frame_size)
         if status is None and min_score < self.threshold:
             status = NO_CONFIDENT_POSE
-        return None if status is None else Classification(None, 0.0, (), status, min_score)
+        return (None if status is None else Classification(None, 0.0, (), status, min_score)), min_score
 
-    def pose_probabilities(self, pose: Pose) -> np.ndarray:
-        """The model's probabilities for a pose that passed :meth:`refusal` (a view: copy to keep)."""
-        return self.probabilities(pose_features(pose, self.contract, self._features))
+    def joint_probabilities(self, joints: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+        """The model's probabilities for joints that passed :meth:`screen` (a view: copy to keep)."""
+        joint_features(joints, frame_size, self.contract, self._input[0])
+        return self.probabilities(self._input)
 
     def classify(self, pose: Pose | None) -> Classification:
-        refused = self.refusal(pose)
+        """A still image's answer (video goes through :class:`~edgeapp.classify.stage.VideoClassifier`)."""
+        if pose is None:
+            return NO_POSE_RESULT
+        joints = pose_joints(pose, self._joints)
+        refused, min_score = self.screen(joints, pose.frame_size)
         if refused is not None:
             return refused
-        return self.decide(self.pose_probabilities(pose), pose.min_score)
+        return self.decide(self.joint_probabilities(joints, pose.frame_size), min_score)
 
-    def decide(self, probs: np.ndarray, min_score: float) -> Classification:
-        """The answer for a probability vector: a class, or ``other`` by the contract's open-set rule."""
-        if not np.isfinite(probs).all():  # a kernel's 0/0 that the body guard did not foresee
+    def decide(self, probs, min_score: float) -> Classification:
+        """The answer for a probability vector (an array or a sequence of floats): a class, or ``other``
+        by the contract's open-set rule. Worked in Python floats: a handful of values, where every numpy
+        call would cost more than the arithmetic."""
+        p = probs.tolist() if isinstance(probs, np.ndarray) else list(probs)
+        if not all(map(math.isfinite, p)):  # a kernel's 0/0 that the body guard did not foresee
             return Classification(None, 0.0, (), DEGENERATE_POSE, min_score)
-        order = np.argsort(-probs, kind="stable")[: self.top_k]
-        top = tuple((self.labels[i], float(probs[i])) for i in order)
-        best, score = self.winner(probs)
+        # best first; equal probabilities keep the label order (a stable sort, as argsort(kind="stable"))
+        order = sorted(range(len(p)), key=p.__getitem__, reverse=True)
+        labels = self.labels
+        top = tuple([(labels[i], p[i]) for i in order[: self.top_k]])
+        best, score = self.winner(p, order)
         if best is None or score < self.contract.min_probability:
             return Classification(None, score, top, OTHER, min_score)
-        return Classification(self.labels[best], score, top, OK, min_score)
+        return Classification(labels[best], score, top, OK, min_score)
 
-    def winner(self, probs: np.ndarray) -> tuple[int | None, float]:
-        """The winning class and its probability; None when the "other" output decides (contract)."""
-        if self.other_index is None:
-            best = int(np.argmax(probs))
-            return best, float(probs[best])
-        p_other = float(probs[self.other_index])
+    def winner(self, p: list[float], order: list[int]) -> tuple[int | None, float]:
+        """The winning class and its probability; None when the "other" output decides (contract).
+        ``order`` is the classes best first."""
+        other = self.other_index
+        if other is None:
+            return order[0], p[order[0]]
+        best = order[1] if order[0] == other else order[0]  # the best pose
+        p_other = p[other]
         limit = self.contract.other_threshold
-        poses = probs.copy()
-        poses[self.other_index] = -1.0
-        best = int(np.argmax(poses))
-        if (p_other > limit) if limit is not None else (p_other > probs[best]):
+        if (p_other > limit) if limit is not None else (p_other > p[best]):
             return None, p_other
-        return best, float(probs[best]) / max(1.0 - p_other, 1e-9)  # among the poses
+        return best, p[best] / max(1.0 - p_other, 1e-9)  # among the poses
 
     def predict_table(self, features: np.ndarray) -> np.ndarray:
         """``[N, 51]`` -> ``[N, classes]`` probabilities, no gate (for evaluating a labelled table)."""

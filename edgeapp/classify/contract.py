@@ -198,21 +198,28 @@ def encode_keypoints(xy: np.ndarray, scores: np.ndarray, order: Order, out: np.n
     """
     if out is None:
         out = np.empty(FEATURES, dtype=np.float32)
-    first, second = (1, 0) if order == "yx" else (0, 1)
-    out[0::3] = xy[:, first]
-    out[1::3] = xy[:, second]
-    out[2::3] = scores
+    elif not out.flags.c_contiguous:
+        raise ValueError("encode_keypoints writes into a contiguous buffer of 51 values")
+    rows = out.reshape(NUM_KEYPOINTS, 3)  # a view: (first, second, score) per keypoint
+    rows[:, :2] = xy[:, ::-1] if order == "yx" else xy
+    rows[:, 2] = scores
     return out
 
 
 def pose_features(pose: Pose, contract: ClassifierContract, out: np.ndarray | None = None) -> np.ndarray:
     """The contract's 51-value input for one pose (``out`` may be a reused buffer)."""
+    return joint_features(np.column_stack((pose.xy, pose.scores)), pose.frame_size, contract, out)
+
+
+def joint_features(joints: np.ndarray, frame_size: tuple[int, int], contract: ClassifierContract,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`pose_features` from ``[17, 3]`` (x, y, score) joints normalised to a frame of ``frame_size``."""
+    xy = joints[:, :2]
     if contract.units == "pixels":
-        # Truncated integer pixels, as the TF sample's Person holds them; the extractor writes the same.
-        xy = pose.pixels
-    else:
-        xy = pose.xy
-    return encode_keypoints(xy, pose.scores, contract.order, out)
+        # Truncated integer pixels, as the TF sample's Person holds them (``Pose.pixels``); the extractor
+        # writes the same. Truncated as floats: the same whole numbers without the trip through int64.
+        xy = np.trunc(xy * frame_size)
+    return encode_keypoints(xy, joints[:, 2], contract.order, out)
 
 
 def encode_table(xy: np.ndarray, scores: np.ndarray, order: Order) -> np.ndarray:

@@ -6,7 +6,7 @@
     for frame in source.frames():
         pose = movenet.estimate(frame.image)          # or None when no person
         result = stage.update(pose, frame.time)       # frame time, not wall time
-        result.classification.label                   # None: no (confident) pose this frame
+        result.answer.label                           # None: no (confident) pose this frame
         result.hold.current, result.hold.held_s       # the stable pose and its hold so far
         for event in result.events: ...              # PoseStarted / PoseHeld / PoseEnded
     stage.finish()                                     # PoseEnded for a pose still held
@@ -17,7 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeapp.classify.classifier import Classification, PoseClassifier
+import numpy as np
+
+from edgeapp.classify.body import pose_joints
+from edgeapp.classify.classifier import NO_POSE_RESULT, Classification, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldEvent, HoldState, HoldTimer
 from edgeapp.classify.temporal import ProbabilitySmoother, SmoothingConfig
@@ -29,12 +32,12 @@ from edgeapp.runtime.backend import BackendRequest
 
 @dataclass(frozen=True)
 class ClassifyResult:
-    classification: Classification
+    answer: Classification  # this frame's
     hold: HoldState
     events: tuple[HoldEvent, ...]
 
     def to_dict(self) -> dict:
-        return {**self.classification.to_dict(), "hold": self.hold.to_dict(),
+        return {**self.answer.to_dict(), "hold": self.hold.to_dict(),
                 "events": [e.to_dict() for e in self.events]}
 
 
@@ -57,18 +60,28 @@ class VideoClassifier:
         on = smoothing is not None and smoothing.enabled
         self.keypoints = KeypointFilter(smoothing.one_euro()) if on else None
         self.probs = ProbabilitySmoother(smoothing.probability_tau_s, smoothing.max_gap_s) if on else None
+        self._joints = np.empty((17, 3))  # this frame's (x, y, score), reused
 
     def classify(self, pose: Pose | None, time: float) -> Classification:
-        if self.keypoints is not None:
-            pose = self.keypoints.pose(pose, time)
-        refused = self.classifier.refusal(pose)
+        if pose is None:
+            self.reset()
+            return NO_POSE_RESULT
+        joints = self._joints
+        if self.keypoints is None:
+            pose_joints(pose, joints)
+        else:
+            joints[...] = self.keypoints.step(pose.xy, pose.scores, time)
+            s = joints[:, 2]
+            np.minimum(np.maximum(s, 0.0, out=s), 1.0, out=s)  # the filtered scores, clipped as KeypointFilter.pose
+        c = self.classifier
+        refused, min_score = c.screen(joints, pose.frame_size)
         if refused is not None:
             self.reset_probabilities()
             return refused
-        p = self.classifier.pose_probabilities(pose)
+        p = c.joint_probabilities(joints, pose.frame_size)
         if self.probs is not None:
             p = self.probs(p, time)
-        return self.classifier.decide(p, pose.min_score)
+        return c.decide(p, min_score)
 
     def reset_probabilities(self) -> None:
         if self.probs is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -51,23 +52,28 @@ class SmoothingConfig:
 
 
 class ProbabilitySmoother:
-    """A time-based exponential average of probability vectors; resets on a gap."""
+    """A time-based exponential average of probability vectors; resets on a gap.
+
+    Worked in Python floats (a handful of classes: cheaper than numpy calls, and the same IEEE
+    double arithmetic an array of float64 would do)."""
 
     def __init__(self, tau_s: float = PROBABILITY_TAU_S, max_gap_s: float = MAX_GAP_S):
         self.tau_s = tau_s
         self.max_gap_s = max_gap_s
-        self._p: np.ndarray | None = None
+        self._p: list[float] | None = None
         self._time: float | None = None
 
     def reset(self) -> None:
         self._p = None
         self._time = None
 
-    def __call__(self, probs: np.ndarray, time_s: float) -> np.ndarray:
-        dt = None if self._time is None else time_s - self._time
-        if dt is None or not 0.0 <= dt <= self.max_gap_s or self._p is None or self._p.shape != probs.shape:
-            self._p = np.array(probs, dtype=np.float64)
-        else:
-            self._p += (1.0 - math.exp(-dt / self.tau_s)) * (probs - self._p)
+    def __call__(self, probs: np.ndarray | Sequence[float], time_s: float) -> tuple[float, ...]:
+        new = probs.tolist() if isinstance(probs, np.ndarray) else [float(x) for x in probs]
+        last, old = self._time, self._p
         self._time = time_s
-        return self._p.copy()
+        if last is None or not 0.0 <= time_s - last <= self.max_gap_s or old is None or len(old) != len(new):
+            self._p = new
+        else:
+            a = 1.0 - math.exp(-(time_s - last) / self.tau_s)
+            self._p = [q + a * (n - q) for q, n in zip(old, new)]
+        return tuple(self._p)

@@ -7,7 +7,7 @@ import numpy as np
 from edgeapp.errors import ModelError
 from edgeapp.pose.crop import CropRegion, determine_crop_region, init_crop_region
 from edgeapp.pose.keypoint import Pose
-from edgeapp.runtime.model import Model, blank_outside, write_window
+from edgeapp.runtime.model import Model, blank_outside
 from edgeapp.window import InputWindow, to_frame_normalised
 
 STILL_IMAGE_PASSES = 3
@@ -74,11 +74,12 @@ class MoveNet:
     def estimate_in(self, frame: np.ndarray, window: InputWindow, keep: InputWindow | None = None) -> Pose:
         """Run once on one window of the frame, keypoints mapped back to the whole frame. With
         ``keep``, the model sees only that part of the window (one person among several)."""
-        write_window(self.model, frame, window)
+        model = self.model  # read once: a failover wrapper forwards every attribute
+        model.write_window(frame, window)
         if keep is not None:
-            blank_outside(self.model, window, keep)
-        self.model.invoke()
-        raw = self.model.output(0)[0, 0]  # [17, (y, x, score)], normalised to the window
+            blank_outside(model, window, keep)
+        model.invoke()  # may swap the wrapped model: its output is read after
+        raw = model.output(0)[0, 0]  # [17, (y, x, score)], normalised to the window
         h, w = frame.shape[:2]
         xy = to_frame_normalised(window, raw[:, 1::-1], w, h)
         return Pose(xy=xy, scores=raw[:, 2].astype(np.float64), frame_size=(w, h))

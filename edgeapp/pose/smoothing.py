@@ -65,44 +65,66 @@ def smoothing_factor(dt_s: float, cutoff_hz):
 class KeypointFilter:
     """One Euro over a ``[17, 2]`` keypoint array and its ``[17]`` scores. One per tracked person.
 
-    The 34 coordinates and 17 scores are filtered as one vector of 51 values with per-value
-    constants, so a frame costs a dozen small numpy operations."""
+    The state is one ``[17, 3]`` float64 array of (x, y, score) with per-column constants, updated
+    in place: a frame costs a dozen numpy calls on preallocated buffers, and nothing else."""
 
     def __init__(self, config: OneEuroConfig | None = None):
         self.config = c = config or OneEuroConfig()
-        self._min_cutoff = np.r_[np.full(34, c.min_cutoff_hz), np.full(17, c.score_min_cutoff_hz)]
-        self._beta = np.r_[np.full(34, c.beta), np.full(17, c.score_beta)]
-        self._value: np.ndarray | None = None
-        self._derivative: np.ndarray | None = None
+        # full [17, 3] constants: an in-place op on equal shapes costs a third of one that broadcasts
+        self._min_cutoff = np.tile([c.min_cutoff_hz, c.min_cutoff_hz, c.score_min_cutoff_hz], (17, 1))
+        self._beta = np.tile([c.beta, c.beta, c.score_beta], (17, 1))
+        self._value = np.zeros((17, 3))
+        self._derivative = np.zeros((17, 3))
+        self._x, self._diff, self._tmp = np.zeros((17, 3)), np.zeros((17, 3)), np.zeros((17, 3))
         self._time: float | None = None
+        self._two_pi = 2.0 * math.pi
 
     def reset(self) -> None:
-        self._value = self._derivative = None
         self._time = None
 
     def __call__(self, xy: np.ndarray, scores: np.ndarray, time_s: float) -> tuple[np.ndarray, np.ndarray]:
         """The filtered (xy, scores) for a frame at ``time_s`` (seconds, the frame's own clock)."""
-        x = np.concatenate((np.ravel(xy), np.ravel(scores))).astype(np.float64, copy=False)
-        dt = None if self._time is None else time_s - self._time
-        if dt == 0.0 and self._value is not None:  # the same frame twice: nothing new to filter
-            return self._split(self._value)
-        if dt is None or not 0.0 < dt <= self.config.max_gap_s or self._value is None or len(self._value) != len(x):
-            self._value, self._derivative = x.copy(), np.zeros_like(x)
-        else:
-            v = self._value
-            self._derivative += smoothing_factor(dt, self.config.derivate_cutoff_hz) * ((x - v) / dt - self._derivative)
-            cutoff = self._min_cutoff + self._beta * np.abs(self._derivative)
-            v += smoothing_factor(dt, cutoff) * (x - v)
-        self._time = time_s
-        return self._split(self._value)
+        v = self.step(xy, scores, time_s)
+        return v[:, :2].copy(), np.clip(v[:, 2], 0.0, 1.0)
 
-    def _split(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return v[:34].reshape(17, 2).copy(), np.clip(v[34:], 0.0, 1.0)
+    def step(self, xy: np.ndarray, scores: np.ndarray, time_s: float) -> np.ndarray:
+        """Filter one frame; returns the ``[17, 3]`` (x, y, score) state itself, scores unclipped
+        (read it before the next call, never write it)."""
+        last, v = self._time, self._value
+        if last is not None and time_s == last:  # the same frame twice: nothing new to filter
+            return v
+        self._time = time_s
+        if last is None or not 0.0 < time_s - last <= self.config.max_gap_s:
+            v[:, :2] = xy
+            v[:, 2] = scores
+            self._derivative.fill(0.0)
+            return v
+        dt = time_s - last
+        x, diff, r, d = self._x, self._diff, self._tmp, self._derivative
+        x[:, :2] = xy
+        x[:, 2] = scores
+        # d += a_d * ((x - v) / dt - d); v += a(cutoff) * (x - v), cutoff = min_cutoff + beta * |d|,
+        # a(f) = r / (r + 1) with r = 2 pi dt f: the operations of smoothing_factor, in its order.
+        np.subtract(x, v, out=diff)
+        np.divide(diff, dt, out=x)
+        x -= d
+        x *= smoothing_factor(dt, self.config.derivate_cutoff_hz)
+        d += x
+        np.abs(d, out=r)
+        r *= self._beta
+        r += self._min_cutoff
+        r *= self._two_pi * dt
+        np.add(r, 1.0, out=x)
+        r /= x
+        r *= diff
+        v += r
+        return v
 
     def pose(self, pose: Pose | None, time_s: float) -> Pose | None:
         """The filtered pose; ``None`` (nobody this frame) resets the filter and passes through."""
         if pose is None:
             self.reset()
             return None
-        xy, scores = self(pose.xy, pose.scores, time_s)
-        return Pose(xy.astype(pose.xy.dtype, copy=False), scores.astype(pose.scores.dtype, copy=False), pose.frame_size)
+        v = self.step(pose.xy, pose.scores, time_s)
+        return Pose(v[:, :2].astype(pose.xy.dtype), np.clip(v[:, 2], 0.0, 1.0).astype(pose.scores.dtype, copy=False),
+                    pose.frame_size)

@@ -63,11 +63,11 @@ def describe(pipeline: PipelineView, result: FrameResult | None = None) -> dict[
         state["pose"] = {
             "label": label,
             # The confidence shown is this frame's, and only when this frame agrees with the held pose.
-            "score": round(c.classification.score, 3) if label and c.classification.label == label else None,
+            "score": round(c.answer.score, 3) if label and c.answer.label == label else None,
             "held_s": round(c.hold.held_s, 2) if label else 0.0,
             "candidate": c.hold.candidate,
-            "frame_label": c.classification.label,
-            "status": c.classification.status,
+            "frame_label": c.answer.label,
+            "status": c.answer.status,
         }
     if result.reps is not None:
         r = result.reps

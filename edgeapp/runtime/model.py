@@ -46,6 +46,9 @@ class Model:
         self.inputs = tuple(TensorSpec.from_details(d) for d in inputs)
         self.outputs = tuple(TensorSpec.from_details(d) for d in interpreter.get_output_details())
         self.last_invoke_s = 0.0
+        # Read once: a pose invoke per person per frame makes these lookups part of every person's cost.
+        self._input_view = interpreter.tensor(self.inputs[0].index)
+        self._image_size = self._read_image_input_size()
 
     @classmethod
     def open(cls, files: ModelFiles | Path | str, request: BackendRequest | None = None) -> Model:
@@ -64,6 +67,9 @@ class Model:
 
     def image_input_size(self) -> tuple[int, int] | None:
         """(width, height) of an NHWC 3-channel image input, or None if the input is not an image."""
+        return self._image_size
+
+    def _read_image_input_size(self) -> tuple[int, int] | None:
         shape = self.input.shape
         if len(shape) == 4 and shape[0] == 1 and shape[3] == 3:
             return shape[2], shape[1]
@@ -71,7 +77,7 @@ class Model:
 
     def input_buffer(self) -> np.ndarray:
         """A view of the input tensor for in-place writes. Drop it before :meth:`invoke`."""
-        return self.interpreter.tensor(self.input.index)()
+        return self._input_view()
 
     def set_input(self, value: np.ndarray, index: int = 0) -> None:
         spec = self.inputs[index]
@@ -91,6 +97,23 @@ class Model:
     def output_named(self, fragment: str) -> TensorSpec | None:
         """The first output whose name contains ``fragment``."""
         return next((o for o in self.outputs if fragment in o.name), None)
+
+    def write_window(self, frame: np.ndarray, window: InputWindow) -> None:
+        """Sample a window of a BGR frame into the image input: for uint8 inputs straight into the
+        tensor, channels swapped in place, with no intermediate image."""
+        import cv2
+
+        w, h = self._image_size
+        if self.inputs[0].dtype != np.uint8:
+            write_image(self, sample(frame, window, w, h))
+            return
+        buf = self._input_view()
+        image = buf[0]
+        try:
+            sample(frame, window, w, h, dst=image)
+            cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+        finally:
+            del buf, image  # the interpreter refuses to invoke while views of its buffers are alive
 
 
 def write_image(model: Model, bgr: np.ndarray, mean: float = 0.0, std: float = 1.0) -> None:
@@ -142,18 +165,5 @@ def blank_outside(model: Model, window: InputWindow, keep: InputWindow) -> None:
 
 
 def write_window(model: Model, frame: np.ndarray, window: InputWindow) -> None:
-    """Sample a window of a BGR frame into the model's image input: for uint8 inputs straight
-    into the tensor, channels swapped in place, with no intermediate image."""
-    import cv2
-
-    w, h = model.image_input_size()
-    if model.input.dtype != np.uint8:
-        write_image(model, sample(frame, window, w, h))
-        return
-    buf = model.input_buffer()
-    image = buf[0]
-    try:
-        sample(frame, window, w, h, dst=image)
-        cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
-    finally:
-        del buf, image  # the interpreter refuses to invoke while views of its buffers are alive
+    """Sample a window of a BGR frame into the model's image input (see :meth:`Model.write_window`)."""
+    model.write_window(frame, window)

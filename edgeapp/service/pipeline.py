@@ -93,6 +93,7 @@ class PipelineStats:
     invoke: dict[str, LatencyWindow] = field(default_factory=dict)
     invokes: dict[str, int] = field(default_factory=dict)  # model -> invokes so far (people: several a frame)
     person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # one person's pose, all in
+    person_extra: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # the same, less its invoke
     frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
     last_frame_at: float | None = None
 
@@ -126,10 +127,10 @@ class Pipeline:
             model = FailoverModel(registry.resolve(config.pose.model, "pose"), request, config.runtime.tpu_retry_s)
             self.models["pose"] = model
             self.movenet = MoveNet(model, smart_crop=config.pose.smart_crop)  # type: ignore[arg-type]
-        self.classifier: ClassifyStage | None = None
+        self.classify_stage: ClassifyStage | None = None
         if config.tasks.classify:
-            self.classifier = ClassifyStage.from_config(config.classify, registry)
-            self.models["classify"] = self.classifier.classifier.model
+            self.classify_stage = ClassifyStage.from_config(config.classify, registry)
+            self.models["classify"] = self.classify_stage.classifier.model
         self.detector: Detector | None = None
         self.tracker: ObjectTracker | None = None
         if config.tasks.detect:
@@ -255,19 +256,20 @@ class Pipeline:
             for seconds in times:
                 self.stats.invoke[name].add(seconds)
             self.stats.invokes[name] = self.stats.invokes.get(name, 0) + len(times)
-        for seconds in inference.person_s:
+        for seconds, invoke_s in zip(inference.person_s, inference.invoke_s.get("pose", ())):  # one invoke a person
             self.stats.person_path.add(seconds)
+            self.stats.person_extra.add(seconds - invoke_s)
         if inference.people is not None:
             self._people(result, inference)
             return result
         if self.movenet is not None:
             # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
             self._emit(PoseEvent(pose=result.pose, frame=frame.index))
-        if self.classifier is not None and self.controls.classification:
-            result.classification = self.classifier.update(result.pose, frame.time)
-            if result.classification.classification.top:  # the model ran ("ok" or "other")
-                self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
-            score = result.classification.classification.score
+        if self.classify_stage is not None and self.controls.classification:
+            result.classification = self.classify_stage.update(result.pose, frame.time)
+            if result.classification.answer.top:  # the model ran ("ok" or "other")
+                self.stats.invoke["classify"].add(self.classify_stage.classifier.model.last_invoke_s)
+            score = result.classification.answer.score
             for hold in result.classification.events:
                 self._emit(PoseClassEvent.from_hold(hold, score=score))
         if inference.detect_outputs is not None:
@@ -296,7 +298,7 @@ class Pipeline:
             self._emit(PoseEvent(pose=person.pose, frame=frame.index, person_id=person.id))
         for person_id in gone:  # no longer followed (left, or the choice moved on): said once
             self._emit(PoseEvent(pose=None, frame=frame.index, person_id=person_id))
-        if self.classifier is not None and self.controls.classification:
+        if self.classify_stage is not None and self.controls.classification:
             self._classify_people(result, gone)
 
     def _classify_people(self, result: FrameResult, gone: list[int]) -> None:
@@ -309,15 +311,15 @@ class Pipeline:
         for person_id in self.people.chosen:
             stage = self._person_classes.get(person_id)
             if stage is None:
-                stage = self._person_classes[person_id] = ClassifyStage(self.classifier.classifier,
-                                                                        HoldTimer(self.classifier.timer.config),
-                                                                        self.classifier.smoothing)
+                main = self.classify_stage
+                stage = self._person_classes[person_id] = ClassifyStage(main.classifier, HoldTimer(main.timer.config),
+                                                                        main.smoothing)
             c = stage.update(poses.get(person_id), t)
             result.classifications[person_id] = c
-            if c.classification.top:  # the model ran ("ok" or "other")
-                self.stats.invoke["classify"].add(self.classifier.classifier.model.last_invoke_s)
+            if c.answer.top:  # the model ran ("ok" or "other")
+                self.stats.invoke["classify"].add(self.classify_stage.classifier.model.last_invoke_s)
             for hold in c.events:
-                self._emit(PoseClassEvent.from_hold(hold, score=c.classification.score, person=person_id))
+                self._emit(PoseClassEvent.from_hold(hold, score=c.answer.score, person=person_id))
         if result.people:
             result.classification = result.classifications.get(result.people[0].id)
 
@@ -433,8 +435,8 @@ class Pipeline:
         if self._closed:
             return
         self._closed = True
-        if self.classifier is not None and self.latest is not None:
-            for hold in self.classifier.finish(self.latest.frame.time):
+        if self.classify_stage is not None and self.latest is not None:
+            for hold in self.classify_stage.finish(self.latest.frame.time):
                 self._emit(PoseClassEvent.from_hold(hold))
             for person_id, stage in self._person_classes.items():
                 for hold in stage.finish(self.latest.frame.time):

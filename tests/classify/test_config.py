@@ -71,7 +71,7 @@ def test_stage_from_config_with_the_registry():
     held = [e for r in results for e in r.events if isinstance(e, PoseHeld)]
     assert [e.label for e in started] == ["tree"] and [e.milestone_s for e in held] == [5.0]
     last = results[-1]
-    assert last.classification.label == "tree" and last.hold.current == "tree"
+    assert last.answer.label == "tree" and last.hold.current == "tree"
     assert last.hold.started_at == pytest.approx(0.1)  # frame 0 had no person
     assert last.hold.held_s == pytest.approx(6.8)
     d = last.to_dict()
