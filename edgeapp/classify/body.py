@@ -44,6 +44,7 @@ NO_CONFIDENT_POSE = "no confident pose"
 NO_POSE = "no pose"
 
 TORSO_JOINTS = (BodyPart.LEFT_SHOULDER, BodyPart.RIGHT_SHOULDER, BodyPart.LEFT_HIP, BodyPart.RIGHT_HIP)
+_LS, _RS, _LH, _RH = (int(j) for j in TORSO_JOINTS)  # plain ints: the guard runs every frame
 JOINT_SCORE = 0.1
 MIN_TORSO_JOINTS = 1
 MIN_JOINTS = 6
@@ -83,7 +84,7 @@ class BodyGuard:
         count = sum(seen)
         if count < min(MIN_PERSON_JOINTS, self.min_joints):
             return NO_POSE, lo[2]
-        torso = seen[5] + seen[6] + seen[11] + seen[12]  # TORSO_JOINTS
+        torso = seen[_LS] + seen[_RS] + seen[_LH] + seen[_RH]
         if torso < self.min_torso_joints or count < self.min_joints:
             return NO_CONFIDENT_POSE, lo[2]
         return None, lo[2]

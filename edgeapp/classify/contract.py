@@ -46,7 +46,6 @@ ORDERS: tuple[str, ...] = ("yx", "xy")
 UNITS: tuple[str, ...] = ("pixels", "normalized")
 CONTRACT_SCHEMA = 1
 CONTRACT_SUFFIX = ".contract.json"
-STOCK_YOGA_LABELS: tuple[str, ...] = ("chair", "cobra", "dog", "tree", "warrior")
 
 Order = Literal["yx", "xy"]
 Units = Literal["pixels", "normalized"]

@@ -138,15 +138,6 @@ def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
-def check_same_labels(train: KeypointTable, test: KeypointTable, train_path: Path, test_path: Path) -> None:
-    """A test table must number its classes exactly like the training table, or accuracy means nothing."""
-    if train.labels != test.labels:
-        raise DatasetError(
-            f"{test_path} classes {list(test.labels)} differ from {train_path} classes {list(train.labels)} "
-            "(names and class_no must match)"
-        )
-
-
 def thin(table: KeypointTable, every: int | None) -> KeypointTable:
     """Every ``every``-th row (a capped run); the table itself for None or 1."""
     if not every or every == 1:
