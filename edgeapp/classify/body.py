@@ -31,6 +31,7 @@ or ankle does not refuse a pose: the classifier is trained to cope with missing 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,23 +72,47 @@ class BodyGuard:
 
     def refusal(self, pose: Pose) -> str | None:
         """The status that refuses this pose, or None when it is a body to classify."""
-        return self.check(pose_joints(pose), pose.frame_size)[0]
+        return self.check(pose_joints(pose).ravel().tolist(), pose.frame_size)[0]
 
-    def check(self, joints: np.ndarray, frame_size: tuple[int, int]) -> tuple[str | None, float]:
-        """(the status that refuses these ``[17, 3]`` joints or None, their lowest score). One max and
-        one min over the joints give the box, the finiteness test and the lowest score at once."""
-        hi = joints.max(axis=0).tolist()
-        lo = joints.min(axis=0).tolist()
-        if is_degenerate(joints, frame_size, hi, lo, self.min_torso_px, self.min_extent_px):
-            return DEGENERATE_POSE, lo[2]
-        seen = (joints[:, 2] >= self.joint_score).tolist()
-        count = sum(seen)
+    def check(self, values: list[float], frame_size: tuple[int, int]) -> tuple[str | None, float]:
+        """(the status that refuses these joints or None, their lowest score). ``values`` are the 51 floats
+        of a ``[17, 3]`` (x, y, score) array in row order (its ``ravel().tolist()``). Worked in Python
+        floats, the same IEEE double arithmetic as numpy without a numpy call: a sorted list of 17 floats
+        gives its extremes, and the scores' count above ``joint_score``, faster than min, max or a loop."""
+        xs, ys, ss = values[0::3], values[1::3], values[2::3]
+        finite = math.isfinite(sum(values))  # a finite sum proves all 51 finite (an overflow is checked below)
+        if not finite and not (all(map(math.isfinite, xs)) and all(map(math.isfinite, ys))):
+            return DEGENERATE_POSE, lowest(ss)
+        xs_sorted, ys_sorted = sorted(xs), sorted(ys)
+        w, h = frame_size
+        if max((xs_sorted[-1] - xs_sorted[0]) * w, (ys_sorted[-1] - ys_sorted[0]) * h) < self.min_extent_px:
+            return DEGENERATE_POSE, lowest(ss)
+        if torso_px(xs, ys, w, h) < self.min_torso_px:
+            return DEGENERATE_POSE, lowest(ss)
+        js = self.joint_score
+        if finite or not any(s != s for s in ss):
+            ranked = sorted(ss)
+            low, count = ranked[0], len(ranked) - bisect_left(ranked, js)
+        else:  # a NaN score is never seen, and makes the lowest score NaN (as numpy's min)
+            low, count = math.nan, len([s for s in ss if s >= js])
         if count < min(MIN_PERSON_JOINTS, self.min_joints):
-            return NO_POSE, lo[2]
-        torso = seen[_LS] + seen[_RS] + seen[_LH] + seen[_RH]
+            return NO_POSE, low
+        torso = (ss[_LS] >= js) + (ss[_RS] >= js) + (ss[_LH] >= js) + (ss[_RH] >= js)
         if torso < self.min_torso_joints or count < self.min_joints:
-            return NO_CONFIDENT_POSE, lo[2]
-        return None, lo[2]
+            return NO_CONFIDENT_POSE, low
+        return None, low
+
+
+def lowest(scores: list[float]) -> float:
+    """The lowest score; NaN when one is NaN (as numpy's min; the builtin's answer depends on the order)."""
+    return math.nan if any(s != s for s in scores) else min(scores)
+
+
+def torso_px(xs: list[float], ys: list[float], w: int, h: int) -> float:
+    """The torso's length in pixels: shoulder midpoint to hip midpoint, for joints normalised to a w x h frame."""
+    dx = 0.5 * (xs[_LS] + xs[_RS] - xs[_LH] - xs[_RH]) * w
+    dy = 0.5 * (ys[_LS] + ys[_RS] - ys[_LH] - ys[_RH]) * h
+    return math.hypot(dx, dy)
 
 
 def pose_joints(pose: Pose, out: np.ndarray | None = None) -> np.ndarray:
@@ -97,19 +122,3 @@ def pose_joints(pose: Pose, out: np.ndarray | None = None) -> np.ndarray:
     out[:, :2] = pose.xy
     out[:, 2] = pose.scores
     return out
-
-
-def is_degenerate(joints: np.ndarray, frame_size: tuple[int, int], hi: list[float], lo: list[float],
-                  min_torso_px: float = MIN_TORSO_PX, min_extent_px: float = MIN_EXTENT_PX) -> bool:
-    """``hi``/``lo``: the column maxima and minima of ``joints``. They carry any NaN or infinity of a
-    coordinate (max and min propagate NaN), so four finite bounds prove all 34 coordinates finite."""
-    if not (math.isfinite(hi[0]) and math.isfinite(hi[1]) and math.isfinite(lo[0]) and math.isfinite(lo[1])):
-        return True
-    w, h = frame_size
-    if max((hi[0] - lo[0]) * w, (hi[1] - lo[1]) * h) < min_extent_px:
-        return True
-    # shoulder midpoint minus hip midpoint, in pixels
-    ls, rs, lh, rh = joints[5].tolist(), joints[6].tolist(), joints[11].tolist(), joints[12].tolist()
-    dx = 0.5 * (ls[0] + rs[0] - lh[0] - rh[0]) * w
-    dy = 0.5 * (ls[1] + rs[1] - lh[1] - rh[1]) * h
-    return math.hypot(dx, dy) < min_torso_px

@@ -25,9 +25,9 @@ import numpy as np
 from edgeapp.classify.contract import (
     FEATURES,
     ClassifierContract,
+    FeatureWriter,
     STOCK_CONTRACT,
     load_contract,
-    joint_features,
     read_labels,
     sidecar_path,
 )
@@ -67,6 +67,20 @@ class Classification:
 
 
 NO_POSE_RESULT = Classification(None, 0.0, (), NO_POSE, 0.0)
+
+
+def best_first(p: list[float], k: int) -> list[int]:
+    """The indices of the ``k`` largest of the finite values ``p``, largest first; equal values keep their
+    order (as ``argsort(-p, kind="stable")``). A plain sort of the floats and a look-up of each one's place
+    costs half of a sort of the indices by a key function."""
+    order: list[int] = []
+    start, previous = 0, None
+    for v in sorted(p, reverse=True)[:k]:  # Python's sort is stable in reverse too
+        start = p.index(v, start if v == previous else 0)
+        order.append(start)
+        start += 1
+        previous = v
+    return order
 
 
 def check_classifier_model(model: Model, labels: tuple[str, ...], labels_source: str) -> None:
@@ -145,8 +159,13 @@ class PoseClassifier:
         self.other_index = self.labels.index(contract.other_label) if contract.other_label else None
         if self.other_index is not None and len(self.labels) < 2:
             raise ModelError(f"{labels_source}: a model whose only output is {contract.other_label!r} names no pose")
+        # This frame's (x, y, score), written by the caller of screen(); its values are read as one flat list.
+        self.joints = np.empty((17, 3))
+        self._values = self.joints.reshape(FEATURES)
         self._input = np.empty((1, FEATURES), dtype=np.float32)  # reused every frame, in the model's input shape
-        self._joints = np.empty((17, 3))  # a still pose's (x, y, score), reused every frame
+        self._features = FeatureWriter(contract, self.joints, self._input)
+        self._input_index = model.inputs[0].index
+        self._output_index = model.outputs[0].index
 
     @classmethod
     def open(cls, model_file: Path | ModelFiles, labels_file: Path | None = None,
@@ -164,38 +183,43 @@ class PoseClassifier:
         self.model.invoke()
         return self.model.output(0)[0]
 
-    def screen(self, joints: np.ndarray, frame_size: tuple[int, int]) -> tuple[Classification | None, float]:
-        """(the answer when these ``[17, 3]`` (x, y, score) joints are not classified at all, by the body
-        guard or the optional all-keypoints gate, else None; their lowest score)."""
-        status, min_score = self.guard.check(joints, frame_size)
+    def screen(self, frame_size: tuple[int, int]) -> tuple[Classification | None, float]:
+        """(the answer when the joints in :attr:`joints` are not classified at all, by the body guard or the
+        optional all-keypoints gate, else None; their lowest score)."""
+        status, min_score = self.guard.check(self._values.tolist(), frame_size)
         if status is None and min_score < self.threshold:
             status = NO_CONFIDENT_POSE
         return (None if status is None else Classification(None, 0.0, (), status, min_score)), min_score
 
-    def joint_probabilities(self, joints: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
-        """The model's probabilities for joints that passed :meth:`screen` (a view: copy to keep)."""
-        joint_features(joints, frame_size, self.contract, self._input[0])
-        return self.probabilities(self._input)
+    def joint_probabilities(self, frame_size: tuple[int, int]) -> list[float]:
+        """The model's probabilities for the joints in :attr:`joints` (that passed :meth:`screen`). The
+        features go from the joint buffer into the input buffer by fixed views, and from there in one
+        copy into the interpreter (what :meth:`Model.set_input` does, minus its checks for any input)."""
+        self._features.write(frame_size)
+        interpreter = self.model.interpreter
+        interpreter.set_tensor(self._input_index, self._input)
+        self.model.invoke()
+        return interpreter.get_tensor(self._output_index).tolist()[0]
 
     def classify(self, pose: Pose | None) -> Classification:
         """A still image's answer (video goes through :class:`~edgeapp.classify.stage.VideoClassifier`)."""
         if pose is None:
             return NO_POSE_RESULT
-        joints = pose_joints(pose, self._joints)
-        refused, min_score = self.screen(joints, pose.frame_size)
+        pose_joints(pose, self.joints)
+        refused, min_score = self.screen(pose.frame_size)
         if refused is not None:
             return refused
-        return self.decide(self.joint_probabilities(joints, pose.frame_size), min_score)
+        return self.decide(self.joint_probabilities(pose.frame_size), min_score)
 
     def decide(self, probs, min_score: float) -> Classification:
         """The answer for a probability vector (an array or a sequence of floats): a class, or ``other``
         by the contract's open-set rule. Worked in Python floats: a handful of values, where every numpy
         call would cost more than the arithmetic."""
-        p = probs.tolist() if isinstance(probs, np.ndarray) else list(probs)
-        if not all(map(math.isfinite, p)):  # a kernel's 0/0 that the body guard did not foresee
+        p = probs.tolist() if isinstance(probs, np.ndarray) else probs
+        # a kernel's 0/0 that the body guard did not foresee (a finite sum proves every value finite)
+        if not math.isfinite(sum(p)) and not all(map(math.isfinite, p)):
             return Classification(None, 0.0, (), DEGENERATE_POSE, min_score)
-        # best first; equal probabilities keep the label order (a stable sort, as argsort(kind="stable"))
-        order = sorted(range(len(p)), key=p.__getitem__, reverse=True)
+        order = best_first(p, max(self.top_k, 2))
         labels = self.labels
         top = tuple([(labels[i], p[i]) for i in order[: self.top_k]])
         best, score = self.winner(p, order)
@@ -205,7 +229,7 @@ class PoseClassifier:
 
     def winner(self, p: list[float], order: list[int]) -> tuple[int | None, float]:
         """The winning class and its probability; None when the "other" output decides (contract).
-        ``order`` is the classes best first."""
+        ``order``: the best classes first, at least two of them (:func:`best_first`)."""
         other = self.other_index
         if other is None:
             return order[0], p[order[0]]

@@ -192,17 +192,22 @@ def _check_labels(labels, where: str) -> tuple[str, ...]:
 def encode_keypoints(xy: np.ndarray, scores: np.ndarray, order: Order, out: np.ndarray | None = None) -> np.ndarray:
     """The 51-value input: ``xy`` is ``[17, 2]`` as (x, y) in the contract's units, ``scores`` ``[17]``.
 
-    The one place where (x, y) becomes the model's order: the runtime, the CSV
-    evaluation and the trainer all call it, so they cannot disagree.
+    The model's order comes from one place, :func:`model_xy`: the runtime (:class:`FeatureWriter`),
+    the CSV evaluation and the trainer all use it, so they cannot disagree.
     """
     if out is None:
         out = np.empty(FEATURES, dtype=np.float32)
     elif not out.flags.c_contiguous:
         raise ValueError("encode_keypoints writes into a contiguous buffer of 51 values")
     rows = out.reshape(NUM_KEYPOINTS, 3)  # a view: (first, second, score) per keypoint
-    rows[:, :2] = xy[:, ::-1] if order == "yx" else xy
+    model_xy(rows, order)[...] = xy
     rows[:, 2] = scores
     return out
+
+
+def model_xy(rows: np.ndarray, order: Order) -> np.ndarray:
+    """The ``[17, 2]`` view of the model's ``[17, 3]`` input rows that takes (x, y) in the contract's order."""
+    return rows[:, 1::-1] if order == "yx" else rows[:, :2]
 
 
 def pose_features(pose: Pose, contract: ClassifierContract, out: np.ndarray | None = None) -> np.ndarray:
@@ -213,12 +218,43 @@ def pose_features(pose: Pose, contract: ClassifierContract, out: np.ndarray | No
 def joint_features(joints: np.ndarray, frame_size: tuple[int, int], contract: ClassifierContract,
                    out: np.ndarray | None = None) -> np.ndarray:
     """:func:`pose_features` from ``[17, 3]`` (x, y, score) joints normalised to a frame of ``frame_size``."""
-    xy = joints[:, :2]
-    if contract.units == "pixels":
-        # Truncated integer pixels, as the TF sample's Person holds them (``Pose.pixels``); the extractor
-        # writes the same. Truncated as floats: the same whole numbers without the trip through int64.
-        xy = np.trunc(xy * frame_size)
-    return encode_keypoints(xy, joints[:, 2], contract.order, out)
+    if out is None:
+        out = np.empty(FEATURES, dtype=np.float32)
+    FeatureWriter(contract, np.ascontiguousarray(joints, dtype=np.float64), out).write(frame_size)
+    return out
+
+
+class FeatureWriter:
+    """Writes the contract's input from one ``[17, 3]`` float64 (x, y, score) joint buffer into one
+    51-value float32 buffer, both fixed for its life: the views into them are made once, so a frame
+    costs three numpy calls."""
+
+    def __init__(self, contract: ClassifierContract, joints: np.ndarray, out: np.ndarray):
+        if joints.shape != (NUM_KEYPOINTS, 3) or joints.dtype != np.float64:
+            raise ValueError("FeatureWriter reads a [17, 3] float64 joint array")
+        if out.size != FEATURES or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError("FeatureWriter writes into a contiguous float32 buffer of 51 values")
+        rows = out.reshape(NUM_KEYPOINTS, 3)  # a view: (first, second, score) per keypoint
+        self.pixels = contract.units == "pixels"
+        self._xy, self._scores = joints[:, :2], joints[:, 2]
+        self._out_xy = model_xy(rows, contract.order)
+        self._out_scores = rows[:, 2]
+        self._scaled = np.empty((NUM_KEYPOINTS, 2))
+        self._frame_size: tuple[int, int] | None = None
+        self._scale = np.empty(2)
+
+    def write(self, frame_size: tuple[int, int]) -> None:
+        if self.pixels:
+            if frame_size != self._frame_size:
+                self._scale[:] = frame_size
+                self._frame_size = frame_size
+            # Truncated integer pixels, as the TF sample's Person holds them (``Pose.pixels``); the extractor
+            # writes the same. Truncated as floats: the same whole numbers without the trip through int64.
+            np.multiply(self._xy, self._scale, out=self._scaled)
+            np.trunc(self._scaled, out=self._out_xy)
+        else:
+            np.copyto(self._out_xy, self._xy)
+        np.copyto(self._out_scores, self._scores)
 
 
 def encode_table(xy: np.ndarray, scores: np.ndarray, order: Order) -> np.ndarray:

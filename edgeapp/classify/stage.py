@@ -60,25 +60,26 @@ class VideoClassifier:
         on = smoothing is not None and smoothing.enabled
         self.keypoints = KeypointFilter(smoothing.one_euro()) if on else None
         self.probs = ProbabilitySmoother(smoothing.probability_tau_s, smoothing.max_gap_s) if on else None
-        self._joints = np.empty((17, 3))  # this frame's (x, y, score), reused
+        # the filtered joints' bounds: scores clipped to 0..1 as KeypointFilter.pose does, coordinates as they are
+        self._low = np.tile([-np.inf, -np.inf, 0.0], (17, 1))
+        self._high = np.tile([np.inf, np.inf, 1.0], (17, 1))
 
     def classify(self, pose: Pose | None, time: float) -> Classification:
         if pose is None:
             self.reset()
             return NO_POSE_RESULT
-        joints = self._joints
+        c = self.classifier
+        joints = c.joints
         if self.keypoints is None:
             pose_joints(pose, joints)
         else:
-            joints[...] = self.keypoints.step(pose.xy, pose.scores, time)
-            s = joints[:, 2]
-            np.minimum(np.maximum(s, 0.0, out=s), 1.0, out=s)  # the filtered scores, clipped as KeypointFilter.pose
-        c = self.classifier
-        refused, min_score = c.screen(joints, pose.frame_size)
+            state = self.keypoints.step(pose.xy, pose.scores, time)
+            np.minimum(np.maximum(state, self._low, out=joints), self._high, out=joints)
+        refused, min_score = c.screen(pose.frame_size)
         if refused is not None:
             self.reset_probabilities()
             return refused
-        p = c.joint_probabilities(joints, pose.frame_size)
+        p = c.joint_probabilities(pose.frame_size)
         if self.probs is not None:
             p = self.probs(p, time)
         return c.decide(p, min_score)

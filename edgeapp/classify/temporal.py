@@ -67,8 +67,9 @@ class ProbabilitySmoother:
         self._p = None
         self._time = None
 
-    def __call__(self, probs: np.ndarray | Sequence[float], time_s: float) -> tuple[float, ...]:
-        new = probs.tolist() if isinstance(probs, np.ndarray) else [float(x) for x in probs]
+    def __call__(self, probs: np.ndarray | Sequence[float], time_s: float) -> list[float]:
+        """The average after this frame (the smoother's own list: read it, never write it)."""
+        new = probs.tolist() if isinstance(probs, np.ndarray) else list(probs)
         last, old = self._time, self._p
         self._time = time_s
         if last is None or not 0.0 <= time_s - last <= self.max_gap_s or old is None or len(old) != len(new):
@@ -76,4 +77,4 @@ class ProbabilitySmoother:
         else:
             a = 1.0 - math.exp(-(time_s - last) / self.tau_s)
             self._p = [q + a * (n - q) for q, n in zip(old, new)]
-        return tuple(self._p)
+        return self._p

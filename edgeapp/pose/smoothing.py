@@ -76,6 +76,9 @@ class KeypointFilter:
         self._value = np.zeros((17, 3))
         self._derivative = np.zeros((17, 3))
         self._x, self._diff, self._tmp = np.zeros((17, 3)), np.zeros((17, 3)), np.zeros((17, 3))
+        # fixed views: a new frame is subtracted from the state straight out of the pose's two arrays
+        self._value_xy, self._value_scores = self._value[:, :2], self._value[:, 2]
+        self._diff_xy, self._diff_scores = self._diff[:, :2], self._diff[:, 2]
         self._time: float | None = None
         self._two_pi = 2.0 * math.pi
 
@@ -101,11 +104,10 @@ class KeypointFilter:
             return v
         dt = time_s - last
         x, diff, r, d = self._x, self._diff, self._tmp, self._derivative
-        x[:, :2] = xy
-        x[:, 2] = scores
         # d += a_d * ((x - v) / dt - d); v += a(cutoff) * (x - v), cutoff = min_cutoff + beta * |d|,
         # a(f) = r / (r + 1) with r = 2 pi dt f: the operations of smoothing_factor, in its order.
-        np.subtract(x, v, out=diff)
+        np.subtract(xy, self._value_xy, out=self._diff_xy)
+        np.subtract(scores, self._value_scores, out=self._diff_scores)
         np.divide(diff, dt, out=x)
         x -= d
         x *= smoothing_factor(dt, self.config.derivate_cutoff_hz)

@@ -164,3 +164,47 @@ def test_the_frame_path_answers_as_the_plain_code(model, smoothing, threshold):
         assert len({c.status for c in fast}) >= 3  # the frames reach more than one branch
         if not smoothing:
             assert [clf.classify(pose) for pose, _ in frames] == plain
+
+
+def plain_lowest(scores: np.ndarray) -> float:
+    return float(np.min(scores))  # NaN when one is NaN
+
+
+@pytest.mark.parametrize("joint_score", [0.0, 0.1, 1.0])
+def test_the_guard_on_python_floats_answers_as_numpy_on_odd_values(joint_score):
+    """The guard works on the joints' 51 Python floats (sorted lists for the extremes and the count); on
+    NaN and infinite coordinates and scores, sums that overflow, ties and joints on the threshold it
+    gives numpy's answer: the status and the lowest score (NaN when a score is NaN)."""
+    g = BodyGuard(joint_score=joint_score)
+    rng = np.random.default_rng(7)
+    odd = [np.nan, np.inf, -np.inf, 1e308, -1e308, joint_score, 0.0, -0.0, 1.0]
+    statuses = set()
+    for i in range(3000):
+        xy = rng.uniform(0.2, 0.8, size=(17, 2))
+        scores = rng.uniform(0, 1, size=17) ** rng.choice([0.3, 1.0, 3.0, 12.0])  # 12: few joints seen
+        if i % 5 == 0:
+            scores[[5, 6, 11, 12]] *= 0.1  # a torso hardly seen
+        for _ in range(rng.integers(0, 3)):
+            target = xy if rng.integers(2) else scores
+            target.flat[rng.integers(target.size)] = rng.choice(odd)
+        if i % 7 == 0:
+            xy[:] = xy[0]  # collapsed
+        pose = Pose(xy, scores, (640, 480))
+        joints = np.column_stack((xy, scores))
+        status, low = g.check(joints.ravel().tolist(), pose.frame_size)
+        with np.errstate(over="ignore", invalid="ignore"):  # numpy's inf - inf and 1e308 * 640
+            want = plain_status(pose, g, -math.inf)  # the guard alone, no all-keypoints gate
+        assert status == want, (i, xy, scores)
+        assert low == plain_lowest(scores) or (math.isnan(low) and math.isnan(plain_lowest(scores)))
+        statuses.add(status)
+    assert len(statuses) == (4 if joint_score == 0.1 else 2)  # at 0 nearly every joint is seen, at 1 nearly none
+
+
+def test_best_first_is_a_stable_argsort():
+    from edgeapp.classify.classifier import best_first
+
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        p = rng.choice([0.0, -0.0, 0.1, 0.25, 0.5, 1.0, rng.uniform()], size=rng.integers(1, 8))
+        k = int(rng.integers(1, len(p) + 1))
+        assert best_first(p.tolist(), k) == np.argsort(-p, kind="stable")[:k].tolist()
