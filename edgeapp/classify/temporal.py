@@ -69,7 +69,7 @@ class ProbabilitySmoother:
 
     def __call__(self, probs: np.ndarray | Sequence[float], time_s: float) -> list[float]:
         """The average after this frame (the smoother's own list: read it, never write it)."""
-        new = probs.tolist() if isinstance(probs, np.ndarray) else list(probs)
+        new = probs.tolist() if isinstance(probs, np.ndarray) else list(map(float, probs))
         last, old = self._time, self._p
         self._time = time_s
         if last is None or not 0.0 <= time_s - last <= self.max_gap_s or old is None or len(old) != len(new):
