@@ -82,10 +82,10 @@ class MoveNet:
     def estimate_windows(self, frame: np.ndarray, windows: Sequence[InputWindow],
                          keeps: Sequence[InputWindow | None] = ()) -> list[Pose]:
         """One invoke per window (one person each; ``keeps[i]``, if given, as ``keep`` in :meth:`estimate_in`),
-        keypoints mapped back to the frame. Between two
-        invokes only the next crop is written and the output copied out; every keypoint is mapped
-        back in one pass after the last invoke: right after an invoke the caches are cold, and each
-        numpy call there costs ten times its warm time. The invoke times are :attr:`last_invoke_s`."""
+        keypoints mapped back to the frame. Between two invokes only the next crop is written and the output
+        copied out; every keypoint is mapped back in one pass after the last invoke: right after an invoke the
+        caches are cold, and a numpy call there takes several times its warm time. The invoke times are
+        :attr:`last_invoke_s`."""
         model = self.model  # read once: a failover wrapper forwards every attribute
         raw = np.empty((len(windows), *_OUTPUT_SHAPE[2:]), np.float32)  # per window: 17 x (y, x, score)
         times = []

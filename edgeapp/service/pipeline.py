@@ -92,7 +92,7 @@ class PipelineStats:
     started: float = field(default_factory=time.monotonic)
     invoke: dict[str, LatencyWindow] = field(default_factory=dict)
     invokes: dict[str, int] = field(default_factory=dict)  # model -> invokes so far (people: several a frame)
-    person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # one person's pose, all in
+    person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # the people's path, per person
     person_extra: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # the same, less its invoke
     frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
     last_frame_at: float | None = None
