@@ -10,6 +10,7 @@ slice, pad and resize of the TF samples, with no intermediate copies.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -80,10 +81,9 @@ def to_frame(window: InputWindow, xy: np.ndarray) -> np.ndarray:
     return xy * (window.width, window.height) + (window.x0, window.y0)
 
 
-def to_frame_normalised(window: InputWindow, xy: np.ndarray, frame_w: int, frame_h: int) -> np.ndarray:
-    """Map normalised input coordinates ``[..., (x, y)]`` to coordinates normalised to the frame, in one
-    multiply-add (float64). Runs once per person per frame: the factors are plain floats, made arrays
-    directly (numpy converts a tuple operand more slowly)."""
-    x0, y0 = window.x0, window.y0
-    scale = np.array(((window.x1 - x0) / frame_w, (window.y1 - y0) / frame_h))
-    return xy * scale + np.array((x0 / frame_w, y0 / frame_h))
+def to_frame_normalised(windows: Sequence[InputWindow], xy: np.ndarray, frame_w: int, frame_h: int) -> np.ndarray:
+    """Map normalised input coordinates ``[n, ..., (x, y)]``, ``xy[i]`` in ``windows[i]``, to coordinates
+    normalised to the frame, in one multiply-add (float64) for all windows."""
+    factors = np.array([((w.x1 - w.x0) / frame_w, (w.y1 - w.y0) / frame_h, w.x0 / frame_w, w.y0 / frame_h)
+                        for w in windows]).reshape(len(windows), *(1,) * (xy.ndim - 2), 4)
+    return xy * factors[..., :2] + factors[..., 2:]

@@ -119,3 +119,18 @@ def test_two_estimators_in_one_process_do_not_share_state():
         np.testing.assert_array_equal(a.estimate(person).xy, want)
         b.estimate(other)  # b's crop follows another person in another frame size
     assert b.crop_region != a.crop_region
+
+
+def test_several_windows_back_to_back_give_each_window_its_own_pose(movenet):
+    """estimate_windows (a frame's people, mapped back after the last invoke) is estimate_in per window,
+    bit for bit, whatever the order: no window's output leaks into another's."""
+    image = cv2.imread(str(IMAGES / "tfex_pose_image1.png"))
+    h, w = image.shape[:2]
+    windows = [InputWindow.stretch(w, h), InputWindow(0.0, 0.0, w / 2, h / 2), InputWindow(-20.0, 10.0, w * 0.7, h + 30.0)]
+    alone = [movenet.estimate_in(image, win) for win in windows]
+    together = movenet.estimate_windows(image, windows[::-1])[::-1]
+    assert len(movenet.last_invoke_s) == 3 and all(t > 0 for t in movenet.last_invoke_s)
+    for a, b in zip(alone, together):
+        assert np.array_equal(a.xy, b.xy) and np.array_equal(a.scores, b.scores) and a.frame_size == b.frame_size
+    assert not np.array_equal(together[0].xy, together[1].xy)  # the windows do see different things
+    assert movenet.estimate_windows(image, []) == []

@@ -103,8 +103,9 @@ def bench_pipeline(config: AppConfig, frames: int = 300, broker_pid: int | None 
         "people": config.pose.people if pipeline.people is not None else None,
         "invoke": invoke,
         "invokes_per_frame": per_frame,
-        # one person's pose path (crop + invoke + mapping back) and what of it is not the invoke, as a share
-        # of that person's own invoke (not of every pose invoke: the single-pose path's are not a person's)
+        # one person's pose path (crop + invoke + mapping back; the frame's people path shared evenly) and what of
+        # it is not the invoke, as a share of that person's own invoke (not of every pose invoke: the single-pose
+        # path's are not a person's)
         "person_path_ms": round(person, 3) if person else None,
         "person_extra_ms": round(extra, 3) if person else None,
         "person_overhead_pct": round(100 * extra / (person - extra), 1) if person and person > extra else None,

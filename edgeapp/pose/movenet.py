@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 from edgeapp.errors import ModelError
@@ -46,6 +48,7 @@ class MoveNet:
         self.smart_crop = smart_crop
         self._region: CropRegion | None = None
         self._frame_size: tuple[int, int] | None = None
+        self.last_invoke_s: tuple[float, ...] = ()  # each invoke's seconds in the last estimate
 
     @property
     def crop_region(self) -> CropRegion | None:
@@ -74,12 +77,26 @@ class MoveNet:
     def estimate_in(self, frame: np.ndarray, window: InputWindow, keep: InputWindow | None = None) -> Pose:
         """Run once on one window of the frame, keypoints mapped back to the whole frame. With
         ``keep``, the model sees only that part of the window (one person among several)."""
+        return self.estimate_windows(frame, (window,), (keep,))[0]
+
+    def estimate_windows(self, frame: np.ndarray, windows: Sequence[InputWindow],
+                         keeps: Sequence[InputWindow | None] = ()) -> list[Pose]:
+        """One invoke per window (one person each; ``keeps[i]``, if given, as ``keep`` in :meth:`estimate_in`),
+        keypoints mapped back to the frame. Between two invokes only the next crop is written and the output
+        copied out; every keypoint is mapped back in one pass after the last invoke: right after an invoke the
+        caches are cold, and a numpy call there takes several times its warm time. The invoke times are
+        :attr:`last_invoke_s`."""
         model = self.model  # read once: a failover wrapper forwards every attribute
-        model.write_window(frame, window)
-        if keep is not None:
-            blank_outside(model, window, keep)
-        model.invoke()  # may swap the wrapped model: its output is read after
-        raw = model.output(0)[0, 0]  # [17, (y, x, score)], normalised to the window
+        raw = np.empty((len(windows), *_OUTPUT_SHAPE[2:]), np.float32)  # per window: 17 x (y, x, score)
+        times = []
+        for i, window in enumerate(windows):
+            model.write_window(frame, window)
+            if i < len(keeps) and keeps[i] is not None:
+                blank_outside(model, window, keeps[i])
+            times.append(model.invoke())  # may swap the wrapped model: its output is read after
+            raw[i] = model.output(0)[0, 0]  # normalised to the window
+        self.last_invoke_s = tuple(times)
         h, w = frame.shape[:2]
-        xy = to_frame_normalised(window, raw[:, 1::-1], w, h)
-        return Pose(xy=xy, scores=raw[:, 2].astype(np.float64), frame_size=(w, h))
+        xy = to_frame_normalised(windows, raw[:, :, 1::-1], w, h)
+        scores = raw[:, :, 2].astype(np.float64)
+        return [Pose(xy=xy[i], scores=scores[i], frame_size=(w, h)) for i in range(len(windows))]

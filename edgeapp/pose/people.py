@@ -41,11 +41,12 @@ class PersonPose:
 
 @dataclass(frozen=True)
 class Crop:
-    """One planned invoke: whose, and where in the frame."""
+    """One planned invoke: whose, and where in the frame (in pixels: worked out when planned, off the
+    frame loop)."""
 
     id: int | None
     box: BBox
-    region: CropRegion
+    window: InputWindow
 
 
 def box_region(box: BBox, frame_w: int, frame_h: int) -> CropRegion:
@@ -102,11 +103,11 @@ def choose(seen: Sequence[Detection], alive: dict[int, BBox], current: Sequence[
 
 
 def estimate_crops(movenet, frame: np.ndarray, crops: Sequence[Crop]) -> list[PersonPose]:
-    """One invoke per crop, keypoints mapped back to the frame."""
-    h, w = frame.shape[:2]
+    """One invoke per crop, back to back, keypoints mapped back to the frame."""
     # No blacking out around the box here: on video the box is the last frame's, and a person who moved
     # would be cut (it cost the street clip's pedestrians a third of their keypoint score).
-    return [PersonPose(c.id, c.box, movenet.estimate_in(frame, c.region.window(w, h))) for c in crops]
+    poses = movenet.estimate_windows(frame, [c.window for c in crops])
+    return [PersonPose(c.id, c.box, pose) for c, pose in zip(crops, poses)]
 
 
 def still_people(movenet, frame: np.ndarray, detections: Sequence[Detection], n: int, rule: str = "largest",
@@ -167,8 +168,8 @@ class People:
         chosen = choose(people, alive, self._chosen, self.n, self.rule, target)
         dropped = [i for i in self._chosen if i not in chosen]
         boxes = {**alive, **{d.id: d.box for d in people}}  # this frame's box, else the track's last
-        self.crops = tuple(Crop(i, boxes[i], next_region(self._poses.get(i), boxes[i], frame_w, frame_h))
-                           for i in chosen)
+        self.crops = tuple(Crop(i, boxes[i], next_region(self._poses.get(i), boxes[i], frame_w, frame_h)
+                                .window(frame_w, frame_h)) for i in chosen)
         self._chosen = chosen
         self._poses = {i: p for i, p in self._poses.items() if i in chosen}
         return dropped

@@ -70,7 +70,7 @@ class Inference:
     people: list[PersonPose] | None = None  # with detection: the poses of the people planned for this frame
     detect_outputs: list[np.ndarray] | None = None  # raw, for Detector.decode
     invoke_s: dict[str, list[float]] = field(default_factory=dict)  # model -> each invoke's time
-    person_s: list[float] = field(default_factory=list)  # each person's whole pose path (crop, invoke, mapping)
+    people_s: float = 0.0  # the people's whole pose path (crops, invokes, mapping back)
 
 
 @dataclass
@@ -92,7 +92,7 @@ class PipelineStats:
     started: float = field(default_factory=time.monotonic)
     invoke: dict[str, LatencyWindow] = field(default_factory=dict)
     invokes: dict[str, int] = field(default_factory=dict)  # model -> invokes so far (people: several a frame)
-    person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # one person's pose, all in
+    person_path: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # the people's path, per person
     person_extra: LatencyWindow = field(default_factory=lambda: LatencyWindow(300))  # the same, less its invoke
     frame_times: LatencyWindow = field(default_factory=lambda: LatencyWindow(120))
     last_frame_at: float | None = None
@@ -211,12 +211,10 @@ class Pipeline:
         if self.people is not None:
             self._wait_for_plan()
         if self.people is not None and self.people.crops:
-            out.people, out.invoke_s["pose"] = [], []
-            for crop in self.people.crops:  # planned by the finishing worker from the last tracked frame
-                began = time.perf_counter()
-                out.people += estimate_crops(self.movenet, frame.image, (crop,))
-                out.person_s.append(time.perf_counter() - began)
-                out.invoke_s["pose"].append(self.movenet.model.last_invoke_s)
+            began = time.perf_counter()  # the crops: planned by the finishing worker from the last tracked frame
+            out.people = estimate_crops(self.movenet, frame.image, self.people.crops)
+            out.people_s = time.perf_counter() - began
+            out.invoke_s["pose"] = list(self.movenet.last_invoke_s)
         elif self.movenet is not None:  # no detector, or it sees nobody to follow: the single-pose path
             pose = self.movenet.estimate(frame.image)
             out.invoke_s["pose"] = [self.movenet.model.last_invoke_s]
@@ -256,9 +254,11 @@ class Pipeline:
             for seconds in times:
                 self.stats.invoke[name].add(seconds)
             self.stats.invokes[name] = self.stats.invokes.get(name, 0) + len(times)
-        for seconds, invoke_s in zip(inference.person_s, inference.invoke_s.get("pose", ())):  # one invoke a person
-            self.stats.person_path.add(seconds)
-            self.stats.person_extra.add(seconds - invoke_s)
+        if inference.people:  # one invoke a person; what is not an invoke is shared evenly
+            each = inference.people_s / len(inference.people)
+            for invoke_s in inference.invoke_s["pose"]:
+                self.stats.person_path.add(each)
+                self.stats.person_extra.add(each - invoke_s)
         if inference.people is not None:
             self._people(result, inference)
             return result
