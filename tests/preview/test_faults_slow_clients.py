@@ -106,7 +106,8 @@ class SlowClients:
 
 @pytest.mark.parametrize("nofile", [SERVICE_NOFILE, 1024], ids=["unit-limit", "old-default-1024"])
 def test_1100_slow_clients(tmp_path, nofile):
-    """At 1,024 handles the preview caps itself below the limit: fewer probes may get in, none may crash it."""
+    """At 1,024 handles the preview caps itself below the limit: head-less connections make room for new ones,
+    so the probes still get in and nothing crashes."""
     _raise_own_limit(CLIENTS + 200)
     port = free_port()
     cfg = write_config(tmp_path / "config.toml",
@@ -145,10 +146,12 @@ def test_1100_slow_clients(tmp_path, nofile):
                 proc.wait()
     answered = [p for p in probes if p[1] == 200]
     # /healthz kept answering, quickly, and the frame count kept rising under the attack.
-    # Under the unit's limit every slow client fits and times out; at 1,024 some probes lose the race
-    # for a slot to the attackers' reconnections, but most get in and none brings the service down.
+    # Under the unit's limit every slow client fits and times out; at 1,024 the attackers' reconnections
+    # keep the cap full, and each new connection (a probe's too) takes the place of the oldest one that has
+    # sent no head for guard.SUSPECT_S. With a 1 s grace the flood kept every waiting connection younger
+    # than that, and under load as few as 11 of 26 probes got in.
     # (A probe's SYN may wait in a full accept queue for the kernel's 1 s retransmission, twice at worst.)
-    assert len(answered) >= (0.8 if nofile == SERVICE_NOFILE else 0.5) * len(probes) and len(probes) >= MIN_PROBES, probes
+    assert len(answered) >= 0.8 * len(probes) and len(probes) >= MIN_PROBES, probes
     assert max(p[0] for p in answered) < PROBE_TIMEOUT_S, probes
     assert answered[-1][2] > frames_before, (frames_before, probes[-1])
     assert proc.returncode == 0, err[-2000:]
