@@ -15,7 +15,7 @@ from edgeapp.camera.files import read_image
 from edgeapp.errors import BackendError, ConfigError, ModelError
 from edgeapp.pose.movenet import MoveNet
 from edgeapp.runtime.backend import BackendRequest, ModelFiles, is_edgetpu_model, open_interpreter
-from edgeapp.runtime.model import Model, write_image, write_window
+from edgeapp.runtime.model import Model, write_image
 from edgeapp.window import InputWindow, sample
 
 
@@ -162,7 +162,7 @@ def test_models_read_their_input_contract():
 def test_write_window_puts_exactly_the_sampled_rgb_image_in_the_tensor(window):
     frame = read_image(IMAGES / "squat.bmp")
     model = Model.open(ModelFiles.from_path(MOVENET), BackendRequest(kind="cpu", threads=1))
-    write_window(model, frame, window)
+    model.write_window(frame, window)
     direct = model.input_buffer()[0].copy()
     write_image(model, sample(frame, window, 192, 192))
     np.testing.assert_array_equal(direct, model.input_buffer()[0])

@@ -69,20 +69,6 @@ class Classification:
 NO_POSE_RESULT = Classification(None, 0.0, (), NO_POSE, 0.0)
 
 
-def best_first(p: list[float], k: int) -> list[int]:
-    """The indices of the ``k`` largest of the finite values ``p``, largest first; equal values keep their
-    order (as ``argsort(-p, kind="stable")``). A plain sort of the floats and a look-up of each one's place
-    costs half of a sort of the indices by a key function."""
-    order: list[int] = []
-    start, previous = 0, None
-    for v in sorted(p, reverse=True)[:k]:  # Python's sort is stable in reverse too
-        start = p.index(v, start if v == previous else 0)
-        order.append(start)
-        start += 1
-        previous = v
-    return order
-
-
 def check_classifier_model(model: Model, labels: tuple[str, ...], labels_source: str) -> None:
     """The model must take ``[1, 51]`` float32 and give one probability per label."""
     shape = model.input.shape
@@ -164,8 +150,6 @@ class PoseClassifier:
         self._values = self.joints.reshape(FEATURES)
         self._input = np.empty((1, FEATURES), dtype=np.float32)  # reused every frame, in the model's input shape
         self._features = FeatureWriter(contract, self.joints, self._input)
-        self._input_index = model.inputs[0].index
-        self._output_index = model.outputs[0].index
 
     @classmethod
     def open(cls, model_file: Path | ModelFiles, labels_file: Path | None = None,
@@ -192,14 +176,10 @@ class PoseClassifier:
         return (None if status is None else Classification(None, 0.0, (), status, min_score)), min_score
 
     def joint_probabilities(self, frame_size: tuple[int, int]) -> list[float]:
-        """The model's probabilities for the joints in :attr:`joints` (that passed :meth:`screen`). The
-        features go from the joint buffer into the input buffer by fixed views, and from there in one
-        copy into the interpreter (what :meth:`Model.set_input` does, minus its checks for any input)."""
+        """The model's probabilities for the joints in :attr:`joints` (that passed :meth:`screen`): the
+        features go from the joint buffer into the input buffer by fixed views."""
         self._features.write(frame_size)
-        interpreter = self.model.interpreter
-        interpreter.set_tensor(self._input_index, self._input)
-        self.model.invoke()
-        return interpreter.get_tensor(self._output_index).tolist()[0]
+        return self.probabilities(self._input).tolist()
 
     def classify(self, pose: Pose | None) -> Classification:
         """A still image's answer (video goes through :class:`~edgeapp.classify.stage.VideoClassifier`)."""
@@ -219,7 +199,7 @@ class PoseClassifier:
         # a kernel's 0/0 that the body guard did not foresee (a finite sum proves every value finite)
         if not math.isfinite(sum(p)) and not all(map(math.isfinite, p)):
             return Classification(None, 0.0, (), DEGENERATE_POSE, min_score)
-        order = best_first(p, max(self.top_k, 2))
+        order = sorted(range(len(p)), key=p.__getitem__, reverse=True)  # stable: ties keep the label order
         labels = self.labels
         top = tuple([(labels[i], p[i]) for i in order[: self.top_k]])
         best, score = self.winner(p, order)
@@ -229,7 +209,7 @@ class PoseClassifier:
 
     def winner(self, p: list[float], order: list[int]) -> tuple[int | None, float]:
         """The winning class and its probability; None when the "other" output decides (contract).
-        ``order``: the best classes first, at least two of them (:func:`best_first`)."""
+        ``order``: the classes, best first."""
         other = self.other_index
         if other is None:
             return order[0], p[order[0]]

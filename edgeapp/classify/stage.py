@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from edgeapp.classify.body import pose_joints
 from edgeapp.classify.classifier import NO_POSE_RESULT, Classification, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
@@ -60,9 +58,6 @@ class VideoClassifier:
         on = smoothing is not None and smoothing.enabled
         self.keypoints = KeypointFilter(smoothing.one_euro()) if on else None
         self.probs = ProbabilitySmoother(smoothing.probability_tau_s, smoothing.max_gap_s) if on else None
-        # the filtered joints' bounds: scores clipped to 0..1 as KeypointFilter.pose does, coordinates as they are
-        self._low = np.tile([-np.inf, -np.inf, 0.0], (17, 1))
-        self._high = np.tile([np.inf, np.inf, 1.0], (17, 1))
 
     def classify(self, pose: Pose | None, time: float) -> Classification:
         if pose is None:
@@ -73,8 +68,8 @@ class VideoClassifier:
         if self.keypoints is None:
             pose_joints(pose, joints)
         else:
-            state = self.keypoints.step(pose.xy, pose.scores, time)
-            np.minimum(np.maximum(state, self._low, out=joints), self._high, out=joints)
+            self.keypoints.step(pose.xy, pose.scores, time)
+            self.keypoints.joints(out=joints)
         refused, min_score = c.screen(pose.frame_size)
         if refused is not None:
             self.reset_probabilities()

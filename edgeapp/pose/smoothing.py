@@ -81,14 +81,18 @@ class KeypointFilter:
         self._diff_xy, self._diff_scores = self._diff[:, :2], self._diff[:, 2]
         self._time: float | None = None
         self._two_pi = 2.0 * math.pi
+        # what the state may read as: the filter can carry a score past 0 or 1, coordinates are left as they are
+        self._low = np.tile([-np.inf, -np.inf, 0.0], (17, 1))
+        self._high = np.tile([np.inf, np.inf, 1.0], (17, 1))
 
     def reset(self) -> None:
         self._time = None
 
     def __call__(self, xy: np.ndarray, scores: np.ndarray, time_s: float) -> tuple[np.ndarray, np.ndarray]:
         """The filtered (xy, scores) for a frame at ``time_s`` (seconds, the frame's own clock)."""
-        v = self.step(xy, scores, time_s)
-        return v[:, :2].copy(), np.clip(v[:, 2], 0.0, 1.0)
+        self.step(xy, scores, time_s)
+        joints = self.joints()
+        return joints[:, :2], joints[:, 2]
 
     def step(self, xy: np.ndarray, scores: np.ndarray, time_s: float) -> np.ndarray:
         """Filter one frame; returns the ``[17, 3]`` (x, y, score) state itself, scores unclipped
@@ -122,11 +126,15 @@ class KeypointFilter:
         v += r
         return v
 
+    def joints(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The filtered ``[17, 3]`` (x, y, score), scores clipped to 0..1 (into ``out`` when given)."""
+        return np.clip(self._value, self._low, self._high, out=out)
+
     def pose(self, pose: Pose | None, time_s: float) -> Pose | None:
         """The filtered pose; ``None`` (nobody this frame) resets the filter and passes through."""
         if pose is None:
             self.reset()
             return None
-        v = self.step(pose.xy, pose.scores, time_s)
-        return Pose(v[:, :2].astype(pose.xy.dtype), np.clip(v[:, 2], 0.0, 1.0).astype(pose.scores.dtype, copy=False),
-                    pose.frame_size)
+        self.step(pose.xy, pose.scores, time_s)
+        joints = self.joints()
+        return Pose(joints[:, :2].astype(pose.xy.dtype), joints[:, 2].astype(pose.scores.dtype), pose.frame_size)

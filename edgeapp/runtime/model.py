@@ -143,7 +143,7 @@ def write_image(model: Model, bgr: np.ndarray, mean: float = 0.0, std: float = 1
 
 
 def blank_outside(model: Model, window: InputWindow, keep: InputWindow) -> None:
-    """Black out the model's image input outside ``keep`` (frame pixels), after :func:`write_window`
+    """Black out the model's image input outside ``keep`` (frame pixels), after :meth:`Model.write_window`
     sampled ``window`` into it: a crop around one person then shows no neighbour to mistake for them."""
     w, h = model.image_input_size()
     sx, sy = w / window.width, h / window.height
@@ -162,8 +162,3 @@ def blank_outside(model: Model, window: InputWindow, keep: InputWindow) -> None:
         image[:, x1:] = 0
     finally:
         del buf
-
-
-def write_window(model: Model, frame: np.ndarray, window: InputWindow) -> None:
-    """Sample a window of a BGR frame into the model's image input (see :meth:`Model.write_window`)."""
-    model.write_window(frame, window)

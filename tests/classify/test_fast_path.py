@@ -172,7 +172,7 @@ def plain_lowest(scores: np.ndarray) -> float:
 
 @pytest.mark.parametrize("joint_score", [0.0, 0.1, 1.0])
 def test_the_guard_on_python_floats_answers_as_numpy_on_odd_values(joint_score):
-    """The guard works on the joints' 51 Python floats (sorted lists for the extremes and the count); on
+    """The guard works on the joints' 51 Python floats; on
     NaN and infinite coordinates and scores, sums that overflow, ties and joints on the threshold it
     gives numpy's answer: the status and the lowest score (NaN when a score is NaN)."""
     g = BodyGuard(joint_score=joint_score)
@@ -198,13 +198,3 @@ def test_the_guard_on_python_floats_answers_as_numpy_on_odd_values(joint_score):
         assert low == plain_lowest(scores) or (math.isnan(low) and math.isnan(plain_lowest(scores)))
         statuses.add(status)
     assert len(statuses) == (4 if joint_score == 0.1 else 2)  # at 0 nearly every joint is seen, at 1 nearly none
-
-
-def test_best_first_is_a_stable_argsort():
-    from edgeapp.classify.classifier import best_first
-
-    rng = np.random.default_rng(3)
-    for _ in range(2000):
-        p = rng.choice([0.0, -0.0, 0.1, 0.25, 0.5, 1.0, rng.uniform()], size=rng.integers(1, 8))
-        k = int(rng.integers(1, len(p) + 1))
-        assert best_first(p.tolist(), k) == np.argsort(-p, kind="stable")[:k].tolist()
