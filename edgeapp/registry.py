@@ -217,9 +217,19 @@ class Registry:
         return verdicts
 
     # -- getting files ----------------------------------------------------------
+    def downloadable(self) -> list[str]:
+        """The names ``models pull`` and ``models import`` get: every entry but those that ship with edgeapp."""
+        return [n for n in sorted(self.entries) if not self.entries[n].shipped]
+
+    def _installable(self, name: str) -> Artifact:
+        entry = self.get(name)
+        if entry.shipped:  # read where it ships: installing over it would change the package itself
+            raise ModelError(f"{name} ships with edgeapp ({self.path(name)}); it is never downloaded or imported")
+        return entry
+
     def install(self, name: str, source: Path) -> Path:
         """Verify ``source`` against the manifest and move a copy into place atomically."""
-        entry = self.get(name)
+        entry = self._installable(name)
         target = self.path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
@@ -253,8 +263,12 @@ class Registry:
             if p.is_file():
                 by_name.setdefault(p.name, p)
         results = []
-        for name in names or sorted(self.entries):
+        names = list(names or self.downloadable())
+        for name in names:
             entry = self.get(name)
+            if entry.shipped:
+                results.append((name, "ships with edgeapp (not imported)"))
+                continue
             source = folder / entry.file
             if not source.is_file():
                 source = by_name.get(Path(entry.file).name)
@@ -267,7 +281,7 @@ class Registry:
             except ModelError as exc:
                 results.append((name, f"rejected: {exc}"))
         if all(status == "not found" for _, status in results):
-            known = ", ".join(sorted({Path(self.get(n).file).name for n in names or self.entries}))
+            known = ", ".join(sorted({Path(self.get(n).file).name for n in names}))
             raise ModelError(f"import: no known model files in {folder} (looked for {known})")
         return results
 
@@ -279,7 +293,7 @@ class Registry:
         timeout: float = 60.0,
     ) -> Path:
         """Download, verify, and rename into place; a failure leaves nothing behind."""
-        entry = self.get(name)
+        entry = self._installable(name)
         url = f"{mirror.rstrip('/')}/{entry.file}" if mirror else entry.url
         member = "" if mirror else entry.archive_member
         target = self.path(name)

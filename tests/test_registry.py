@@ -76,6 +76,27 @@ def test_import_rejects_a_corrupt_file_and_leaves_nothing(models_dir, tmp_path):
     assert list(models_dir.rglob("*")) == [models_dir / "movenet"]  # no partial or temp file left
 
 
+def test_a_shipped_model_is_never_imported_or_pulled_over(models_dir, tmp_path):
+    """A folder with a model of one's own named like the shipped one (``classifier train`` writes
+    classifier.tflite) imports the rest and leaves the shipped model as it ships."""
+    reg = Registry(models_dir)
+    shipped = [n for n in reg.entries if reg.entries[n].shipped]
+    assert shipped, "the manifest has a shipped model"
+    src = tmp_path / "src"
+    shutil.copytree(MODELS / "movenet", src / "movenet")
+    for name in shipped:
+        (src / "run1").mkdir(exist_ok=True)
+        (src / "run1" / reg.entries[name].file.split("/")[-1]).write_bytes(b"my own model")
+    before = {n: reg.path(n).read_bytes() for n in shipped}
+    results = dict(reg.import_dir(src))
+    assert results["movenet-lightning-int8"] == "imported"
+    assert not set(shipped) & set(results), results  # not even looked for
+    assert dict(reg.import_dir(src, shipped)) == {n: "ships with edgeapp (not imported)" for n in shipped}
+    assert {n: reg.path(n).read_bytes() for n in shipped} == before
+    with pytest.raises(ModelError, match="ships with edgeapp"):
+        reg.pull(shipped[0])
+
+
 def test_verify_reports_a_tampered_file(models_dir):
     reg = Registry(models_dir)
     reg.import_dir(MODELS, ["yoga-classifier"])

@@ -45,7 +45,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_pull(args: argparse.Namespace) -> int:
     reg = registry(args)
-    names = args.names or [n for n in sorted(reg.entries) if not reg.path(n).is_file()]
+    names = args.names or [n for n in reg.downloadable() if not reg.path(n).is_file()]
     failed = 0
     for name in names:
         bar = None if args.no_progress else tqdm(desc=name, unit="B", unit_scale=True, file=sys.stderr, leave=False)
