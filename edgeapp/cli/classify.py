@@ -90,7 +90,7 @@ def register(cli) -> None:
                         "balanced against the held-out people's poses")
     t.add_argument("--recipe", choices=("tutorial", "device"), default="tutorial",
                    help="tutorial: the notebook's network and data as they are (default); device: the shipped "
-                        "model's (joints under the body guard's score masked, augmentation, batch 64)")
+                        "model's (joints under the body guard's score masked, augmentation, batch 128)")
     t.add_argument("--by-person", action="store_true",
                    help="leave-one-person-out first (file-name prefixes girl1_, guy2_...), choosing the open-set "
                         "threshold on the held-out people; the report lists each person")
@@ -101,7 +101,7 @@ def register(cli) -> None:
     t.add_argument("--order", choices=("yx", "xy"), default="yx",
                    help="input order of the exported model (default yx, the stock model's and the samples')")
     t.add_argument("--epochs", type=int, default=None, help="at most this many epochs (default 200; device: 120)")
-    t.add_argument("--patience", type=int, default=None, help="early stopping patience (default 20; device: 20)")
+    t.add_argument("--patience", type=int, default=None, help="early stopping patience (default 20; device: 15)")
     t.add_argument("--limit", type=int, default=None,
                    help="use only every Nth row of each CSV (a capped run, e.g. for CI)")
     t.add_argument("--batch-size", type=int, default=None, help="default 16 (the device recipe: 128)")

@@ -85,7 +85,8 @@ def test_augment_keeps_labels_and_drops_joints():
     labels = np.arange(10) % 3
     axy, ascores, alabels = augment(xy, scores, labels, Augmentation(copies=3, dropout=0.2), rng)
     assert len(axy) == len(ascores) == len(alabels) == 40
-    np.testing.assert_array_equal(alabels[:10], labels) and np.testing.assert_array_equal(alabels[10:13], [0, 0, 0])
+    np.testing.assert_array_equal(alabels[:10], labels)
+    np.testing.assert_array_equal(alabels[10:13], [0, 0, 0])  # each copy keeps its row's label
     assert 0.1 < (ascores[10:] == 0).mean() < 0.3 and (ascores[:10] == 0.9).all()
     assert (axy[10:] == np.trunc(axy[10:])).all()  # whole pixels, like the extractor's rows
 
