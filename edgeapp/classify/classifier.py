@@ -150,6 +150,8 @@ class PoseClassifier:
         self._values = self.joints.reshape(FEATURES)
         self._input = np.empty((1, FEATURES), dtype=np.float32)  # reused every frame, in the model's input shape
         self._features = FeatureWriter(contract, self.joints, self._input)
+        self._input_index = model.inputs[0].index
+        self._output_index = model.outputs[0].index
 
     @classmethod
     def open(cls, model_file: Path | ModelFiles, labels_file: Path | None = None,
@@ -163,9 +165,16 @@ class PoseClassifier:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """The model's output for one 51-value input already in the contract's order (a view: copy to keep)."""
-        self.model.set_input(features)
+        self._input[0] = features
+        return self._invoke()
+
+    def _invoke(self) -> np.ndarray:
+        # The interpreter directly, from the one input buffer: on the frame path each layer of calls
+        # costs several times its warm time after a MoveNet invoke (README, Performance).
+        interpreter = self.model.interpreter
+        interpreter.set_tensor(self._input_index, self._input)
         self.model.invoke()
-        return self.model.output(0)[0]
+        return interpreter.get_tensor(self._output_index)[0]
 
     def screen(self, frame_size: tuple[int, int]) -> tuple[Classification | None, float]:
         """(the answer when the joints in :attr:`joints` are not classified at all, by the body guard or the
@@ -179,7 +188,7 @@ class PoseClassifier:
         """The model's probabilities for the joints in :attr:`joints` (that passed :meth:`screen`): the
         features go from the joint buffer into the input buffer by fixed views."""
         self._features.write(frame_size)
-        return self.probabilities(self._input).tolist()
+        return self._invoke().tolist()
 
     def classify(self, pose: Pose | None) -> Classification:
         """A still image's answer (video goes through :class:`~edgeapp.classify.stage.VideoClassifier`)."""

@@ -128,7 +128,10 @@ class KeypointFilter:
 
     def joints(self, out: np.ndarray | None = None) -> np.ndarray:
         """The filtered ``[17, 3]`` (x, y, score), scores clipped to 0..1 (into ``out`` when given)."""
-        return np.clip(self._value, self._low, self._high, out=out)
+        if out is None:
+            out = np.empty_like(self._value)
+        # maximum then minimum: np.clip's answer at half its cost on 51 values
+        return np.minimum(np.maximum(self._value, self._low, out=out), self._high, out=out)
 
     def pose(self, pose: Pose | None, time_s: float) -> Pose | None:
         """The filtered pose; ``None`` (nobody this frame) resets the filter and passes through."""
