@@ -24,6 +24,7 @@ import numpy as np
 
 from edgeapp.classify.contract import (
     FEATURES,
+    OTHER,
     ClassifierContract,
     FeatureWriter,
     STOCK_CONTRACT,
@@ -39,7 +40,6 @@ from edgeapp.runtime.model import Model
 
 DEFAULT_THRESHOLD = 0.0  # the TF sample's all-keypoints gate is off (it was 0.1 there)
 DEFAULT_TOP_K = 3
-OTHER = "other"
 OK = "ok"
 
 

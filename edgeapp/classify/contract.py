@@ -46,6 +46,8 @@ ORDERS: tuple[str, ...] = ("yx", "xy")
 UNITS: tuple[str, ...] = ("pixels", "normalized")
 CONTRACT_SCHEMA = 1
 CONTRACT_SUFFIX = ".contract.json"
+# The class the negatives are trained as, and the answer's status when none of the classes is meant.
+OTHER = "other"
 
 Order = Literal["yx", "xy"]
 Units = Literal["pixels", "normalized"]

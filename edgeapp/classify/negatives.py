@@ -24,12 +24,11 @@ from typing import Callable, Iterator
 import numpy as np
 
 from edgeapp.camera import open_source
-from edgeapp.classify.contract import NUM_KEYPOINTS
+from edgeapp.classify.contract import NUM_KEYPOINTS, OTHER
 from edgeapp.classify.dataset import KeypointTable
 from edgeapp.pose.keypoint import Pose
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES, MoveNet
 
-OTHER = "other"
 STILL_EVERY = 5
 # (x0, y0, x1, y1) as fractions of the frame
 CROPS: dict[str, tuple[float, float, float, float]] = {

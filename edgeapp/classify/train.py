@@ -46,8 +46,7 @@ from typing import Callable
 import numpy as np
 
 from edgeapp.classify.augment import Augmentation, augment
-from edgeapp.classify.negatives import OTHER
-from edgeapp.classify.contract import FEATURES, ClassifierContract, encode_table, write_contract, write_labels
+from edgeapp.classify.contract import FEATURES, OTHER, ClassifierContract, encode_table, write_contract, write_labels
 from edgeapp.classify.dataset import KeypointTable
 from edgeapp.classify.report import Evaluation, evaluate, plot_confusion
 from edgeapp.errors import ClassifyError
