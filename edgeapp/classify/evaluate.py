@@ -71,10 +71,9 @@ def evaluate_table(classifier: PoseClassifier, table: KeypointTable) -> Evaluati
 def evaluate_negatives(classifier: PoseClassifier, table: KeypointTable) -> NegativeResult:
     raw = answers(classifier, table)
     k = len(classifier.labels)
-    named = {label: int((raw == i).sum()) for i, label in enumerate(classifier.labels)
-             if label != classifier.contract.other_label and (raw == i).any()}
-    other_i = classifier.labels.index(classifier.contract.other_label) if classifier.contract.other_label else -1
-    return NegativeResult(len(table), named, int(((raw == k) | (raw == other_i)).sum()), int((raw == k + 1).sum()))
+    # an answer "ok" never names the model's "other" output (PoseClassifier.winner): it is the status OTHER
+    named = {label: int((raw == i).sum()) for i, label in enumerate(classifier.labels) if (raw == i).any()}
+    return NegativeResult(len(table), named, int((raw == k).sum()), int((raw == k + 1).sum()))
 
 
 def write_report(ev: Evaluation, neg: NegativeResult | None, out_dir: Path, title: str) -> None:

@@ -54,13 +54,6 @@ def guard_refused(table: KeypointTable, guard: BodyGuard | None = None) -> np.nd
                      for i in range(len(table))], dtype=bool)
 
 
-def winning(probs: np.ndarray, other_index: int | None) -> np.ndarray:
-    """The top probability of each row among the poses (the "other" output left out)."""
-    if other_index is None:
-        return probs.max(axis=1)
-    return np.delete(probs, other_index, axis=1).max(axis=1)
-
-
 def other_threshold(p_other: np.ndarray, max_refused: float = MAX_REFUSED) -> float:
     """The smallest threshold over which at most ``max_refused`` of ``p_other`` lie ("other" when above it)."""
     p = np.sort(np.asarray(p_other, dtype=np.float64))[::-1]
@@ -120,9 +113,9 @@ def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, 
         rule = (f"the {1 - MAX_REFUSED:.1%} quantile of the 'other' output on held-out true poses the body guard "
                 "accepts: 'other' when that output is above it")
     else:
-        limit = open_set_threshold(winning(p, None)[kept])
+        limit = open_set_threshold(p.max(axis=1)[kept])
         thresholds = {"other_threshold": None, "min_probability": limit}
-        is_other = winning(p, None) < limit
+        is_other = p.max(axis=1) < limit
         rule = (f"the {MAX_REFUSED:.1%} quantile of the winning probability of held-out true poses the body "
                 "guard accepts: 'other' under it")
     poses = p.copy()
