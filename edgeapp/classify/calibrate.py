@@ -9,6 +9,11 @@ the body guard and for the people after the held-out ones. Negatives play no par
 choosing it (so their "other" rate measured afterwards is an honest figure), and the
 threshold never goes above ``MAX_THRESHOLD``: a model that is unsure of its own poses
 should be retrained, not hidden behind a threshold that refuses everything.
+
+A model with an ``other`` output (trained on negatives) gets ``other_threshold`` instead,
+on that output: the smallest value over which at most ``MAX_REFUSED`` of the held-out
+true poses lie (:func:`other_threshold`), or, given negatives no fold was trained on,
+the value that minimises the sum of the two error rates (:func:`balanced_other_threshold`).
 """
 
 from __future__ import annotations
@@ -48,3 +53,18 @@ def open_set_threshold(winning: np.ndarray, max_refused: float = MAX_REFUSED) ->
         return 0.0
     k = int(np.floor(max_refused * len(p)))
     return float(min(p[k], MAX_THRESHOLD))
+
+
+def other_threshold(p_other: np.ndarray, max_refused: float = MAX_REFUSED) -> float:
+    """The smallest threshold over which at most ``max_refused`` of ``p_other`` lie ("other" when above it)."""
+    p = np.sort(np.asarray(p_other, dtype=np.float64))[::-1]
+    k = int(np.floor(max_refused * len(p)))
+    return float(p[k]) if len(p) else 0.5
+
+
+def balanced_other_threshold(p_pos: np.ndarray, p_neg: np.ndarray) -> float:
+    """The threshold on the "other" output that minimises the sum of the two error rates (Youden's J): held-out
+    true poses answered "other" (p > t) plus held-out negatives named as a pose (p <= t)."""
+    candidates = np.unique(np.concatenate([p_pos, p_neg, [0.0, 1.0]]))
+    errors = [(p_pos > t).mean() + (p_neg <= t).mean() for t in candidates]
+    return float(candidates[int(np.argmin(errors))])

@@ -23,7 +23,14 @@ import numpy as np
 
 from edgeapp.classify.augment import Augmentation
 from edgeapp.classify.body import JOINT_SCORE, BodyGuard
-from edgeapp.classify.calibrate import MAX_REFUSED, open_set_threshold, people, split_by_person
+from edgeapp.classify.calibrate import (
+    MAX_REFUSED,
+    balanced_other_threshold,
+    open_set_threshold,
+    other_threshold,
+    people,
+    split_by_person,
+)
 from edgeapp.classify.contract import encode_table
 from edgeapp.classify.dataset import KeypointTable
 from edgeapp.classify.train import REPORT_JSON, REPORT_MD, EpochLog, TrainConfig, TrainingError, run_exported, train
@@ -52,21 +59,6 @@ def guard_refused(table: KeypointTable, guard: BodyGuard | None = None) -> np.nd
     guard = guard or BodyGuard()
     return np.array([guard.refusal(Pose(table.xy[i], table.scores[i], (1, 1))) is not None
                      for i in range(len(table))], dtype=bool)
-
-
-def other_threshold(p_other: np.ndarray, max_refused: float = MAX_REFUSED) -> float:
-    """The smallest threshold over which at most ``max_refused`` of ``p_other`` lie ("other" when above it)."""
-    p = np.sort(np.asarray(p_other, dtype=np.float64))[::-1]
-    k = int(np.floor(max_refused * len(p)))
-    return float(p[k]) if len(p) else 0.5
-
-
-def balanced_other_threshold(p_pos: np.ndarray, p_neg: np.ndarray) -> float:
-    """The threshold on the "other" output that minimises the sum of the two error rates (Youden's J): held-out
-    true poses answered "other" (p > t) plus held-out negatives named as a pose (p <= t)."""
-    candidates = np.unique(np.concatenate([p_pos, p_neg, [0.0, 1.0]]))
-    errors = [(p_pos > t).mean() + (p_neg <= t).mean() for t in candidates]
-    return float(candidates[int(np.argmin(errors))])
 
 
 def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, config: TrainConfig,

@@ -92,7 +92,7 @@ def test_augment_keeps_labels_and_drops_joints():
 
 
 def test_other_threshold_rule():
-    from edgeapp.classify.recipe import other_threshold
+    from edgeapp.classify.calibrate import other_threshold
 
     p = np.linspace(0.0, 0.5, 1000)
     t = other_threshold(p)
