@@ -23,6 +23,7 @@ import numpy as np
 
 from edgeapp.classify.augment import Augmentation
 from edgeapp.classify.body import JOINT_SCORE, BodyGuard
+from edgeapp.classify.classifier import OK, OTHER, PoseClassifier
 from edgeapp.classify.calibrate import (
     MAX_REFUSED,
     balanced_other_threshold,
@@ -33,7 +34,7 @@ from edgeapp.classify.calibrate import (
 )
 from edgeapp.classify.contract import encode_table
 from edgeapp.classify.dataset import KeypointTable
-from edgeapp.classify.train import REPORT_JSON, REPORT_MD, EpochLog, TrainConfig, TrainingError, run_exported, train
+from edgeapp.classify.train import REPORT_JSON, REPORT_MD, EpochLog, TrainConfig, TrainingError, train
 from edgeapp.pose.keypoint import Pose
 
 # The device recipe: masked embedding (a joint under the body guard's score is "not seen"),
@@ -70,59 +71,68 @@ def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, 
     if len(names) < 2 or "" in names:
         raise TrainingError("--by-person needs file names that start with the person (girl1_..., guy2_...); "
                             f"found {list(names)[:5]}")
-    probs, true, person, refused, neg_probs = [], [], [], [], []
-    labels: tuple[str, ...] = ()
+    probs, truth, person, refused, neg_probs = [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="edgeapp-lopo-") as tmp:
         for name in names:
             rest, mine = split_by_person(table, name)
             if progress:
                 progress(f"fold {name}: training on {len(rest)} rows, holding out {len(mine)}")
-            r = train(rest, Path(tmp) / name, config, negatives=negatives)
-            labels = r.labels
-            probs.append(run_exported(r.model_path, encode_table(mine.xy, mine.scores, config.order)))
-            true.append(mine.class_no)
+            classifier = PoseClassifier.open(train(rest, Path(tmp) / name, config, negatives=negatives).model_path)
+            probs.append(classifier.predict_table(encode_table(mine.xy, mine.scores, config.order)))
+            truth += [table.labels[c] for c in mine.class_no]
             person += [name] * len(mine)
             refused.append(guard_refused(mine))
             if held_out_negatives is not None:
-                neg_probs.append(run_exported(r.model_path, encode_table(held_out_negatives.xy,
-                                                                         held_out_negatives.scores, config.order)))
-    p, y, refused, person = np.concatenate(probs), np.concatenate(true), np.concatenate(refused), np.array(person)
-    other = labels.index("other") if "other" in labels else None
-    kept = ~refused
-    if other is not None and held_out_negatives is not None:
-        neg_kept = ~guard_refused(held_out_negatives)
-        p_neg = np.concatenate([q[neg_kept, other] for q in neg_probs])
-        limit = balanced_other_threshold(p[kept, other], p_neg)
-        thresholds = {"other_threshold": limit, "min_probability": 0.0}
-        is_other = p[:, other] > limit
-        rule = ("the threshold on the 'other' output that minimises the sum of the two error rates: held-out "
-                "people's true poses answered 'other', and negatives no model was trained on "
-                f"({len(held_out_negatives)} poses) named as a pose ({(p_neg <= limit).mean():.2%} at it)")
-    elif other is not None:
-        limit = other_threshold(p[kept, other])
-        thresholds = {"other_threshold": limit, "min_probability": 0.0}
-        is_other = p[:, other] > limit
-        rule = (f"the {1 - MAX_REFUSED:.1%} quantile of the 'other' output on held-out true poses the body guard "
-                "accepts: 'other' when that output is above it")
-    else:
-        limit = open_set_threshold(p.max(axis=1)[kept])
-        thresholds = {"other_threshold": None, "min_probability": limit}
-        is_other = p.max(axis=1) < limit
-        rule = (f"the {MAX_REFUSED:.1%} quantile of the winning probability of held-out true poses the body "
-                "guard accepts: 'other' under it")
-    poses = p.copy()
-    if other is not None:
-        poses[:, other] = -1.0
-    right_class = poses.argmax(axis=1) == y
-    results = []
-    for name in names:
-        m = person == name
-        o = kept[m] & is_other[m]
-        right = right_class[m] & kept[m] & ~is_other[m]
-        results.append(PersonResult(name, int(m.sum()), int(right.sum()), int(o.sum()), int(refused[m].sum())))
+                neg_probs.append(classifier.predict_table(encode_table(held_out_negatives.xy,
+                                                                       held_out_negatives.scores, config.order)))
+        p, refused = np.concatenate(probs), np.concatenate(refused)
+        p_neg = None
+        if held_out_negatives is not None and classifier.other_index is not None:
+            neg_kept = ~guard_refused(held_out_negatives)
+            p_neg = np.concatenate([q[neg_kept] for q in neg_probs])
+        thresholds, rule = choose_thresholds(p[~refused], classifier.other_index, p_neg,
+                                             len(held_out_negatives) if held_out_negatives is not None else 0)
+        decider = PoseClassifier(classifier.model, replace(classifier.contract, **thresholds))
+        results = person_results(decider, p, truth, np.array(person), refused, names)
     calibration = {"method": f"leave-one-person-out over {', '.join(names)}: {rule}", "max_refused": MAX_REFUSED,
                    "held_out_rows": int(len(p))}
     return thresholds, results, calibration
+
+
+def choose_thresholds(p: np.ndarray, other: int | None, p_neg: np.ndarray | None,
+                      negatives: int = 0) -> tuple[dict, str]:
+    """The open-set thresholds for held-out true poses' probabilities ``p`` (those the body guard accepts),
+    given the index of the "other" output and the probabilities of ``negatives`` held-out negatives (those
+    the guard accepts, once per fold), and the rule in words."""
+    if other is not None and p_neg is not None:
+        limit = balanced_other_threshold(p[:, other], p_neg[:, other])
+        return {"other_threshold": limit, "min_probability": 0.0}, (
+            "the threshold on the 'other' output that minimises the sum of the two error rates: held-out "
+            "people's true poses answered 'other', and negatives no model was trained on "
+            f"({negatives} poses) named as a pose ({(p_neg[:, other] <= limit).mean():.2%} at it)")
+    if other is not None:
+        return {"other_threshold": other_threshold(p[:, other]), "min_probability": 0.0}, (
+            f"the {1 - MAX_REFUSED:.1%} quantile of the 'other' output on held-out true poses the body guard "
+            "accepts: 'other' when that output is above it")
+    return {"other_threshold": None, "min_probability": open_set_threshold(p.max(axis=1))}, (
+        f"the {MAX_REFUSED:.1%} quantile of the winning probability of held-out true poses the body "
+        "guard accepts: 'other' under it")
+
+
+def person_results(classifier: PoseClassifier, probs: np.ndarray, truth: list[str], person: np.ndarray,
+                   refused: np.ndarray, names: tuple[str, ...]) -> list[PersonResult]:
+    """Each person's held-out rows answered by the device's own rule (:meth:`PoseClassifier.decide` with the
+    classifier's contract) on the folds' probabilities; a row the body guard refuses counts as refused only."""
+    answers = [classifier.decide(row, 0.0) for row in probs]
+    kept = ~refused
+    right = kept & np.array([a.status == OK and a.label == t for a, t in zip(answers, truth)], dtype=bool)
+    other = kept & np.array([a.status == OTHER for a in answers], dtype=bool)
+    results = []
+    for name in names:
+        m = person == name
+        results.append(PersonResult(name, int(m.sum()), int(right[m].sum()), int(other[m].sum()),
+                                    int(refused[m].sum())))
+    return results
 
 
 def train_device_model(table: KeypointTable, out_dir: Path, negatives: KeypointTable | None,
