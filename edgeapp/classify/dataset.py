@@ -150,6 +150,15 @@ def subset(table: KeypointTable, rows: np.ndarray) -> KeypointTable:
                          table.class_no[rows], table.labels)
 
 
+def relabel(table: KeypointTable, labels: tuple[str, ...]) -> KeypointTable:
+    """The same rows with ``class_no`` into ``labels``, which must hold each of the table's classes."""
+    missing = [c for c in table.labels if c not in labels]
+    if missing:
+        raise DatasetError(f"classes {missing} are not among {list(labels)}")
+    index = np.array([labels.index(c) for c in table.labels], dtype=np.int64)
+    return KeypointTable(table.files, table.xy, table.scores, index[table.class_no], tuple(labels))
+
+
 def concat(tables: list[KeypointTable]) -> KeypointTable:
     """Tables with the same classes, one after the other."""
     first = tables[0]

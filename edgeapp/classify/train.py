@@ -47,7 +47,7 @@ import numpy as np
 
 from edgeapp.classify.augment import Augmentation, augment
 from edgeapp.classify.contract import FEATURES, OTHER, ClassifierContract, encode_table, write_contract, write_labels
-from edgeapp.classify.dataset import KeypointTable
+from edgeapp.classify.dataset import KeypointTable, concat, relabel
 from edgeapp.classify.report import Evaluation, evaluate, plot_confusion
 from edgeapp.errors import ClassifyError
 
@@ -229,7 +229,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     labels = table.labels
     k = len(labels)
     if test is not None and negatives is not None and test.labels + (OTHER,) == labels:
-        test = KeypointTable(test.files, test.xy, test.scores, test.class_no, labels)
+        test = relabel(test, labels)
     if test is not None and test.labels != labels:
         raise TrainingError(f"test classes {list(test.labels)} differ from training classes {list(labels)}")
 
@@ -328,10 +328,8 @@ def with_negatives(table: KeypointTable, negatives: KeypointTable) -> KeypointTa
     """The pose rows plus the negatives as the last class, ``other``."""
     if negatives.labels != (OTHER,):
         raise TrainingError(f"negatives must all be of the class {OTHER!r}, got {list(negatives.labels)}")
-    return KeypointTable(table.files + negatives.files, np.concatenate([table.xy, negatives.xy]),
-                         np.concatenate([table.scores, negatives.scores]),
-                         np.concatenate([table.class_no, np.full(len(negatives), len(table.labels))]),
-                         table.labels + (OTHER,))
+    labels = table.labels + (OTHER,)
+    return concat([relabel(table, labels), relabel(negatives, labels)])
 
 
 def run_exported(model_path: Path, features: np.ndarray) -> np.ndarray:

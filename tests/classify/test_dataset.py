@@ -87,3 +87,18 @@ def test_empty(tmp_path):
 def test_counts_of_a_built_table():
     t = KeypointTable(("a", "b"), np.zeros((2, 17, 2)), np.ones((2, 17)), np.array([1, 1]), ("x", "y"))
     assert t.counts() == {"x": 0, "y": 2}
+
+
+def test_negatives_join_as_the_last_class():
+    from edgeapp.classify.dataset import subset
+    from edgeapp.classify.train import TrainingError, with_negatives
+
+    poses = subset(read_csv(TEST_CSV), np.arange(0, 20, 4))
+    negatives = KeypointTable(("a#0/full", "b#0/full"), poses.xy[:2] + 1, poses.scores[:2], np.zeros(2, np.int64),
+                              ("other",))
+    joined = with_negatives(poses, negatives)
+    assert joined.labels == poses.labels + ("other",) and joined.files == poses.files + negatives.files
+    np.testing.assert_array_equal(joined.class_no, np.concatenate([poses.class_no, [5, 5]]))
+    np.testing.assert_array_equal(joined.xy[len(poses):], negatives.xy)
+    with pytest.raises(TrainingError, match=r"negatives must all be of the class 'other', got \['chair'"):
+        with_negatives(poses, poses)
