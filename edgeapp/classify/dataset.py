@@ -69,6 +69,8 @@ def read_csv(path: Path, columns: str = "xy") -> KeypointTable:
             rows = list(csv.reader(f))
     except OSError as exc:
         raise DatasetError(f"cannot read keypoint CSV {path}: {exc}") from exc
+    except UnicodeDecodeError:  # a video or an image given where a CSV belongs
+        raise DatasetError(f"{path} is not a keypoint CSV (not UTF-8 text)") from None
     if not rows:
         raise DatasetError(f"{path}: empty file")
     header = [h.strip() for h in rows[0]]

@@ -84,6 +84,13 @@ def test_empty(tmp_path):
         read_csv(tmp_path / "missing.csv")
 
 
+def test_a_video_given_as_a_csv_is_named():
+    from support.shared import VIDEO
+
+    with pytest.raises(DatasetError, match=r"carving_ice.mp4 is not a keypoint CSV"):
+        read_csv(VIDEO / "carving_ice.mp4")
+
+
 def test_counts_of_a_built_table():
     t = KeypointTable(("a", "b"), np.zeros((2, 17, 2)), np.ones((2, 17)), np.array([1, 1]), ("x", "y"))
     assert t.counts() == {"x": 0, "y": 2}
