@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from edgeapp.camera import open_source
 from edgeapp.errors import ClassifyError, ConfigError
@@ -212,7 +213,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
     if args.passes < 1:
         return usage_error("--passes must be at least 1")
-    estimator = MoveNet(open_model(args, args.pose_model, "pose"))
+    estimator = _movenet(args)
 
     def progress(i: int, n: int, name: str) -> None:
         print(f"\r[{i}/{n}] {name[:60]:<60}", end="", file=sys.stderr, flush=True)
@@ -236,7 +237,7 @@ def run_negatives(args: argparse.Namespace) -> int:
 
     if args.still_every < 1:
         return usage_error("--still-every must be at least 1")
-    estimator = MoveNet(open_model(args, args.pose_model, "pose"))
+    estimator = _movenet(args)
     table = mine([Path(s) for s in args.sources], estimator, args.still_every,
                  progress=lambda tag: print(f"\r{tag[:70]:<70}", end="", file=sys.stderr, flush=True))
     print(file=sys.stderr)
@@ -281,12 +282,20 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _negatives(paths, columns: str, limit: int | None):
+def _negatives(paths: list[str] | None, columns: str = "xy", limit: int | None = None,
+               pose: Callable[[], MoveNet] | None = None):
+    """Negatives as one table (every ``limit``-th row): keypoint CSVs, and with ``pose`` (what makes the
+    estimator) videos, images and folders too, mined as ``classifier negatives`` does."""
     from edgeapp.classify.dataset import concat, read_csv, thin
+    from edgeapp.classify.negatives import mine
 
     if not paths:
         return None
-    return thin(concat([read_csv(Path(p), columns=columns) for p in paths]), limit)
+    media = [Path(p) for p in paths if pose is not None and not p.lower().endswith(".csv")]
+    tables = [read_csv(Path(p), columns=columns) for p in paths if Path(p) not in media]
+    if media:
+        tables.append(mine(media, pose()))
+    return thin(concat(tables), limit)
 
 
 def _keypoints(path: Path, args: argparse.Namespace):
@@ -296,27 +305,18 @@ def _keypoints(path: Path, args: argparse.Namespace):
 
     if path.suffix.lower() == ".csv":
         return read_csv(path)
-    return extract(path, MoveNet(open_model(args, args.pose_model, "pose")), 0.0).table
+    return extract(path, _movenet(args), 0.0).table
 
 
-def _negative_poses(paths: list[str] | None, args: argparse.Namespace):
-    from edgeapp.classify.dataset import concat, read_csv
-    from edgeapp.classify.negatives import mine
-
-    if not paths:
-        return None
-    csvs = [read_csv(Path(p)) for p in paths if p.lower().endswith(".csv")]
-    media = [Path(p) for p in paths if not p.lower().endswith(".csv")]
-    if media:
-        csvs.append(mine(media, MoveNet(open_model(args, args.pose_model, "pose"))))
-    return concat(csvs)
+def _movenet(args: argparse.Namespace) -> MoveNet:
+    return MoveNet(open_model(args, args.pose_model, "pose"))
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from edgeapp.classify.evaluate import check_classes, describe, evaluate_negatives, evaluate_table, write_report
 
     table = _keypoints(Path(args.images_dir), args)
-    negatives = _negative_poses(args.negatives, args)
+    negatives = _negatives(args.negatives, pose=lambda: _movenet(args))
     if args.by_person:
         from edgeapp.classify.recipe import DEVICE, leave_one_person_out
 
@@ -348,7 +348,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from edgeapp.bench.classify import bench_classify, print_report
 
     classifier = _classifier(args, 0.0, DEFAULT_TOP_K)  # gate off: every frame pays the full classification
-    estimator = MoveNet(open_model(args, args.pose_model, "pose"))
+    estimator = _movenet(args)
     report = bench_classify(estimator, classifier, open_source(args.source), frames=args.frames, warmup=args.warmup)
     print_report(report, as_json=args.json)
     return 0
@@ -360,7 +360,7 @@ def run_bench_smoothing(args: argparse.Namespace) -> int:
 
     if args.fps <= 0 or args.speed <= 0:
         return usage_error("--fps and --speed must be above 0")
-    estimator = MoveNet(open_model(args, args.pose_model, "pose"))
+    estimator = _movenet(args)
     print_smoothing(bench_smoothing(estimator, read_image(Path(args.image)), args.fps, speed_px_s=args.speed),
                     as_json=args.json)
     return 0
