@@ -67,6 +67,9 @@ def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, 
                          held_out_negatives: KeypointTable | None = None) -> tuple[dict, list[PersonResult], dict]:
     """Per-person held-out answers; the open-set thresholds chosen on them (``other_threshold`` when there
     are negatives, else ``min_probability``) and how."""
+    if held_out_negatives is not None and negatives is None:
+        raise TrainingError("--held-out-negatives balance the 'other' output, which only a model trained with "
+                            "--negatives has")
     names = people(table)
     if len(names) < 2 or "" in names:
         raise TrainingError("--by-person needs file names that start with the person (girl1_..., guy2_...); "
@@ -141,6 +144,9 @@ def train_device_model(table: KeypointTable, out_dir: Path, negatives: KeypointT
                        note: Callable[[str], None] | None = None, test: KeypointTable | None = None,
                        held_out_negatives: KeypointTable | None = None):
     """LOPO + calibration (``by_person``), then the final model on everyone with the chosen threshold."""
+    if held_out_negatives is not None and not by_person:
+        raise TrainingError("--held-out-negatives choose the 'other' threshold in leave-one-person-out: "
+                            "they need --by-person")
     results: list[PersonResult] = []
     if by_person:
         thresholds, results, calibration = leave_one_person_out(table, negatives, config, note, held_out_negatives)

@@ -87,8 +87,8 @@ def register(cli) -> None:
                    help="keypoint CSVs of poses that are none of the classes (classifier negatives): trained as "
                         "the class 'other', the model's 'none of these' answer")
     t.add_argument("--held-out-negatives", nargs="+", default=None, metavar="CSV",
-                   help="with --by-person: negatives no model is trained on, with which the 'other' threshold is "
-                        "balanced against the held-out people's poses")
+                   help="with --by-person and --negatives: negatives no model is trained on, with which the "
+                        "'other' threshold is balanced against the held-out people's poses")
     t.add_argument("--recipe", choices=("tutorial", "device"), default="tutorial",
                    help="tutorial: the notebook's network and data as they are (default); device: the shipped "
                         "model's (joints under the body guard's score masked, augmentation, batch 128)")

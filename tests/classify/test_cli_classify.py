@@ -184,3 +184,18 @@ def test_evaluate_prints_the_figures_and_writes_the_png(tmp_path):
         return
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("options, named", [((), "--by-person"), (("--by-person",), "--negatives")])
+def test_held_out_negatives_without_what_they_need_is_a_usage_error(tmp_path, options, named):
+    from edgeapp.classify.dataset import KeypointTable, write_csv
+
+    poses = read_csv(TRAIN_CSV)
+    negatives = tmp_path / "neg.csv"
+    write_csv(negatives, KeypointTable(poses.files[:3], poses.xy[:3], poses.scores[:3], poses.class_no[:3] * 0,
+                                       ("other",)))
+    r = edgeapp("classifier", "train", "--csv", TRAIN_CSV, "--held-out-negatives", negatives, *options,
+                "--out", tmp_path / "out")
+    assert r.returncode == 2 and "--held-out-negatives" in r.stderr and named in r.stderr, r.stderr
+    _no_traceback(r)
+    assert not (tmp_path / "out").exists()  # refused before any training
