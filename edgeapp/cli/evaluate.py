@@ -29,8 +29,9 @@ def register(cli) -> None:
                    help="track these detections (MOTChallenge det.txt) instead of running the detector")
     p.add_argument("--fps", type=float, default=None,
                    help=f"frame rate of a folder (default: its seqinfo.ini, else {DEFAULT_FPS:g})")
-    p.add_argument("--stride", type=int, default=1,
-                   help="use every Nth frame only (a camera at 1/N of the rate; ground truth thinned alike)")
+    p.add_argument("--stride", type=stride, default=1,
+                   help="use every Nth frame only, 1 to 100 (a camera at 1/N of the rate; ground truth thinned "
+                        "alike)")
     p.add_argument("--out", default=None, help="also write the tracks as a MOTChallenge file")
     p.add_argument("--save-det", default=None,
                    help="also write the detector's detections (down to the tracker's floor) as a det.txt, "
@@ -43,19 +44,34 @@ def register(cli) -> None:
                                  "against ground truth, as eval track scores edgeapp's")
     s.add_argument("gt", help="ground truth, MOTChallenge gt.txt")
     s.add_argument("hyp", help="the tracks, MOTChallenge format (frame,id,x,y,w,h,...)")
-    s.add_argument("--stride", type=int, default=1, help="only frames 1, 1 + N, ... of the ground truth")
+    s.add_argument("--stride", type=stride, default=1, help="only frames 1, 1 + N, ... of the ground truth "
+                   "(1 to 100)")
     s.add_argument("--json", action="store_true", help="print the scores as JSON")
     s.set_defaults(func=run_eval_score)
+
+
+def stride(text: str) -> int:
+    """``--stride``: a whole number from 1 to 100 (argparse names the option and exits 2 otherwise)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100, got {text!r}") from None
+    if not 1 <= n <= 100:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 100, got {n}")
+    return n
+
+
+def ground_truth(path: str, stride: int) -> dict[int, list[MotBox]]:
+    """The ground truth of frames 1, 1 + stride, ... (the frames a camera at 1/stride of the rate sees)."""
+    return {f: boxes for f, boxes in read_mot(path).items() if (f - 1) % stride == 0}
 
 
 def run_eval_track(args: argparse.Namespace) -> int:
     if args.fps is not None and not 0.0 < args.fps <= 1000.0:
         return usage_error(f"--fps must be in (0, 1000], got {args.fps}")
-    if not 1 <= args.stride <= 100:
-        return usage_error(f"--stride must be from 1 to 100, got {args.stride}")
     if args.labels_allow is None:
         args.labels_allow = "person"  # MOTChallenge ground truth is pedestrians
-    gt = {f: boxes for f, boxes in read_mot(args.gt).items() if (f - 1) % args.stride == 0}
+    gt = ground_truth(args.gt, args.stride)
     source = Thinned(open_source(args.path, sequence_fps=args.fps or sequence_fps(Path(args.path))), args.stride)
     try:
         if args.det:
@@ -90,10 +106,7 @@ class Thinned:
 
 
 def run_eval_score(args: argparse.Namespace) -> int:
-    if not 1 <= args.stride <= 100:
-        return usage_error(f"--stride must be from 1 to 100, got {args.stride}")
-    gt = {f: boxes for f, boxes in read_mot(args.gt).items() if (f - 1) % args.stride == 0}
-    scores = evaluate(gt, read_mot(args.hyp, ignored=False))
+    scores = evaluate(ground_truth(args.gt, args.stride), read_mot(args.hyp, ignored=False))
     print(json.dumps(scores_json(scores)) if args.json else report(scores))
     return 0
 

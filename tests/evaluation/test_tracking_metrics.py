@@ -115,3 +115,23 @@ def test_eval_score_scores_another_trackers_file():
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["idf1"] == pytest.approx(ref["idf1"], abs=1e-4) and s["id_switches"] == ref["num_switches"]
+
+
+def test_eval_score_with_a_stride_scores_every_nth_frame(tmp_path):
+    # the tracks of a camera at half the rate: the ground truth's own boxes on frames 1, 3, ..., 71
+    hyp = tmp_path / "hyp.txt"
+    hyp.write_text("".join(line + "\n" for line in GT.read_text().splitlines() if int(line.split(",")[0]) % 2))
+    r = edgeapp("eval", "score", GT, hyp, "--stride", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["frames"] == 36 and s["idf1"] == 1.0 and s["misses"] == 0
+    whole = json.loads(edgeapp("eval", "score", GT, hyp, "--json").stdout)  # every frame: half of them missed
+    assert whole["misses"] > 0 and whole["gt_boxes"] > s["gt_boxes"]
+
+
+@pytest.mark.parametrize("command", [("eval", "score", GT, GT), ("eval", "track", TUD_CAMPUS / "img1", "--gt", GT)])
+@pytest.mark.parametrize("bad", ["0", "101", "two"])
+def test_a_stride_out_of_range_is_a_usage_error(command, bad):
+    r = edgeapp(*command, "--stride", bad)
+    assert r.returncode == 2 and "--stride" in r.stderr and "from 1 to 100" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
