@@ -12,8 +12,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from support.shared import VIDEO  # noqa: E402
-from edgeapp.classify.augment import Augmentation, augment, mirrored  # noqa: E402
-from edgeapp.classify.calibrate import open_set_threshold, person_of  # noqa: E402
+from edgeapp.classify.augment import Augmentation  # noqa: E402
 from edgeapp.classify.classifier import PoseClassifier  # noqa: E402
 from edgeapp.classify.evaluate import evaluate_negatives, evaluate_table  # noqa: E402
 from edgeapp.classify.extract import extract  # noqa: E402
@@ -64,47 +63,6 @@ def test_capped_recipe_answers_other_on_its_negatives(capped):
     r, _, negatives = capped
     neg = evaluate_negatives(PoseClassifier.open(r.model_path, request=cpu()), negatives)
     assert neg.false_pose_share <= 0.15, neg
-
-
-def test_mirror_swaps_left_and_right():
-    xy = np.zeros((1, 17, 2))
-    xy[0, :, 0] = np.arange(17)
-    xy[0, 11, 0], xy[0, 12, 0] = 10.0, 20.0  # hips: the centre is 15
-    scores = np.arange(17, dtype=np.float64)[None] / 20
-    mxy, ms = mirrored(xy, scores)
-    assert ms[0, 5] == scores[0, 6] and ms[0, 0] == scores[0, 0]  # shoulders swap, the nose stays
-    assert mxy[0, 5, 0] == 30 - xy[0, 6, 0]  # the right shoulder, mirrored about the hips, is the new left
-    twice, _ = mirrored(mxy, ms)
-    np.testing.assert_allclose(twice, xy)
-
-
-def test_augment_keeps_labels_and_drops_joints():
-    rng = np.random.default_rng(0)
-    xy = rng.uniform(100, 300, (10, 17, 2))
-    scores = np.full((10, 17), 0.9)
-    labels = np.arange(10) % 3
-    axy, ascores, alabels = augment(xy, scores, labels, Augmentation(copies=3, dropout=0.2), rng)
-    assert len(axy) == len(ascores) == len(alabels) == 40
-    np.testing.assert_array_equal(alabels[:10], labels)
-    np.testing.assert_array_equal(alabels[10:13], [0, 0, 0])  # each copy keeps its row's label
-    assert 0.1 < (ascores[10:] == 0).mean() < 0.3 and (ascores[:10] == 0.9).all()
-    assert (axy[10:] == np.trunc(axy[10:])).all()  # whole pixels, like the extractor's rows
-
-
-def test_other_threshold_rule():
-    from edgeapp.classify.calibrate import other_threshold
-
-    p = np.linspace(0.0, 0.5, 1000)
-    t = other_threshold(p)
-    assert (p > t).mean() <= 0.005 and (p >= t).mean() > 0.005  # the smallest such threshold
-
-
-def test_open_set_threshold_rule():
-    w = np.linspace(0.5, 1.0, 1000)
-    assert open_set_threshold(w) == pytest.approx(w[5])  # at most 0.5% of the held-out poses under it
-    assert (w < open_set_threshold(w)).mean() <= 0.005
-    assert open_set_threshold(np.ones(10)) == 0.9  # capped
-    assert person_of("chair/girl1_chair070.jpg") == "girl1" and person_of("chair/guy_chair072.jpg") == "guy"
 
 
 def test_one_class_is_refused_with_a_message(tmp_path):
