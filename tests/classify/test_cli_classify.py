@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from support.shared import CLASSIFIER, CLASSIFIER_LABELS, IMAGES, MOVENET, VIDEO
@@ -199,3 +200,99 @@ def test_held_out_negatives_without_what_they_need_is_a_usage_error(tmp_path, op
     assert r.returncode == 2 and "--held-out-negatives" in r.stderr and named in r.stderr, r.stderr
     _no_traceback(r)
     assert not (tmp_path / "out").exists()  # refused before any training
+
+
+@pytest.fixture(scope="module")
+def two_poses_clip(tmp_path_factory):
+    """Eight frames (mp4v, 15 fps), two of the tree photo and two of a warrior in turn: smoothing carries one
+    pose into the next, classifying each frame on its own does not."""
+    import cv2
+
+    tree = cv2.imread(str(IMAGES / "tfex_pose_image3_tree.jpeg"))
+    h, w = (tree.shape[0] // 2) * 2, (tree.shape[1] // 2) * 2
+    warrior = cv2.resize(cv2.imread(str(IMAGES / "posenet_test_image.bmp")), (w, h))
+    path = tmp_path_factory.mktemp("clip") / "two.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 15.0, (w, h))
+    for i in range(8):
+        writer.write(tree[:h, :w] if i % 4 < 2 else warrior)
+    writer.release()
+    return path, (w, h)
+
+
+def test_classifier_negatives_mines_photos_and_videos(tmp_path, two_poses_clip):
+    clip, _ = two_poses_clip
+    out = tmp_path / "neg.csv"
+    r = edgeapp("classifier", "negatives", IMAGES / "tfex_table.jpg", clip, "--still-every", "5", "--out", out,
+                "--pose-model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    # the photo: itself, its mirror and 5 crops; the clip: 8 frames in video mode, frames 0 and 5 also as stills
+    assert f"wrote {7 + 8 + 2 * 7} rows of class 'other' to {out}" in r.stdout
+    table = read_csv(out)
+    assert table.labels == ("other",) and (table.class_no == 0).all()
+    assert table.files[:2] == ("tfex_table.jpg#0/full", "tfex_table.jpg#0/mirror")
+    assert [f for f in table.files if f.startswith("two.mp4#5/")] == [
+        "two.mp4#5/video", *(f"two.mp4#5/{v}" for v in ("full", "mirror", "top", "bottom", "left", "right",
+                                                         "centre"))]
+
+
+def test_classifier_negatives_bad_input(tmp_path):
+    r = edgeapp("classifier", "negatives", IMAGES / "tfex_table.jpg", "--still-every", "0", "--out", tmp_path / "n.csv")
+    assert r.returncode == 2 and "--still-every must be at least 1" in r.stderr
+    r = edgeapp("classifier", "negatives", tmp_path / "no-such.mp4", "--out", tmp_path / "n.csv",
+                "--pose-model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 2 and "no-such.mp4" in r.stderr and not (tmp_path / "n.csv").exists()
+    _no_traceback(r)
+
+
+def test_bench_smoothing_reports_jitter_and_lag():
+    r = edgeapp("bench", "smoothing", IMAGES / "tfex_pose_image3_tree.jpeg", "--pose-model", MOVENET,
+                "--backend", "cpu", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["benchmark"] == "smoothing" and report["frames"] == 60 and report["speed_px_s"] == 60.0
+    jitter = report["still_jitter_px"]
+    # MoveNet's own scatter on a still person is pixels; the filter takes ~5% of it at 15 fps (never adds any)
+    assert 0.0 < jitter["filtered"] < jitter["raw"]
+    # the lag in seconds is the lag in pixels over the speed; here both are tiny (a fraction of a pixel)
+    assert report["moving_lag_s"] == pytest.approx(report["moving_lag_px"] / 60.0, abs=1e-3)
+    assert abs(report["moving_lag_px"]) < 5.0
+    r = edgeapp("bench", "smoothing", IMAGES / "tfex_pose_image3_tree.jpeg", "--fps", "5", "--speed", "30",
+                "--pose-model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "still person (20 frames at 5 fps, sensor noise 3)" in r.stdout and "moving person (30 px/s)" in r.stdout
+
+
+def test_bench_smoothing_bad_input(tmp_path):
+    r = edgeapp("bench", "smoothing", IMAGES / "tfex_pose_image3_tree.jpeg", "--fps", "0")
+    assert r.returncode == 2 and "--fps and --speed must be above 0" in r.stderr
+    r = edgeapp("bench", "smoothing", tmp_path / "missing.jpg", "--pose-model", MOVENET, "--backend", "cpu")
+    assert r.returncode == 2 and "missing.jpg" in r.stderr
+    _no_traceback(r)
+
+
+def test_infer_classify_no_smoothing_classifies_each_frame_on_its_own(two_poses_clip):
+    from edgeapp.pose import Pose
+
+    from .helpers import stock_classifier
+
+    clip, size = two_poses_clip
+    r = edgeapp("infer", "classify", clip, *MODELS, "--no-smoothing")
+    assert r.returncode == 0, r.stderr
+    frames = [o for o in lines(r.stdout) if "pose" in o]
+    assert [o["frame"] for o in frames] == list(range(8))
+    classifier = stock_classifier()
+    # each answer is the printed pose's own, as a still image's would be (the printed keypoints are rounded to
+    # 4 digits and clamped to the frame: the probabilities agree to 0.02)
+    for o in frames:
+        kp = o["pose"]["keypoints"]
+        own = classifier.classify(Pose(np.array([[k["x"], k["y"]] for k in kp]), np.array([k["score"] for k in kp]),
+                                       size))
+        assert (o["label"], o["status"]) == (own.label, own.status), o["frame"]
+        assert o["scores"] == pytest.approx(dict(own.top), abs=0.02), o["frame"]
+    assert [o["label"] for o in frames[:2]] == ["tree", "tree"]
+
+
+def test_infer_classify_no_smoothing_bad_input(tmp_path):
+    r = edgeapp("infer", "classify", tmp_path / "missing.mp4", *MODELS, "--no-smoothing")
+    assert r.returncode == 2 and "missing.mp4" in r.stderr
+    _no_traceback(r)
