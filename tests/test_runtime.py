@@ -62,6 +62,21 @@ def test_litert_info_line_goes_to_debug_and_other_native_output_is_kept():
     assert r.stderr == "ERROR: kept\n"
 
 
+def test_fd_2_is_left_alone_once_litert_has_said_its_line():
+    """LiteRT says its XNNPACK line once per process: after the first CPU build, building more interpreters must not
+    redirect fd 2 (process-wide, it would hold back other threads' output)."""
+    code = ("import os, sys\n"
+            "from edgeapp.runtime.backend import BackendRequest\n"
+            "from edgeapp.runtime.litert import native_info_to_debug\n"
+            "from edgeapp.runtime.model import Model\n"
+            f"Model.open({str(MOVENET)!r}, BackendRequest('cpu', threads=1))\n"
+            "with native_info_to_debug():\n"
+            "    os.write(2, b'INFO: straight through\\n')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "INFO: straight through\n"
+
+
 def test_auto_without_twin_is_not_a_fallback(tmp_path):
     lone = tmp_path / "movenet.tflite"
     shutil.copyfile(MOVENET, lone)
