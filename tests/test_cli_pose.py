@@ -72,7 +72,7 @@ def test_infer_pose_by_registry_name(tmp_path):
         (["infer", "pose", CLASSIFIER_LABELS], "unknown file type .txt"),
         (["infer", "pose", IMAGES / "squat.bmp", "--model", SSD], "does not look like a MoveNet"),
         (["infer", "pose", IMAGES / "squat.bmp", "--model", CLASSIFIER_LABELS], "is not a TFLite model"),
-        (["infer", "pose", IMAGES / "squat.bmp", "--model", MOVENET, "--backend", "edgetpu"], "Edge TPU delegate"),
+        (["infer", "pose", IMAGES / "squat.bmp", "--model", MOVENET, "--backend", "edgetpu"], "no Edge TPU attached"),
         (["infer", "pose", IMAGES / "squat.bmp", "--passes", "0"], "--passes must be at least 1"),
     ],
 )

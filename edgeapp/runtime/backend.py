@@ -209,9 +209,17 @@ def _open_cpu(files: ModelFiles, request: BackendRequest, fallback: bool, reason
     return interpreter, info
 
 
-def _open_edgetpu(files: ModelFiles, request: BackendRequest):
+class NoEdgeTpu(BackendError):
+    """No Coral on USB or PCIe right now: under ``auto`` the CPU is then the plan, not a fallback."""
+
+
+def _open_edgetpu(files: ModelFiles, request: BackendRequest, tpu_attached):
     if files.edgetpu is None:
         raise BackendError(f"{files.cpu} has no Edge TPU twin ({files.cpu.stem}{EDGETPU_SUFFIX})")
+    # Every way in (backend edgetpu, auto, the failover's retry) asks first: with no Coral there, loading
+    # libedgetpu only fails more obscurely, or aborts the process.
+    if not tpu_attached():
+        raise NoEdgeTpu(f"{NO_TPU}. Check: {_CORAL_HINT}")
     check_model_file(files.edgetpu)
     delegate = load_edgetpu_delegate(request)
     interpreter = _make_interpreter(files.edgetpu, delegates=[delegate])
@@ -231,14 +239,14 @@ def open_interpreter(files: ModelFiles, request: BackendRequest, tpu_attached=co
             raise ModelError(f"{files.edgetpu} is compiled for the Edge TPU and needs one to run; {twin}")
         return _open_cpu(files, request, False, "")
     if request.kind == "edgetpu":
-        return _open_edgetpu(files, request)
+        return _open_edgetpu(files, request, tpu_attached)
     if files.edgetpu is None:
         return _open_cpu(files, request, False, "the model has no Edge TPU twin")
-    if not tpu_attached():
+    try:
+        return _open_edgetpu(files, request, tpu_attached)
+    except NoEdgeTpu:
         _say_no_tpu()
         return _open_cpu(files, request, False, NO_TPU)
-    try:
-        return _open_edgetpu(files, request)
     except (BackendError, ModelError) as exc:
         reason = f"Edge TPU unavailable: {exc}"
         log.warning("falling back to the CPU for %s: %s", files.any.name, reason)
