@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 BackendKind = Literal["cpu", "edgetpu", "auto"]
 BACKENDS: tuple[str, ...] = ("cpu", "edgetpu", "auto")
 DEFAULT_DELEGATE = "libedgetpu.so.1"
+MAX_THREADS = 64  # a sanity ceiling on LiteRT threads per model (a Pi has 4 cores), not a tuning choice
 EDGETPU_SUFFIX = "_edgetpu.tflite"
 _EDGETPU_OP = b"edgetpu-custom-op"
 _DEVICE_RE = re.compile(r"^(usb|pci)(:\d+)?$|^:\d+$")
@@ -52,8 +53,8 @@ class BackendRequest:
             raise ConfigError("backend", f"must be one of {', '.join(BACKENDS)}, got {self.kind!r}")
         if self.device and not _DEVICE_RE.match(self.device):
             raise ConfigError("edgetpu.device", f"must be usb, pci, usb:N, pci:N or :N, got {self.device!r}")
-        if not 1 <= self.threads <= 64:
-            raise ConfigError("threads", f"must be between 1 and 64, got {self.threads!r}")
+        if not 1 <= self.threads <= MAX_THREADS:
+            raise ConfigError("threads", f"must be between 1 and {MAX_THREADS}, got {self.threads!r}")
 
 
 @dataclass(frozen=True)
