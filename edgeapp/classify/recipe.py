@@ -23,7 +23,6 @@ import numpy as np
 
 from edgeapp.classify.augment import Augmentation
 from edgeapp.classify.body import JOINT_SCORE, BodyGuard
-from edgeapp.classify.classifier import OK, OTHER, PoseClassifier
 from edgeapp.classify.calibrate import (
     MAX_REFUSED,
     balanced_other_threshold,
@@ -32,6 +31,7 @@ from edgeapp.classify.calibrate import (
     people,
     split_by_person,
 )
+from edgeapp.classify.classifier import OK, OTHER, PoseClassifier
 from edgeapp.classify.contract import encode_table
 from edgeapp.classify.dataset import KeypointTable
 from edgeapp.classify.train import REPORT_JSON, REPORT_MD, EpochLog, TrainConfig, TrainingError, train
@@ -89,12 +89,11 @@ def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, 
                 neg_probs.append(classifier.predict_table(encode_table(held_out_negatives.xy,
                                                                        held_out_negatives.scores, config.order)))
         p, refused = np.concatenate(probs), np.concatenate(refused)
-        p_neg = None
-        if held_out_negatives is not None and classifier.other_index is not None:
+        p_neg, n_neg = None, 0
+        if held_out_negatives is not None:  # the model has an "other" output: negatives were checked above
             neg_kept = ~guard_refused(held_out_negatives)
-            p_neg = np.concatenate([q[neg_kept] for q in neg_probs])
-        thresholds, rule = choose_thresholds(p[~refused], classifier.other_index, p_neg,
-                                             len(held_out_negatives) if held_out_negatives is not None else 0)
+            p_neg, n_neg = np.concatenate([q[neg_kept] for q in neg_probs]), len(held_out_negatives)
+        thresholds, rule = choose_thresholds(p[~refused], classifier.other_index, p_neg, n_neg)
         decider = PoseClassifier(classifier.model, replace(classifier.contract, **thresholds))
         results = person_results(decider, p, truth, np.array(person), refused, names)
     calibration = {"method": f"leave-one-person-out over {', '.join(names)}: {rule}", "max_refused": MAX_REFUSED,
