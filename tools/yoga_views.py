@@ -1,9 +1,11 @@
 """Leave-one-person-out experiments on viewpoint: does any cheap change to the embedding or the augmentation
 make a keypoint classifier trained on four people name the poses of the fifth, seen from another angle?
 
-Closed set (the five poses, no negatives), the device recipe's network (51 -> 128 -> 64 -> 5, relu6, dropout 0.5)
-on the masked embedding (joints under 0.2 zeroed, the 17 visibility flags appended), 4 augmented copies per row,
-60 epochs, batch 128, seed 42. Needs the train extra (TensorFlow):
+Closed set (the five poses, no negatives), the device recipe's network and masked embedding (edgeapp's
+``train.build_model``: 51 -> 128 -> 64 -> 5, relu6, dropout 0.5; joints under 0.2 zeroed, the 17 visibility flags
+appended) and its augmentation (``augment.augment``, 4 copies per row), 60 epochs, batch 128, seed 42. What this
+tool adds is only the view variants: rotation range, foreshortening, a 3D turn, an upright embedding.
+Needs the train extra (TensorFlow):
 
     edgeapp classifier extract ../shared/data/yoga/yoga_poses_train --out pos.csv
     python tools/yoga_views.py pos.csv
@@ -13,13 +15,17 @@ prints one line per variant: the share of each held-out person's photos given th
 
 import os
 import sys
+from dataclasses import replace
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-from edgeapp.classify.augment import mirrored  # noqa: E402
+from edgeapp.classify.augment import augment as project_augment  # noqa: E402
 from edgeapp.classify.calibrate import person_of  # noqa: E402
+from edgeapp.classify.contract import encode_table  # noqa: E402
 from edgeapp.classify.dataset import read_csv  # noqa: E402
+from edgeapp.classify.recipe import DEVICE  # noqa: E402
+from edgeapp.classify.train import build_model  # noqa: E402
 
 HIPS, SHOULDERS, MASK = [11, 12], [5, 6], 0.2
 
@@ -29,18 +35,11 @@ def rotation(t):
     return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
 
 
-def embed(xy, scores, upright=False):
-    """The device model's in-graph embedding; ``upright`` first turns each pose so its torso points up."""
-    seen = (scores >= MASK).astype(np.float64)
-    hips = xy[:, HIPS].mean(1)
-    torso = xy[:, SHOULDERS].mean(1) - hips
-    c = xy - hips[:, None]
-    if upright:
-        c = np.einsum("nij,nkj->nki", rotation(-np.arctan2(torso[:, 0], -torso[:, 1])), c)
-    c = c * seen[..., None]
-    size = np.maximum(2.5 * np.linalg.norm(torso, axis=1), np.linalg.norm(c, axis=1).max(-1))
-    e = np.nan_to_num(c / np.maximum(size, 1e-6)[:, None, None]).reshape(len(xy), 34)
-    return np.concatenate([e, seen], 1).astype(np.float32)
+def upright(xy):
+    """Each pose turned about its hip midpoint so that its torso points up (the embedding then sees it upright)."""
+    hips = xy[:, HIPS].mean(1, keepdims=True)
+    torso = xy[:, SHOULDERS].mean(1) - hips[:, 0]
+    return np.einsum("nij,nkj->nki", rotation(-np.arctan2(torso[:, 0], -torso[:, 1])), xy - hips) + hips
 
 
 SMID, HMID = 17, 18  # virtual joints appended: shoulder midpoint, hip midpoint
@@ -74,41 +73,47 @@ def turn(xy, scores, rng, yaw=60.0, pitch=40.0, seen_at=0.2):
     return np.stack([x1, y1], -1)[:, :17] + c
 
 
-def augment(xy, scores, y, rng, copies=4, rot=15.0, scale=0.2, foreshorten=0.0, jitter=0.02, drop=0.1, turn3d=None):
-    """augment.py's variants, plus ``foreshorten``: a squash by up to that share along a random axis (the pose
-    seen from another elevation or azimuth, for a roughly planar body); ``turn3d``: (yaw, pitch) for :func:`turn`."""
-    n = len(xy) * copies
-    rxy, rs = np.repeat(xy, copies, 0), np.repeat(scores, copies, 0)
-    flip = rng.random(n) < 0.5
-    rxy[flip], rs[flip] = mirrored(rxy[flip], rs[flip])
+def augment(xy, scores, y, rng, copies=4, rot=15.0, foreshorten=0.0, turn3d=None):
+    """edgeapp's augmentation (the device recipe's, with ``rot`` for its rotation range), then on the copies:
+    ``turn3d``, (yaw, pitch) for :func:`turn` (bones seen as in the original rows), and ``foreshorten``, a squash
+    by up to that share along a random axis about the hip midpoint (the pose seen from another elevation or
+    azimuth, for a roughly planar body)."""
+    aug = replace(DEVICE.augment, copies=copies, rotation_deg=rot)
+    axy, ascores, ay = project_augment(xy, scores, y, aug, rng)
+    n, m = len(xy), len(axy) - len(xy)
+    new = axy[n:]
     if turn3d:
-        rxy = turn(rxy, rs, rng, *turn3d)
-    centre = rxy[:, HIPS].mean(1, keepdims=True)
-    torso = np.linalg.norm(rxy[:, SHOULDERS].mean(1) - centre[:, 0], axis=1)
-    m = rotation(np.deg2rad(rng.uniform(-rot, rot, n))) * rng.uniform(1 - scale, 1 + scale, n)[:, None, None]
+        new = turn(new, np.repeat(scores, copies, 0), rng, *turn3d)
     if foreshorten:
-        phi, squash = rng.uniform(0, np.pi, n), np.zeros((n, 2, 2))
-        squash[:, 0, 0], squash[:, 1, 1] = 1.0, rng.uniform(1 - foreshorten, 1, n)
-        m = m @ rotation(phi) @ squash @ rotation(-phi)
-    out = np.einsum("nij,nkj->nki", m, rxy - centre) + centre
-    out += rng.normal(0, 1, out.shape) * (jitter * torso)[:, None, None]
-    rs = np.where(rng.random(rs.shape) < drop, 0.0, rs)
-    return np.concatenate([xy, np.trunc(out)]), np.concatenate([scores, rs]), np.concatenate([y, np.repeat(y, copies)])
+        centre = new[:, HIPS].mean(1, keepdims=True)
+        phi, squash = rng.uniform(0, np.pi, m), np.zeros((m, 2, 2))
+        squash[:, 0, 0], squash[:, 1, 1] = 1.0, rng.uniform(1 - foreshorten, 1, m)
+        new = np.einsum("nij,nkj->nki", rotation(phi) @ squash @ rotation(-phi), new - centre) + centre
+    axy[n:] = np.trunc(new)
+    return axy, ascores, ay
 
 
 def network(k):
     import keras
-    import tensorflow as tf
 
-    i = keras.Input((51,))
-    x = keras.layers.Dropout(0.5)(keras.layers.Dense(128, activation=tf.nn.relu6)(i))
-    x = keras.layers.Dropout(0.5)(keras.layers.Dense(64, activation=tf.nn.relu6)(x))
-    m = keras.Model(i, keras.layers.Dense(k, activation="softmax")(x))
-    m.compile(keras.optimizers.Adam(1e-3), "categorical_crossentropy")
+    m = build_model(k, DEVICE.dropout, MASK)
+    m.compile(keras.optimizers.Adam(DEVICE.learning_rate), "categorical_crossentropy")
     return m
 
 
-def lopo(table, upright=False, **aug):
+def features(xy, scores, turned=False):
+    """The model's input rows, the device's way (edgeapp's encode_table); ``turned``: each pose upright first."""
+    return encode_table(upright(xy) if turned else xy, scores, DEVICE.order)
+
+
+def defined(xy, scores):
+    """Rows the embedding is defined for: a torso of some length or a joint seen (else it divides 0 by 0, and one
+    such row in a batch turns the network's weights into NaN). The body guard refuses such poses on the device."""
+    torso = np.linalg.norm(xy[:, SHOULDERS].mean(1) - xy[:, HIPS].mean(1), axis=1)
+    return (torso > 0) | (scores >= MASK).any(1)
+
+
+def lopo(table, turned=False, **aug):
     import keras
 
     keras.utils.set_random_seed(42)
@@ -119,8 +124,11 @@ def lopo(table, upright=False, **aug):
         fit = person != p
         xy, s, y = augment(table.xy[fit], table.scores[fit], table.class_no[fit], rng, **aug)
         model = network(k)
-        model.fit(embed(xy, s, upright), np.eye(k)[y], epochs=60, batch_size=128, verbose=0)
-        guess = model.predict(embed(table.xy[~fit], table.scores[~fit], upright), verbose=0).argmax(1)
+        ok = defined(xy, s)
+        model.fit(features(xy[ok], s[ok], turned), np.eye(k)[y[ok]], epochs=60, batch_size=DEVICE.batch_size,
+                  verbose=0)
+        guess = model.predict(features(table.xy[~fit], table.scores[~fit], turned), verbose=0).argmax(1)
+        guess[~defined(table.xy[~fit], table.scores[~fit])] = -1  # no answer: never right
         right[p] = float((guess == table.class_no[~fit]).mean())
     return right
 
@@ -130,8 +138,8 @@ VARIANTS = {
     "+ any rotation (±180°)": {"rot": 180.0},
     "+ foreshortening up to 60%": {"foreshorten": 0.6},
     "+ any rotation and foreshortening": {"rot": 180.0, "foreshorten": 0.6},
-    "upright embedding (torso turned to point up)": {"upright": True},
-    "upright embedding + foreshortening": {"upright": True, "foreshorten": 0.6},
+    "upright embedding (torso turned to point up)": {"turned": True},
+    "upright embedding + foreshortening": {"turned": True, "foreshorten": 0.6},
     "a 3D turn (yaw up to 60°, pitch up to 40°)": {"turn3d": (60.0, 40.0)},
     "a 3D turn (yaw up to 90°, pitch up to 60°)": {"turn3d": (90.0, 60.0)},
 }
