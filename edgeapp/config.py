@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
+from edgeapp.camera.live import is_device, picamera_index
 from edgeapp.credentials import read_text_file
 from edgeapp.detect.detector import DetectConfig
 from edgeapp.pantilt.config import PanTiltConfig
@@ -155,12 +156,13 @@ PATH_KEYS = {
     "mqtt": ("password_file", "tls_ca", "tls_cert", "tls_key", "outbox_path"), "preview": ("token_file",),
     "classify": ("model", "labels"), "detect": ("model", "labels"),
 }
-_NOT_FILES = ("/dev/", "picamera2")  # cameras, by device node or name, are not files
 
 
 def _looks_like_path(table: str, key: str, value: str) -> bool:
-    if not value or os.path.isabs(value) or "://" in value or value.startswith(_NOT_FILES) or value.isdigit():
+    if not value or os.path.isabs(value) or "://" in value:  # a URL of any scheme stays as written
         return False
+    if table == "source":  # a camera by index or name is no file: the predicates that choose the source decide
+        return not (is_device(value) or picamera_index(value) is not None)
     if table in ("classify", "detect"):  # "yoga-classifier" is a registry name, "mine/model.tflite" a file
         return "/" in value or value.endswith((".tflite", ".txt", ".json"))
     return True

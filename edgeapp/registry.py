@@ -155,7 +155,7 @@ class Registry:
             )
         for name, path in ((cpu_name, cpu), (tpu_name, tpu)):
             if path is not None:
-                self.check(name, path)
+                self.check(name)
         return ModelFiles(cpu=cpu, edgetpu=tpu, named="edgetpu" if entry.cpu else "cpu")
 
     def labels_for(self, model_name: str) -> Path | None:
@@ -171,17 +171,15 @@ class Registry:
         return path if path.is_file() else None
 
     # -- checksums --------------------------------------------------------------
-    def check(self, name: str, path: Path) -> None:
+    def check(self, name: str) -> None:
         """The file about to be loaded is the one the manifest (or the first download) names: a model changed on
         disk would otherwise run silently. One sha256 per model at load time (a few ms; README, Models)."""
-        expected = self.expected_sha(name)
-        if not expected:
-            return
-        actual = sha256_of(path)
-        if actual != expected:
+        verdict = self._verdict(name)
+        if verdict.status == "mismatch":
             raise ModelError(
-                f"model {name}: {path} has sha256 {actual}, the manifest says {expected}; the file was changed or "
-                f"damaged after it was installed: run `edgeapp models pull {name}` or import it again"
+                f"{verdict.artifact.kind} {name}: {self.path(name)} has sha256 {verdict.actual}, the manifest says "
+                f"{self.expected_sha(name)}; the file was changed or damaged after it was installed: "
+                f"run `edgeapp models pull {name}` or import it again"
             )
 
     def _recorded(self) -> dict[str, str]:
@@ -203,18 +201,16 @@ class Registry:
         _atomic_write(self.models_dir / RECORDED_SHA_FILE, json.dumps(recorded, indent=2, sort_keys=True).encode())
 
     def verify(self, names: Iterable[str] | None = None) -> list[Verdict]:
-        verdicts = []
-        for name in names or sorted(self.entries):
-            entry = self.get(name)
-            path = self.path(name)
-            if not path.is_file():
-                verdicts.append(Verdict(entry, "missing"))
-                continue
-            actual = sha256_of(path)
-            expected = self.expected_sha(name)
-            status = "unrecorded" if not expected else ("ok" if actual == expected else "mismatch")
-            verdicts.append(Verdict(entry, status, actual))
-        return verdicts
+        return [self._verdict(name) for name in names or sorted(self.entries)]
+
+    def _verdict(self, name: str) -> Verdict:
+        entry = self.get(name)
+        path = self.path(name)
+        if not path.is_file():
+            return Verdict(entry, "missing")
+        actual = sha256_of(path)
+        expected = self.expected_sha(name)
+        return Verdict(entry, "unrecorded" if not expected else ("ok" if actual == expected else "mismatch"), actual)
 
     # -- getting files ----------------------------------------------------------
     def downloadable(self) -> list[str]:

@@ -72,7 +72,7 @@ def test_infer_pose_by_registry_name(tmp_path):
         (["infer", "pose", CLASSIFIER_LABELS], "unknown file type .txt"),
         (["infer", "pose", IMAGES / "squat.bmp", "--model", SSD], "does not look like a MoveNet"),
         (["infer", "pose", IMAGES / "squat.bmp", "--model", CLASSIFIER_LABELS], "is not a TFLite model"),
-        (["infer", "pose", IMAGES / "squat.bmp", "--model", MOVENET, "--backend", "edgetpu"], "Edge TPU delegate"),
+        (["infer", "pose", IMAGES / "squat.bmp", "--model", MOVENET, "--backend", "edgetpu"], "no Edge TPU attached"),
         (["infer", "pose", IMAGES / "squat.bmp", "--passes", "0"], "--passes must be at least 1"),
     ],
 )
@@ -139,6 +139,24 @@ def test_printed_keypoints_are_clamped_to_the_frame():
     assert all(0 <= k[c] < 1 for k in shown["keypoints"] for c in ("x", "y"))
     assert all(0 <= v <= 1 for v in shown["box"])
     assert pose.pixels[0, 0] == 780  # unclamped for the models
+
+
+def test_a_persons_keypoints_follow_the_same_clamp_as_a_single_pose():
+    """One rule for printed keypoints (Pose.clamped: x, y in [0, 1), pixels in the frame) with --people too;
+    only the detection box, an extent rather than a pixel, is held within [0, 1]."""
+    from edgeapp.detect.detection import BBox
+    from edgeapp.events.pose import person_json, pose_json
+    from edgeapp.pose.keypoint import Pose
+    from edgeapp.pose.people import PersonPose
+
+    xy = np.full((17, 2), 0.5)
+    xy[0] = (780.5 / 768, -0.02)
+    xy[1] = (-0.1, 1.2)
+    pose = Pose(xy, np.full(17, 0.9), (768, 432))
+    shown = person_json(PersonPose(7, BBox(-0.05, 0.1, 1.02, 0.9), pose))
+    assert shown["keypoints"] == pose_json(pose)["keypoints"]
+    assert all(0 <= k[c] < 1 for k in shown["keypoints"] for c in ("x", "y"))
+    assert shown["box"] == [0.0, 0.1, 1.0, 0.9] and shown["id"] == 7
 
 
 def test_infer_pose_prints_no_keypoint_outside_the_frame():

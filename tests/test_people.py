@@ -154,18 +154,30 @@ def test_people_out_of_range_is_a_usage_error(n):
 
 def test_the_people_cost_counts_only_what_is_not_an_invoke():
     """bench pipeline --people 1,3: a person's overhead is the frame time they add beyond all invokes, so a
-    detector invoke that ran faster in the 3-people run is not taken for a cheap person."""
-    from edgeapp.bench.pipeline import people_cost
+    detector invoke that ran faster on the 3-people frames is not taken for a cheap person; frames whose
+    interval holds a switch of the count are left out."""
+    from edgeapp.bench.pipeline import FrameCost, people_cost
 
-    def report(people, frame_ms, pose_n, detect_ms):
-        return {"people": people, "fps": 1000.0 / frame_ms, "person_overhead_pct": 4.2,
-                "invoke": {"pose": {"mean_ms": 8.0}, "detect": {"mean_ms": detect_ms}},
-                "invokes_per_frame": {"pose": pose_n, "detect": 1.0}}
+    def frame(cap, pose_n, other_ms, detect_ms, steady=True):
+        pose_s = pose_n * 0.008
+        return FrameCost(cap=cap, steady=steady, interval_s=pose_s + (detect_ms + other_ms) / 1000,
+                         pose_s=pose_s, other_invokes_s=detect_ms / 1000, pose_invokes=pose_n)
 
-    one = report(1, 8.0 + 16.0 + 2.0, 1.0, 16.0)  # 2 ms of the frame is not an invoke
-    three = report(3, 3 * 8.0 + 12.0 + 2.8, 3.0, 12.0)  # two more people, 0.4 ms each beyond their invokes
-    c = people_cost([three, one])
-    assert (c["from_people"], c["to_people"], c["persons_added"]) == (1, 3, 2.0)
-    assert c["frame_ms_added"] == pytest.approx(12.8) and c["pose_invoke_ms_added"] == pytest.approx(16.0)
-    assert c["other_ms_added"] == pytest.approx(0.8) and c["pct_over_invokes"] == pytest.approx(5.0)
-    assert c["person_path_pct"] == 4.2
+    frames = [frame(1, 1, 2.0, 16.0), frame(3, 3, 2.8, 12.0),  # two more people, 0.4 ms each beyond their invokes
+              frame(1, 1, 2.0, 16.0), frame(3, 3, 2.8, 12.0),
+              frame(1, 1, 9.0, 16.0), frame(3, 3, 30.0, 12.0),  # the host took the CPU: medians pass over them
+              frame(3, 1, 50.0, 16.0, steady=False)]  # a switch in its interval: left out
+    c = people_cost(frames)
+    assert (c["from_people"], c["to_people"], c["persons_added"]) == (1, 3, 2)
+    assert c["per_count"][1]["frames"] == 3 and c["per_count"][3]["frames"] == 3
+    assert c["pose_invoke_ms_added"] == pytest.approx(16.0) and c["other_ms_added"] == pytest.approx(0.8)
+    assert c["pct_over_invokes"] == pytest.approx(5.0)
+    assert c["frame_ms_added"] == pytest.approx(16.0 - 4.0 + (2.8 * 2 + 30.0 - 2.0 * 2 - 9.0) / 3, abs=0.01)  # means
+
+
+def test_the_people_cost_needs_two_counts():
+    from edgeapp.bench.pipeline import FrameCost, people_cost
+
+    with pytest.raises(ValueError, match="fewer than two people counts"):
+        people_cost([FrameCost(cap=1, steady=True, interval_s=0.03, pose_s=0.008, other_invokes_s=0.016,
+                               pose_invokes=1)])

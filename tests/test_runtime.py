@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import subprocess
@@ -14,7 +15,8 @@ from support.shared import CLASSIFIER_LABELS, IMAGES, MOVENET, MOVENET_EDGETPU, 
 from edgeapp.camera.files import read_image
 from edgeapp.errors import BackendError, ConfigError, ModelError
 from edgeapp.pose.movenet import MoveNet
-from edgeapp.runtime.backend import BackendRequest, ModelFiles, is_edgetpu_model, open_interpreter
+from edgeapp.runtime.backend import BackendRequest, ModelFiles, coral_devices, is_edgetpu_model, open_interpreter
+from edgeapp.runtime.failover import FailoverModel
 from edgeapp.runtime.model import Model, write_image
 from edgeapp.window import InputWindow, sample
 
@@ -62,6 +64,21 @@ def test_litert_info_line_goes_to_debug_and_other_native_output_is_kept():
     assert r.stderr == "ERROR: kept\n"
 
 
+def test_fd_2_is_left_alone_once_litert_has_said_its_line():
+    """LiteRT says its XNNPACK line once per process: after the first CPU build, building more interpreters must not
+    redirect fd 2 (process-wide, it would hold back other threads' output)."""
+    code = ("import os, sys\n"
+            "from edgeapp.runtime.backend import BackendRequest\n"
+            "from edgeapp.runtime.litert import native_info_to_debug\n"
+            "from edgeapp.runtime.model import Model\n"
+            f"Model.open({str(MOVENET)!r}, BackendRequest('cpu', threads=1))\n"
+            "with native_info_to_debug():\n"
+            "    os.write(2, b'INFO: straight through\\n')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "INFO: straight through\n"
+
+
 def test_auto_without_twin_is_not_a_fallback(tmp_path):
     lone = tmp_path / "movenet.tflite"
     shutil.copyfile(MOVENET, lone)
@@ -80,15 +97,49 @@ def test_cpu_backend_runs_four_threads_by_default():
     assert model.info.threads == 4 and model.info.fallback is False
 
 
+def test_edgetpu_backend_without_a_coral_says_so_before_touching_the_delegate():
+    with pytest.raises(BackendError, match=r"no Edge TPU attached.*plugdev"):
+        Model.open(MOVENET, BackendRequest("edgetpu"))  # no Coral on this machine kind
+
+
 def test_edgetpu_backend_without_delegate_is_a_clear_error():
     with pytest.raises(BackendError, match=r"libedgetpu\.so\.1.*plugdev"):
-        Model.open(MOVENET, BackendRequest("edgetpu"))
+        open_interpreter(ModelFiles.from_path(MOVENET), BackendRequest("edgetpu"), tpu_attached=lambda: True)
 
 
 def test_custom_delegate_path_is_used_and_named(tmp_path):
     missing = tmp_path / "libedgetpu-custom.so"
     with pytest.raises(BackendError, match="libedgetpu-custom.so"):
-        Model.open(MOVENET, BackendRequest("edgetpu", delegate_library=str(missing)))
+        open_interpreter(ModelFiles.from_path(MOVENET), BackendRequest("edgetpu", delegate_library=str(missing)),
+                         tpu_attached=lambda: True)
+
+
+def test_failover_retries_the_edge_tpu_only_through_the_coral_probe(tmp_path, caplog):
+    """The retry of the Edge TPU asks the same probe as the first open: a sysfs tree in tmp_path, with no Coral
+    and then with one plugged in (whose delegate, as everywhere here, does not load)."""
+    usb, dev = tmp_path / "usb", tmp_path / "dev"
+    usb.mkdir(), dev.mkdir()
+    now = [0.0]
+    opener = functools.partial(open_interpreter, tpu_attached=lambda: bool(coral_devices(usb, dev)))
+    model = FailoverModel(ModelFiles.from_path(MOVENET), BackendRequest("auto", threads=1), retry_s=30,
+                          opener=opener, clock=lambda: now[0])
+    assert (model.info.backend, model.info.fallback) == ("cpu", False)
+
+    def retry() -> str:
+        caplog.clear()
+        now[0] += 31
+        with caplog.at_level(logging.DEBUG, logger="edgeapp.runtime.failover"):
+            model.invoke()
+        [said] = [r.getMessage() for r in caplog.records if "still unavailable" in r.getMessage()]
+        return said
+
+    assert "no Edge TPU attached" in retry()
+    coral = usb / "1-1"
+    coral.mkdir()
+    (coral / "idVendor").write_text("18d1\n")
+    (coral / "idProduct").write_text("9302\n")
+    assert "cannot load the Edge TPU delegate" in retry()
+    assert model.info.backend == "cpu" and model.switches == 0
 
 
 def test_edgetpu_model_on_cpu_names_its_twin():

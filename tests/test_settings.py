@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -73,3 +74,19 @@ def test_config_check_lists_every_error_and_exits_78(tmp_path):
     for key in ("source.fps", "source.uri", "mqtt.port", "pantilt.pan.kp", "classify.smoothing.keypoint_beta"):
         assert f"config {key}:" in r.stderr
     assert "has moved to pose.smoothing.beta" in r.stderr
+
+
+@pytest.mark.parametrize("uri, is_file", [
+    ("picamera2", False), ("picamera2:1", False), ("0", False), ("/dev/video0", False), ("rtsp://cam/stream", False),
+    ("clip.mp4", True), ("picamera2-clips", True), ("frames/", True),
+])
+def test_a_relative_source_uri_moves_exactly_when_the_source_would_read_it_as_a_file(tmp_path, uri, is_file):
+    """One decision: resolve_paths moves the uri beside the config file only when the source chooser would open a
+    file or folder there, not a camera."""
+    from edgeapp.camera.live import is_device, is_stream, picamera_index
+    from edgeapp.config import resolve_paths
+
+    camera = picamera_index(uri) is not None or is_device(uri) or is_stream(uri)
+    assert camera is not is_file
+    moved = resolve_paths({"source": {"uri": uri}}, tmp_path)["source"]["uri"]
+    assert moved == (os.path.normpath(tmp_path / uri) if is_file else uri)

@@ -15,13 +15,16 @@ from __future__ import annotations
 import resource
 import threading
 import time
+from dataclasses import dataclass, replace
+from statistics import median
 from pathlib import Path
+from typing import Sequence
 
 from edgeapp.bench import machine, print_table, show
 from edgeapp.bench.cpu import ThreadCpu, process_cpu_seconds
 from edgeapp.config import AppConfig
 from edgeapp.mqtt.config import MqttConfig
-from edgeapp.service.pipeline import Pipeline
+from edgeapp.service.pipeline import FrameResult, Pipeline
 from edgeapp.service.runner import build_sink
 from edgeapp.settings import read
 
@@ -86,8 +89,6 @@ def bench_pipeline(config: AppConfig, frames: int = 300, broker_pid: int | None 
     processed = max(pipeline.stats.frames, 1)
     per_frame = {m: round(c / processed, 2) for m, c in pipeline.stats.invokes.items()}
     per_frame_ms = sum(invoke[m]["mean_ms"] * per_frame.get(m, 1.0) for m in PER_FRAME_MODELS if m in invoke)
-    person = pipeline.stats.person_path.summary().mean_ms if len(pipeline.stats.person_path) else None
-    extra = pipeline.stats.person_extra.summary().mean_ms if person else None  # the same persons, less their invokes
     bound_fps = 1000.0 / per_frame_ms if per_frame_ms else None
     bare = {m: bare_invoke_ms(pipeline.models[m]) for m in PER_FRAME_MODELS if m in invoke}
     bare_fps = 1000.0 / sum(v * per_frame.get(m, 1.0) for m, v in bare.items()) if bare else None
@@ -103,12 +104,7 @@ def bench_pipeline(config: AppConfig, frames: int = 300, broker_pid: int | None 
         "people": config.pose.people if pipeline.people is not None else None,
         "invoke": invoke,
         "invokes_per_frame": per_frame,
-        # one person's pose path (crop + invoke + mapping back; the frame's people path shared evenly) and what of
-        # it is not the invoke, as a share of that person's own invoke (not of every pose invoke: the single-pose
-        # path's are not a person's)
-        "person_path_ms": round(person, 3) if person else None,
-        "person_extra_ms": round(extra, 3) if person else None,
-        "person_overhead_pct": round(100 * extra / (person - extra), 1) if person and person > extra else None,
+        **people_path(pipeline),
         "models_bound_fps": round(bound_fps, 1) if bound_fps else None,
         "fps_pct_of_bound": round(100 * fps / bound_fps, 1) if bound_fps else None,
         "bare_invoke_ms": {m: round(v, 2) for m, v in bare.items()},
@@ -163,7 +159,7 @@ def _table(r: dict) -> None:
     print_table("", rows, ("stage", "mean ms", "p95 ms", "invokes / frame"))
     if r.get("person_path_ms") is not None:
         print(f"one person's pose (crop, invoke, mapping back): {r['person_path_ms']} ms, of which not the invoke "
-              f"{r['person_extra_ms']} ms: {r['person_overhead_pct']}% over its invoke")
+              f"{r['person_extra_ms']} ms: {r['person_path_pct']}% over its invoke")
     print(f"end-to-end: {r['fps']} fps; bound by the models' invoke times: {r['models_bound_fps']} fps "
           f"-> {r['fps_pct_of_bound']}% of the bound; dropped frames {r['dropped_frames']}")
     bare = ", ".join(f"{m} {v:.2f} ms" for m, v in r["bare_invoke_ms"].items())
@@ -179,40 +175,114 @@ def _table(r: dict) -> None:
                     ("thread", "CPU ms / frame"))
 
 
-def people_cost(reports: list[dict]) -> dict:
-    """What each extra person costs a frame beyond the pose invoke it adds. From the fewest-people run
-    to the most, the frame time grows by ``frame_ms_added``; the pose invokes added take
-    ``pose_invoke_ms_added``. The rest of the frame (frame time minus every per-frame invoke, so a
-    detector invoke that happens to run slower in one run does not count as a person's cost) grows by
-    ``other_ms_added``: over the added invokes, that is ``pct_over_invokes``, the pipeline's overhead per
-    added person. ``person_path_pct`` is the same overhead timed around each person's invoke (crop and
-    mapping back), in the run with the most people."""
-    a, b = min(reports, key=lambda r: r["people"] or 1), max(reports, key=lambda r: r["people"] or 1)
-
-    def invokes_ms(r: dict, models=PER_FRAME_MODELS) -> float:
-        return sum(r["invoke"][m]["mean_ms"] * r["invokes_per_frame"].get(m, 0.0) for m in models if m in r["invoke"])
-
-    def frame_ms(r: dict) -> float:
-        return 1000.0 / r["fps"]
-
-    invoke_ms = invokes_ms(b, ("pose",)) - invokes_ms(a, ("pose",))
-    other_ms = (frame_ms(b) - invokes_ms(b)) - (frame_ms(a) - invokes_ms(a))
-    persons = b["invokes_per_frame"].get("pose", 0.0) - a["invokes_per_frame"].get("pose", 0.0)
-    return {"from_people": a["people"], "to_people": b["people"], "persons_added": round(persons, 2),
-            "frame_ms_added": round(frame_ms(b) - frame_ms(a), 2), "pose_invoke_ms_added": round(invoke_ms, 2),
-            "other_ms_added": round(other_ms, 2),
-            "pct_over_invokes": round(100 * other_ms / invoke_ms, 1) if invoke_ms > 0 else None,
-            "person_path_pct": b.get("person_overhead_pct")}
+PEOPLE_CHUNK = 10  # frames a people count holds in turn in the interleaved run
+PEOPLE_WARMUP = 10  # frames left out at the start (first crops from boxes, caches, the broker connecting)
 
 
-def print_people_cost(reports: list[dict], as_json: bool = False) -> None:
-    c = people_cost(reports)
-    if as_json:
-        import json
+@dataclass(frozen=True)
+class FrameCost:
+    """One frame of the interleaved run, as the frame loop paid for it."""
 
-        print(json.dumps({"benchmark": "pipeline people cost", **c}))
-        return
-    print(f"\npeople {c['from_people']} -> {c['to_people']} ({c['persons_added']} pose invokes more per frame): "
+    cap: int  # the people count its crops were planned with
+    steady: bool  # the frame before had the same count (so the interval holds no switch)
+    interval_s: float  # since the frame before was done: the loop's time for this frame
+    pose_s: float  # its pose invokes
+    other_invokes_s: float  # its other models' invokes
+    pose_invokes: int
+
+
+def bench_people(config: AppConfig, counts: Sequence[int], frames: int, chunk: int = PEOPLE_CHUNK) -> dict:
+    """What each added person costs a frame beyond the invoke they add, from ONE run whose people count
+    takes each of ``counts`` in turn, ``chunk`` frames at a time. Two separate runs cannot tell this: the
+    host's speed drifts by more between them than a person adds beyond their invoke; taking turns within
+    a run makes the drift fall on every count alike."""
+    config = replace(config, pose=replace(config.pose, people=max(counts)))
+    sink = build_sink(config, print_events=False)
+    pipeline = Pipeline(config, sink)
+    people = pipeline.people
+    if people is None:
+        raise ValueError("the people counts need the detector: add detect to the tasks")
+    people.n = counts[0]
+    caps: list[int] = []  # the count in force after each frame was done
+    done_at: list[float] = []
+    costs: list[FrameCost] = []
+
+    def on_frame(result: FrameResult) -> None:
+        j = len(caps)
+        done_at.append(time.perf_counter())
+        # frame j was planned by the finishing worker after frame j-1 (before this callback of j-1 ran)
+        if j >= max(PEOPLE_WARMUP, 3):
+            pose = result.invoke_s.get("pose", ())
+            costs.append(FrameCost(
+                cap=caps[j - 2], steady=caps[j - 3] == caps[j - 2], interval_s=done_at[j] - done_at[j - 1],
+                pose_s=sum(pose), pose_invokes=len(pose),
+                other_invokes_s=sum(sum(v) for k, v in result.invoke_s.items() if k != "pose")))
+        people.n = counts[(j // chunk) % len(counts)]
+        caps.append(people.n)
+
+    try:
+        pipeline.run(threading.Event(), max_frames=frames, on_frame=on_frame)
+        around = people_path(pipeline)
+    finally:
+        pipeline.close()
+        sink.close(10.0)
+    return {**people_cost(costs), **around, "chunk_frames": chunk, "source": config.source.uri,
+            "machine": machine()}
+
+
+def people_path(pipeline: Pipeline) -> dict:
+    """One person's pose path (crop, invoke, mapping back; the frame's people path shared evenly) and what of
+    it is not the invoke, as a share of that person's own invoke (not of every pose invoke: the single-pose
+    path's are not a person's)."""
+    stats = pipeline.stats
+    if not len(stats.person_path):
+        return {"person_path_ms": None, "person_extra_ms": None, "person_path_pct": None}
+    path, extra = stats.person_path.summary().mean_ms, stats.person_extra.summary().mean_ms
+    return {"person_path_ms": round(path, 3), "person_extra_ms": round(extra, 3),
+            "person_path_pct": round(100 * extra / (path - extra), 1) if path > extra else None}
+
+
+def people_cost(frames: Sequence[FrameCost]) -> dict:
+    """From the frames of each people count (those with a switch in their interval left out): the frame
+    time beyond every invoke (``other``) grows from the fewest people to the most by ``other_ms_added``;
+    over the pose invoke time added, that is ``pct_over_invokes``, the overhead per added person. Both, and
+    the invokes per frame, are medians over frames; fps is from the mean frame time."""
+    by_cap: dict[int, list[FrameCost]] = {}
+    for f in frames:
+        if f.steady:
+            by_cap.setdefault(f.cap, []).append(f)
+    if len(by_cap) < 2:
+        raise ValueError("the run gave steady frames for fewer than two people counts: run more frames")
+
+    per_cap = {}
+    for cap, fs in sorted(by_cap.items()):
+        frame_ms = 1000.0 * sum(f.interval_s for f in fs) / len(fs)
+        per_cap[cap] = {"frames": len(fs), "fps": round(1000.0 / frame_ms, 1), "frame_ms": round(frame_ms, 2),
+                        "pose_invokes_per_frame": median(f.pose_invokes for f in fs),
+                        # medians: a frame the host took the CPU from says nothing of what a person costs
+                        "pose_invoke_ms": round(1000.0 * median(f.pose_s for f in fs), 3),
+                        "other_ms": round(1000.0 * median(f.interval_s - f.pose_s - f.other_invokes_s for f in fs), 3)}
+    a, b = per_cap[min(per_cap)], per_cap[max(per_cap)]
+    invoke_ms = b["pose_invoke_ms"] - a["pose_invoke_ms"]
+    other_ms = b["other_ms"] - a["other_ms"]
+    return {"from_people": min(per_cap), "to_people": max(per_cap), "per_count": per_cap,
+            "persons_added": round(b["pose_invokes_per_frame"] - a["pose_invokes_per_frame"], 2),
+            "frame_ms_added": round(b["frame_ms"] - a["frame_ms"], 2), "pose_invoke_ms_added": round(invoke_ms, 2),
+            "other_ms_added": round(other_ms, 3),
+            "pct_over_invokes": round(100 * other_ms / invoke_ms, 1) if invoke_ms > 0 else None}
+
+
+def print_people_cost(c: dict, as_json: bool = False) -> None:
+    show({"benchmark": "pipeline people cost", **c}, as_json,
+         f"\npeople counts in turn, {c['chunk_frames']} frames each, in one run of {c['source']}", _people_table)
+
+
+def _people_table(c: dict) -> None:
+    rows = [(str(cap), str(v["frames"]), f"{v['fps']}", f"{v['pose_invokes_per_frame']}", f"{v['pose_invoke_ms']:.2f}",
+             f"{v['other_ms']:.2f}") for cap, v in c["per_count"].items()]
+    print_table("", rows, ("people", "frames", "fps", "pose invokes / frame", "pose invokes ms",
+                           "frame beyond invokes ms"))
+    print(f"people {c['from_people']} -> {c['to_people']} ({c['persons_added']} pose invokes more per frame): "
           f"the frame takes {c['frame_ms_added']} ms more, of which the added pose invokes "
           f"{c['pose_invoke_ms_added']} ms and the rest {c['other_ms_added']} ms")
     print(f"overhead per added person: {c['pct_over_invokes']}% of the invoke it adds "

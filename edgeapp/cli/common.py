@@ -7,15 +7,12 @@ import json
 import sys
 
 from edgeapp.registry import Registry, registry_from
-from edgeapp.runtime.backend import BACKENDS, DEFAULT_DELEGATE, BackendRequest
+from edgeapp.runtime.backend import BACKENDS, DEFAULT_DELEGATE, MAX_THREADS, BackendRequest
 from edgeapp.runtime.model import Model
 
 
-MAX_THREADS = 64
-
-
 def thread_count(text: str) -> int:
-    """``--threads``: a usage error (exit 2, argparse's message) unless a whole number in 1..64."""
+    """``--threads``: a usage error (exit 2, argparse's message) unless a whole number in 1..MAX_THREADS."""
     try:
         n = int(text)
     except ValueError:

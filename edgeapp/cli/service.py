@@ -79,7 +79,7 @@ def bench_pipeline(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from edgeapp.bench.pipeline import bench_pipeline as bench, config_for, print_people_cost, print_report
+    from edgeapp.bench.pipeline import bench_people, bench_pipeline as bench, config_for, print_people_cost, print_report
 
     try:
         people_counts = [int(n) for n in args.people.split(",")]
@@ -97,14 +97,13 @@ def bench_pipeline(args: argparse.Namespace) -> int:
             host, _, port = args.broker.rpartition(":")
             broker = (host or "127.0.0.1", int(port))
         try:
-            reports = []
+            tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
             for people in people_counts:
-                config = config_for(args.source, [t.strip() for t in args.tasks.split(",") if t.strip()],
-                                    runtime_table(args), broker, Path(tmp), people)
-                reports.append(bench(config, args.frames, local.process.pid if local else None))
-                print_report(reports[-1], as_json=args.json)
-            if len(reports) > 1:
-                print_people_cost(reports, as_json=args.json)
+                config = config_for(args.source, tasks, runtime_table(args), broker, Path(tmp), people)
+                print_report(bench(config, args.frames, local.process.pid if local else None), as_json=args.json)
+            if len(people_counts) > 1:  # what a person adds: the counts in turn within one run (see bench_people)
+                config = config_for(args.source, tasks, runtime_table(args), broker, Path(tmp), max(people_counts))
+                print_people_cost(bench_people(config, people_counts, 2 * args.frames), as_json=args.json)
         finally:
             if local is not None:
                 local.stop()

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgeapp.events.base import Event, EventError, check_choice, check_number, check_text
-from edgeapp.pose.keypoint import KEYPOINT_NAMES
 
 POSE_KEYS = ("score", "box", "keypoints")
 
@@ -109,24 +108,22 @@ def pose_json(pose, digits: int = 4) -> dict[str, Any]:
     """A ``Pose`` as ``edgeapp infer pose`` prints it and pose events carry it: score, box and the 17
     keypoints (normalised ``x``/``y``, pixel ``px``/``py``), clamped to the frame."""
     pose = pose.clamped()
-    return {
-        "score": round(pose.score, digits),
-        "box": [round(v, digits) for v in pose.box],
-        "keypoints": [
-            {"name": k.name, "x": round(k.x, digits), "y": round(k.y, digits), "px": k.px, "py": k.py,
-             "score": round(k.score, digits)}
-            for k in pose.keypoints()
-        ],
-    }
+    return {"score": round(pose.score, digits), "box": [round(v, digits) for v in pose.box],
+            "keypoints": _keypoints_json(pose, digits)}
 
 
 def person_json(person, digits: int = 4) -> dict[str, Any]:
-    """A ``PersonPose`` as ``edgeapp infer pose --people`` prints it: its track id (null on a still),
-    pose score, detection box and keypoints, ``x``/``y`` normalised and clamped to the frame."""
-    def clamp(v: float) -> float:
-        return round(min(max(float(v), 0.0), 1.0), digits)
+    """A ``PersonPose`` as ``edgeapp infer pose --people`` prints it: its track id (null on a still), pose score,
+    detection box (normalised, within [0, 1]) and keypoints as :func:`pose_json` gives them."""
+    pose = person.pose.clamped()
+    return {"id": person.id, "score": round(pose.score, digits),
+            "box": [round(min(max(float(v), 0.0), 1.0), digits) for v in person.box],
+            "keypoints": _keypoints_json(pose, digits)}
 
-    pose = person.pose
-    return {"id": person.id, "score": round(pose.score, digits), "box": [clamp(v) for v in person.box],
-            "keypoints": [{"name": name, "x": clamp(x), "y": clamp(y), "score": round(float(s), digits)}
-                          for name, (x, y), s in zip(KEYPOINT_NAMES, pose.xy.tolist(), pose.scores.tolist())]}
+
+def _keypoints_json(clamped, digits: int) -> list[dict[str, Any]]:
+    """Keypoints by ``Pose.clamped``'s rule (x, y in [0, 1), pixels in the frame): a joint MoveNet guesses beyond
+    the frame's edge is shown on the edge's last pixel."""
+    return [{"name": k.name, "x": round(k.x, digits), "y": round(k.y, digits), "px": k.px, "py": k.py,
+             "score": round(k.score, digits)}
+            for k in clamped.keypoints()]

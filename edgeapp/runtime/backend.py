@@ -9,6 +9,7 @@ CPU: said once at INFO, ``fallback: false``. The reason is kept in
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import logging
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 BackendKind = Literal["cpu", "edgetpu", "auto"]
 BACKENDS: tuple[str, ...] = ("cpu", "edgetpu", "auto")
 DEFAULT_DELEGATE = "libedgetpu.so.1"
+MAX_THREADS = 64  # a sanity ceiling on LiteRT threads per model (a Pi has 4 cores), not a tuning choice
 EDGETPU_SUFFIX = "_edgetpu.tflite"
 _EDGETPU_OP = b"edgetpu-custom-op"
 _DEVICE_RE = re.compile(r"^(usb|pci)(:\d+)?$|^:\d+$")
@@ -51,8 +53,8 @@ class BackendRequest:
             raise ConfigError("backend", f"must be one of {', '.join(BACKENDS)}, got {self.kind!r}")
         if self.device and not _DEVICE_RE.match(self.device):
             raise ConfigError("edgetpu.device", f"must be usb, pci, usb:N, pci:N or :N, got {self.device!r}")
-        if not 1 <= self.threads <= 64:
-            raise ConfigError("threads", f"must be between 1 and 64, got {self.threads!r}")
+        if not 1 <= self.threads <= MAX_THREADS:
+            raise ConfigError("threads", f"must be between 1 and {MAX_THREADS}, got {self.threads!r}")
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,11 @@ def load_edgetpu_delegate(request: BackendRequest):
 
 def _make_interpreter(path: Path, threads: int | None = None, delegates=None):
     check_model_file(path)
+    # No fd 2 redirect around an Edge TPU build: libedgetpu's messages (and an abort's) must reach the journal as
+    # they happen; the cost is LiteRT's one INFO line on stderr when an Edge TPU model is the process's first.
+    quiet = litert.native_info_to_debug() if delegates is None else contextlib.nullcontext()
     try:
-        with litert.native_info_to_debug():
+        with quiet:
             interpreter = litert.Interpreter(
                 model_path=str(path), num_threads=threads, experimental_delegates=delegates
             )
@@ -205,9 +210,17 @@ def _open_cpu(files: ModelFiles, request: BackendRequest, fallback: bool, reason
     return interpreter, info
 
 
-def _open_edgetpu(files: ModelFiles, request: BackendRequest):
+class NoEdgeTpu(BackendError):
+    """No Coral on USB or PCIe right now: under ``auto`` the CPU is then the plan, not a fallback."""
+
+
+def _open_edgetpu(files: ModelFiles, request: BackendRequest, tpu_attached):
     if files.edgetpu is None:
         raise BackendError(f"{files.cpu} has no Edge TPU twin ({files.cpu.stem}{EDGETPU_SUFFIX})")
+    # Every way in (backend edgetpu, auto, the failover's retry) asks first: with no Coral there, loading
+    # libedgetpu only fails more obscurely, or aborts the process.
+    if not tpu_attached():
+        raise NoEdgeTpu(f"{NO_TPU}. Check: {_CORAL_HINT}")
     check_model_file(files.edgetpu)
     delegate = load_edgetpu_delegate(request)
     interpreter = _make_interpreter(files.edgetpu, delegates=[delegate])
@@ -227,14 +240,14 @@ def open_interpreter(files: ModelFiles, request: BackendRequest, tpu_attached=co
             raise ModelError(f"{files.edgetpu} is compiled for the Edge TPU and needs one to run; {twin}")
         return _open_cpu(files, request, False, "")
     if request.kind == "edgetpu":
-        return _open_edgetpu(files, request)
+        return _open_edgetpu(files, request, tpu_attached)
     if files.edgetpu is None:
         return _open_cpu(files, request, False, "the model has no Edge TPU twin")
-    if not tpu_attached():
+    try:
+        return _open_edgetpu(files, request, tpu_attached)
+    except NoEdgeTpu:
         _say_no_tpu()
         return _open_cpu(files, request, False, NO_TPU)
-    try:
-        return _open_edgetpu(files, request)
     except (BackendError, ModelError) as exc:
         reason = f"Edge TPU unavailable: {exc}"
         log.warning("falling back to the CPU for %s: %s", files.any.name, reason)

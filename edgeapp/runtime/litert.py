@@ -29,15 +29,24 @@ except ImportError:  # pragma: no cover - exercised only where LiteRT is absent
 __all__ = ["Interpreter", "load_delegate", "native_info_to_debug", "RUNTIME_NAME"]
 
 
-# LiteRT's C++ logger writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to fd 2 for every
-# interpreter, and offers Python no way to raise its threshold. While an interpreter is built, fd 2 goes to a file;
-# afterwards INFO lines go to our log at DEBUG (shown with -vv / log_level debug) and everything else goes back to
-# stderr as it came. The lock keeps two builders from swapping fd 2 under each other.
+# LiteRT's C++ logger writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to fd 2, once per
+# process (a log-once in the library), when the first interpreter that uses XNNPACK allocates its tensors; it offers
+# Python no way to raise its threshold. Redirecting fd 2 is process-wide: other threads' output written meanwhile
+# reaches stderr late, and a native abort inside the build would take its message down with the temporary file. So fd 2
+# is redirected only while that line can still come (until it has been seen once), and only around CPU builds
+# (see backend._make_interpreter): the Edge TPU's delegate must be able to say why it aborts. The caught INFO lines go
+# to our log at DEBUG (shown with -vv / log_level debug) and everything else goes back to stderr as it came. The lock
+# keeps two builders from swapping fd 2 under each other; the event mirrors the library's own once-per-process flag.
+_XNNPACK_LINE = "INFO: Created TensorFlow Lite XNNPACK delegate"
 _native_stderr = threading.Lock()
+_xnnpack_line_seen = threading.Event()
 
 
 @contextlib.contextmanager
 def native_info_to_debug():
+    if _xnnpack_line_seen.is_set():
+        yield
+        return
     with _native_stderr, tempfile.TemporaryFile() as sink:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -49,9 +58,15 @@ def native_info_to_debug():
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            for line in sink.read().decode(errors="replace").splitlines(keepends=True):
-                if line.startswith("INFO: "):
-                    log.debug("litert: %s", line.strip())
-                else:
-                    sys.stderr.write(line)
-            sys.stderr.flush()
+            _replay(sink.read().decode(errors="replace"))
+
+
+def _replay(captured: str) -> None:
+    for line in captured.splitlines(keepends=True):
+        if line.startswith("INFO: "):
+            log.debug("litert: %s", line.strip())
+            if line.startswith(_XNNPACK_LINE):
+                _xnnpack_line_seen.set()
+        else:
+            sys.stderr.write(line)
+    sys.stderr.flush()

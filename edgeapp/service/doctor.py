@@ -57,23 +57,14 @@ def check_models(config: AppConfig) -> Iterator[Check]:
         wanted.append(("detect", config.detect.model))
     for task, name in wanted:
         try:
-            files = registry.resolve(name, task)
-            problems = [v for v in registry.verify(_entry_names(registry, name)) if v.status == "mismatch"]
-            if problems:
-                yield Check(f"model {name}", "fail", f"checksum mismatch for {problems[0].artifact.file}: "
-                                                     f"run `edgeapp models pull {problems[0].artifact.name}`")
-                continue
+            files = registry.resolve(name, task)  # checks each model file against its sha256
+            entry = registry.entries.get(name)
+            if entry is not None and entry.labels and registry.path(entry.labels).is_file():
+                registry.check(entry.labels)
             Model.open(files, BackendRequest(kind="cpu", threads=1))  # loads: the bytes are a usable model
             yield Check(f"model {name}", "ok", f"{files.any}" + (" (+ Edge TPU twin)" if files.edgetpu and files.cpu else ""))
         except EdgeappError as exc:
             yield Check(f"model {name}", "fail", str(exc))
-
-
-def _entry_names(registry, name: str) -> list[str]:
-    entry = registry.entries.get(name)
-    if entry is None:
-        return []
-    return [n for n in (entry.name, entry.edgetpu, entry.cpu, entry.labels) if n and registry.path(n).is_file()]
 
 
 def check_camera(config: AppConfig, timeout_s: float = 10.0) -> Check:

@@ -85,6 +85,7 @@ class FrameResult:
     target: int | None = None  # the track id the rig follows (an id, not the live Track the worker moves on)
     command: Command | None = None
     reps: RepsResult | None = None
+    invoke_s: dict[str, list[float]] = field(default_factory=dict)  # model -> this frame's invoke times
 
 
 @dataclass
@@ -256,7 +257,7 @@ class Pipeline:
 
     def _finish(self, inference: Inference) -> FrameResult:
         frame = inference.frame
-        result = FrameResult(frame, pose=inference.pose)
+        result = FrameResult(frame, pose=inference.pose, invoke_s=inference.invoke_s)
         for name, times in inference.invoke_s.items():
             for seconds in times:
                 self.stats.invoke[name].add(seconds)

@@ -15,11 +15,10 @@ import platform
 import shlex
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 from infra.docker import InfraError, apt_install
-from infra.image import SUITE, debian_mirror
+from infra.image import SUITE, build_root_tarball
 from infra.paths import cache_dir
 
 # python3-numpy stands in for the Pi's system numpy 1.24 that apt's picamera2 is built against: the release venv is
@@ -57,26 +56,10 @@ def ensure_arm64_rootfs(packages: tuple[str, ...] = ARM64_PACKAGES) -> Path:
     tarball = cache / f"arm64-{root_key(packages)}.rootfs.tar"
     if tarball.is_file():
         return tarball
-    if not shutil.which("debootstrap"):
-        apt_install("debootstrap")
     with open(cache / "arm64.build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others reuse its result
-        if tarball.is_file():
-            return tarball
-        with tempfile.TemporaryDirectory(prefix="arm64-root-", dir=cache) as tmp:
-            root = Path(tmp) / "root"
-            cmd = ["debootstrap", "--arch=arm64", "--variant=minbase", f"--include={','.join(sorted(packages))}",
-                   SUITE, str(root), debian_mirror()]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            if proc.returncode != 0:
-                log = root / "debootstrap" / "debootstrap.log"
-                tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
-                raise InfraError(f"arm64 debootstrap failed ({proc.returncode}): {proc.stderr[-2000:]}\n{tail}")
-            for leftover in (root / "var" / "cache" / "apt" / "archives").glob("*.deb"):
-                leftover.unlink()
-            partial = tarball.with_suffix(".partial")
-            subprocess.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."], check=True)
-            partial.replace(tarball)
+        if not tarball.is_file():
+            build_root_tarball(tarball, packages, arch="arm64")
     return tarball
 
 
@@ -114,8 +97,3 @@ class Arm64Root:
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
-
-
-def machine_of(root: Arm64Root) -> str:
-    return root.run("uname -m").stdout.strip()
-

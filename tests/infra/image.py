@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from infra.docker import InfraError, apt_install, docker, ensure_docker
@@ -91,20 +91,32 @@ def _image_exists(tag: str) -> bool:
     return docker("image", "inspect", tag, check=False).returncode == 0
 
 
-def _debootstrap(root: Path, packages: Iterable[str]) -> None:
+def build_root_tarball(tarball: Path, packages: Iterable[str], arch: str | None = None,
+                       prepare: Callable[[Path], None] | None = None) -> None:
+    """debootstrap a minbase bookworm root (of ``arch``, else the host's) with ``packages``, run ``prepare`` on it and
+    pack it as ``tarball`` (written whole or not at all). The caller holds its cache lock."""
     if not shutil.which("debootstrap"):
         apt_install("debootstrap")
-    cmd = ["debootstrap", "--variant=minbase", f"--include={','.join(sorted(set(packages)))}", SUITE, str(root),
-           debian_mirror()]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        log = root / "debootstrap" / "debootstrap.log"
-        tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
-        raise InfraError(f"debootstrap failed ({proc.returncode}): {proc.stderr[-2000:]}\n{tail}")
+    with tempfile.TemporaryDirectory(prefix=f"{arch or 'host'}-root-", dir=tarball.parent) as tmp:
+        root = Path(tmp) / "root"
+        cmd = ["debootstrap", *([f"--arch={arch}"] if arch else []), "--variant=minbase",
+               f"--include={','.join(sorted(set(packages)))}", SUITE, str(root), debian_mirror()]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            log = root / "debootstrap" / "debootstrap.log"
+            tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
+            raise InfraError(f"{' '.join(cmd[:2])} failed ({proc.returncode}): {proc.stderr[-2000:]}\n{tail}")
+        for leftover in (root / "var" / "cache" / "apt" / "archives").glob("*.deb"):
+            leftover.unlink()
+        if prepare is not None:
+            prepare(root)
+        partial = tarball.with_suffix(".partial")
+        subprocess.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."], check=True)
+        partial.replace(tarball)
 
 
 def _prepare_root(root: Path) -> None:
-    """Make the root behave as a systemd container: quiet units, no services enabled by packages, no apt cruft."""
+    """Make the root behave as a systemd container: quiet units, no services enabled by packages, no apt timers."""
     etc = root / "etc"
     systemd_etc = etc / "systemd" / "system"
     for unit in MASKED_UNITS:
@@ -118,8 +130,6 @@ def _prepare_root(root: Path) -> None:
     (etc / "hostname").write_text("edgeapp-test\n")
     (etc / "machine-id").write_text("")  # a fresh id per container
     (root / "var" / "lib" / "dbus" / "machine-id").unlink(missing_ok=True)
-    for leftover in (root / "var" / "cache" / "apt" / "archives").glob("*.deb"):
-        leftover.unlink()
     # apt must never try to reach the network from a test container on its own
     (etc / "apt" / "apt.conf.d" / "99edgeapp-test").write_text('APT::Periodic::Enable "0";\n')
 
@@ -138,13 +148,7 @@ def ensure_image(packages: Iterable[str] = DEFAULT_PACKAGES, rebuild: bool = Fal
         if not rebuild and _image_exists(tag):
             return tag
         if rebuild or not tarball.is_file():
-            with tempfile.TemporaryDirectory(prefix="bookworm-root-", dir=cache) as tmp:
-                root = Path(tmp) / "root"
-                _debootstrap(root, packages)
-                _prepare_root(root)
-                partial = tarball.with_suffix(".partial")
-                subprocess.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."], check=True)
-                partial.replace(tarball)
+            build_root_tarball(tarball, packages, prepare=_prepare_root)
         with open(tarball, "rb") as fh:
             proc = subprocess.run(
                 ["docker", "import",

@@ -7,6 +7,7 @@ import threading
 import time
 
 import cv2
+import numpy as np
 import pytest
 
 from support.shared import IMAGES, VIDEO
@@ -111,6 +112,25 @@ def test_looping_file_removed_and_restored(tmp_path):
         assert source.status.reconnects == 1
         times = [f.time for f in c.frames]
         assert times == sorted(times)  # media time keeps increasing across loops
+
+
+@pytest.mark.parametrize("fourcc, suffix", [("mp4v", ".mp4"), ("MJPG", ".avi")])
+def test_a_short_looping_clip_starting_over_is_no_outage(tmp_path, fourcc, suffix):
+    """A 1.5 s clip looped three times: each pass is the whole file, so no pass is reported as the camera down."""
+    clip = tmp_path / f"short{suffix}"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*fourcc), 20, (160, 120))
+    for i in range(30):
+        writer.write(np.full((120, 160, 3), i * 8, np.uint8))
+    writer.release()
+    source = VideoFileSource(clip, loop=True, retry=True)
+    frames = []
+    for frame in source.frames():
+        frames.append(frame)
+        if len(frames) == 3 * 30 + 1:  # into a fourth pass: the third one has ended
+            source.close()
+    assert (source.status.state, source.status.outages, source.status.last_error) == ("up", 0, "")
+    times = [f.time for f in frames]
+    assert times == sorted(times) and len(set(times)) == len(times)
 
 
 def test_missing_device_reports_and_retries():

@@ -76,6 +76,17 @@ def test_each_broken_part_is_named_with_a_fix(tmp_path, models):
     assert "fix: " in r.stdout
 
 
+def test_changed_labels_are_named(tmp_path, models):
+    (models / "classifier" / "labels.txt").write_text("tampered\n")
+    cfg = write_config(tmp_path / "c.toml", source={"uri": str(VIDEO / "carving_ice.mp4")},
+                       tasks={"pose": True, "classify": True}, classify={"model": "yoga-classifier"},
+                       runtime={"models_dir": str(models)})
+    r = doctor(cfg)
+    assert r.returncode == 1
+    row = rows(r.stdout)["model yoga-classifier"]
+    assert "FAIL" in row and "labels yoga-labels" in row and "edgeapp models pull yoga-labels" in row, row
+
+
 def test_bad_config_is_reported(tmp_path):
     cfg = write_config(tmp_path / "c.toml", tasks={"classify": True, "pose": False})
     r = doctor(cfg)

@@ -270,3 +270,27 @@ def test_bench_pipeline_reports_the_bound_startup_and_memory():
     s = report["startup_s"]
     assert 0 < s["build"] <= s["first_frame"] and s["first_event_received"] is not None  # a real broker received it
     assert report["events_received"] > 0 and report["peak_rss_mb"] > 50
+
+
+def test_bench_pipeline_people_takes_the_counts_in_turn_within_one_run():
+    """--people 1,3: one report per count, then the per-person cost from one run where the counts take turns."""
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "bench", "pipeline", "--source",
+                        str(VIDEO / "opencv_vtest_30s_h264.mp4"), "--tasks", "pose,detect", "--people", "1,3",
+                        "--frames", "40", "--threads", "2", "--backend", "cpu", "--broker", "none",
+                        "--models-dir", str(MODELS), "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    decoder, text, reports = json.JSONDecoder(), r.stdout.strip(), []
+    while text:
+        report, end = decoder.raw_decode(text)
+        reports.append(report)
+        text = text[end:].strip()
+    one, three, cost = reports
+    assert (one["people"], three["people"], cost["benchmark"]) == (1, 3, "pipeline people cost")
+    counts = cost["per_count"]
+    assert set(counts) == {"1", "3"} and (cost["from_people"], cost["to_people"]) == (1, 3)
+    # 80 frames less the warm-up, 10 frames a turn, each turn's first two holding a switch
+    assert 25 <= counts["1"]["frames"] + counts["3"]["frames"] <= 70 - 4
+    assert counts["1"]["pose_invokes_per_frame"] == 1.0 and 2.0 <= counts["3"]["pose_invokes_per_frame"] <= 3.0
+    assert cost["persons_added"] == pytest.approx(counts["3"]["pose_invokes_per_frame"] - 1.0, abs=0.01)
+    assert cost["pose_invoke_ms_added"] > 0 and cost["pct_over_invokes"] is not None
+    assert cost["person_path_ms"] > cost["person_extra_ms"] > 0
