@@ -187,10 +187,6 @@ class PoseSmoother:
         self._filters: dict[int | None, KeypointFilter] = {}
 
     @property
-    def enabled(self) -> bool:
-        return self._one_euro is not None
-
-    @property
     def people_filtered(self) -> tuple[int | None, ...]:
         """Whose filters are kept (this frame's people)."""
         return tuple(self._filters)
