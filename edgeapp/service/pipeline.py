@@ -300,9 +300,10 @@ class Pipeline:
     def _people(self, result: FrameResult, inference: Inference) -> None:
         """Per person: track, then poses, classification and holds; plan the next frame's crops."""
         frame = result.frame
-        result.people = self.smoother.people(self.people.observe(inference.people), frame.time)
+        people = self.people.observe(inference.people)  # the raw poses: the next crops follow them
+        gone = self._track_people(result, inference)  # first: the frame loop waits for its plan
+        result.people = self.smoother.people(people, frame.time)
         result.pose = result.people[0].pose if result.people else None
-        gone = self._track_people(result, inference)
         for person in result.people:
             self._emit(PoseEvent(pose=person.pose, frame=frame.index, person_id=person.id))
         for person_id in gone:  # no longer followed (left, or the choice moved on): said once
