@@ -19,6 +19,7 @@ from edgeapp.detect.detector import DetectConfig
 from edgeapp.pantilt.config import PanTiltConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
 from edgeapp.pose.people import MAX_PEOPLE
+from edgeapp.pose.smoothing import PoseSmoothingConfig
 from edgeapp.errors import ConfigError
 from edgeapp.exercise.config import RepsConfig, check_reps
 from edgeapp.exercise.definition import Exercise
@@ -96,6 +97,7 @@ class PoseConfig:
     min_person_score: float = 0.2  # below this mean keypoint score nobody is there
     people: int = 1  # with tasks.detect: poses of up to this many tracked people per frame (one invoke each)
     select: Literal["target", "largest", "center", "longest"] = "largest"  # with people = 1: whose pose
+    smoothing: PoseSmoothingConfig = field(default_factory=PoseSmoothingConfig)  # One Euro per person, video only
 
     def check(self, problems: Problems) -> None:
         problems.require(0 <= self.min_person_score <= 1, "min_person_score", "must be between 0 and 1")

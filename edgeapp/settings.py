@@ -6,7 +6,8 @@ lists them all, and a test keeps the two in step). :func:`read` builds one from
 a parsed table: a wrong type, an unknown key (a typo would otherwise be silently
 ignored) or a value the table's ``check`` refuses is reported with its key path
 (``pantilt.pan.kp``), and every such error in the file is reported together, so
-one run of ``edgeapp config check`` shows everything to fix.
+one run of ``edgeapp config check`` shows everything to fix. A key that moved to
+another table is named with its new place (the table's ``MOVED_KEYS``), never ignored.
 
 Validation has one style: a table may define ``check(self, problems)`` and
 call ``problems.require(ok, "key", "message")`` for each rule; ``check`` runs
@@ -100,10 +101,14 @@ def _read(cls: type, table: Any, problems: Problems, base: Any) -> Any:
         return None
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
+    moved = getattr(cls, "MOVED_KEYS", {})
     before = len(problems.errors)
     values = {}
     for key, value in table.items():
         f = fields.get(key)
+        if f is None and key in moved:
+            problems.add(str(key), f"has moved to {moved[key]}: set it there (this key is no longer read)")
+            continue
         if f is None:
             close = difflib.get_close_matches(str(key).replace("-", "_"), list(fields), n=1, cutoff=0.75)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(fields))}"

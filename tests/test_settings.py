@@ -66,12 +66,14 @@ def test_the_outbox_lives_in_the_state_directory(tmp_path, monkeypatch):
 
 def test_config_check_lists_every_error_and_exits_78(tmp_path):
     cfg = tmp_path / "config.toml"
-    cfg.write_text('[source]\nfps = -1\nuri = ""\n[mqtt]\nport = 0\n[pantilt.pan]\nkp = "fast"\n')
+    cfg.write_text('[source]\nfps = -1\nuri = ""\n[mqtt]\nport = 0\n[pantilt.pan]\nkp = "fast"\n'
+                   '[classify.smoothing]\nkeypoint_beta = 636.61\n')  # a key that moved: never silently ignored
     r = subprocess.run([sys.executable, "-m", "edgeapp", "config", "check", str(cfg)], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 78 and "Traceback" not in r.stderr
-    for key in ("source.fps", "source.uri", "mqtt.port", "pantilt.pan.kp"):
+    for key in ("source.fps", "source.uri", "mqtt.port", "pantilt.pan.kp", "classify.smoothing.keypoint_beta"):
         assert f"config {key}:" in r.stderr
+    assert "has moved to pose.smoothing.beta" in r.stderr
 
 
 @pytest.mark.parametrize("uri, is_file", [

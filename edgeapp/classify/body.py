@@ -79,7 +79,8 @@ class BodyGuard:
         floats costs less than the numpy calls, with the same IEEE double arithmetic."""
         xs, ys, ss = values[0::3], values[1::3], values[2::3]
         # a finite sum proves all 51 finite; an overflowing one sends us to the joint-by-joint test
-        if not math.isfinite(sum(values)) and not (all(map(math.isfinite, xs)) and all(map(math.isfinite, ys))):
+        finite = math.isfinite(sum(values))
+        if not finite and not (all(map(math.isfinite, xs)) and all(map(math.isfinite, ys))):
             return DEGENERATE_POSE, lowest(ss)
         w, h = frame_size
         if max((max(xs) - min(xs)) * w, (max(ys) - min(ys)) * h) < self.min_extent_px:
@@ -87,7 +88,8 @@ class BodyGuard:
         if torso_px(xs, ys, w, h) < self.min_torso_px:
             return DEGENERATE_POSE, lowest(ss)
         js = self.joint_score
-        low, count = lowest(ss), sum(s >= js for s in ss)  # a NaN score is never seen
+        low = min(ss) if finite else lowest(ss)  # no NaN among finite values: the builtin's min is numpy's
+        count = sum([s >= js for s in ss])  # a NaN score is never seen
         if count < min(MIN_PERSON_JOINTS, self.min_joints):
             return NO_POSE, low
         torso = (ss[_LS] >= js) + (ss[_RS] >= js) + (ss[_LH] >= js) + (ss[_RH] >= js)

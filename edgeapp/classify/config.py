@@ -17,11 +17,9 @@
     milestone_s = 5.0           # a "held" result every 5 s of hold; 0 disables
 
     [classify.smoothing]        # video and camera only; still images are never smoothed
-    enabled = true              # One Euro on the keypoints, then probabilities averaged over time
+    enabled = true              # probabilities averaged over frame time (the keypoints: [pose.smoothing])
     probability_tau_s = 0.25    # time constant of the probability average
-    max_gap_s = 0.5             # a longer gap between frames starts both afresh
-    keypoint_min_cutoff_hz = 6.36   # One Euro, the TF.js MoveNet constants (coordinates normalised to the frame)
-    keypoint_beta = 636.61
+    max_gap_s = 0.5             # a longer gap between frames starts the average afresh
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ class ClassifyConfig:
     top_k: int = DEFAULT_TOP_K  # labels reported per frame
     threads: int = 1  # the classifier is tiny: more threads cost more than they save
     hold: HoldConfig = field(default_factory=HoldConfig)
-    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)  # video: keypoints and probabilities
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)  # video: the probabilities
 
 
     def check(self, problems: Problems) -> None:

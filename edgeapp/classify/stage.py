@@ -1,10 +1,10 @@
-"""The per-frame classification stage the service pipeline calls: smoothing + classifier + hold timer.
+"""The per-frame classification stage the service pipeline calls: classifier + probability smoothing + hold timer.
 
 ::
 
     stage = ClassifyStage.from_config(read(ClassifyConfig, cfg.get("classify"), "classify"), registry)
     for frame in source.frames():
-        pose = movenet.estimate(frame.image)          # or None when no person
+        pose = smoother.pose(movenet.estimate(frame.image), frame.time)  # filtered by the pose stage, or None
         result = stage.update(pose, frame.time)       # frame time, not wall time
         result.answer.label                           # None: no (confident) pose this frame
         result.hold.current, result.hold.held_s       # the stable pose and its hold so far
@@ -23,7 +23,6 @@ from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldEvent, HoldState, HoldTimer
 from edgeapp.classify.temporal import ProbabilitySmoother, SmoothingConfig
 from edgeapp.pose.keypoint import Pose
-from edgeapp.pose.smoothing import KeypointFilter
 from edgeapp.registry import Registry
 from edgeapp.runtime.backend import BackendRequest
 
@@ -49,14 +48,14 @@ def open_classifier(config: ClassifyConfig, registry: Registry | None = None) ->
 
 
 class VideoClassifier:
-    """Classification of one person's poses over time: One Euro on the keypoints, the model,
-    probabilities smoothed over frame time, the open-set decision (temporal.py). With
-    ``smoothing`` off (or None) every frame is classified on its own, as a still image is."""
+    """Classification of one person's poses over time: the model, probabilities smoothed over frame
+    time, the open-set decision (temporal.py). The poses come already smoothed by the pose stage
+    (:class:`~edgeapp.pose.smoothing.PoseSmoother`). With ``smoothing`` off (or None) every frame is
+    classified on its own, as a still image is."""
 
     def __init__(self, classifier: PoseClassifier, smoothing: SmoothingConfig | None = None):
         self.classifier = classifier
         on = smoothing is not None and smoothing.enabled
-        self.keypoints = KeypointFilter(smoothing.one_euro()) if on else None
         self.probs = ProbabilitySmoother(smoothing.probability_tau_s, smoothing.max_gap_s) if on else None
 
     def classify(self, pose: Pose | None, time: float) -> Classification:
@@ -64,29 +63,19 @@ class VideoClassifier:
             self.reset()
             return NO_POSE_RESULT
         c = self.classifier
-        joints = c.joints
-        if self.keypoints is None:
-            pose_joints(pose, joints)
-        else:
-            self.keypoints.step(pose.xy, pose.scores, time)
-            self.keypoints.joints(out=joints)
+        pose_joints(pose, c.joints)
         refused, min_score = c.screen(pose.frame_size)
         if refused is not None:
-            self.reset_probabilities()
+            self.reset()
             return refused
         p = c.joint_probabilities(pose.frame_size)
         if self.probs is not None:
             p = self.probs(p, time)
         return c.decide(p, min_score)
 
-    def reset_probabilities(self) -> None:
+    def reset(self) -> None:
         if self.probs is not None:
             self.probs.reset()
-
-    def reset(self) -> None:
-        self.reset_probabilities()
-        if self.keypoints is not None:
-            self.keypoints.reset()
 
 
 class ClassifyStage:

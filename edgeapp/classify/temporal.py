@@ -1,28 +1,26 @@
-"""Steady answers on video: keypoints and class probabilities smoothed over frame time.
+"""Steady answers on video: class probabilities smoothed over frame time.
 
-For a video or camera source, before the hold timer's hysteresis:
-
-1. the pose's keypoints go through the One Euro filter (:mod:`edgeapp.pose.smoothing`,
-   TF.js MoveNet constants, time-based so it is the same at any frame rate);
-2. the classifier's probabilities go through a first-order low-pass with time constant
-   ``probability_tau_s``: ``p += (1 - exp(-dt / tau)) * (p_new - p)``.
+For a video or camera source, before the hold timer's hysteresis, the classifier's
+probabilities go through a first-order low-pass with time constant ``probability_tau_s``:
+``p += (1 - exp(-dt / tau)) * (p_new - p)``. The keypoints it classified were already
+smoothed by the pose stage (One Euro, ``[pose.smoothing]``, :mod:`edgeapp.pose.smoothing`).
 
 ``probability_tau_s`` defaults to half the hold timer's ``confirm_s`` (0.5 s): a real
 change of pose moves the smoothed winner past an even split in ``tau * ln 2`` ~ 0.17 s, well
 inside the confirmation time, while a single-frame flicker is divided by about 3 at
 10 fps. Still images are never smoothed (they are unrelated to each other).
-A refused frame (no pose, no body) or a gap of more than ``max_gap_s`` resets both.
+A refused frame (no pose, no body) or a gap of more than ``max_gap_s`` resets the average.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
-from edgeapp.pose.smoothing import BETA, MAX_GAP_S, MIN_CUTOFF_HZ, OneEuroConfig
+from edgeapp.pose.smoothing import MAX_GAP_S
 
 PROBABILITY_TAU_S = 0.25
 
@@ -31,24 +29,19 @@ PROBABILITY_TAU_S = 0.25
 class SmoothingConfig:
     """The ``[classify.smoothing]`` table."""
 
-    enabled: bool = True  # video and camera: One Euro on the keypoints, probabilities averaged over time
-    probability_tau_s: float = PROBABILITY_TAU_S  # time constant of the probability average
-    max_gap_s: float = MAX_GAP_S  # a longer gap between frames starts both afresh
-    keypoint_min_cutoff_hz: float = MIN_CUTOFF_HZ  # One Euro, TF.js MoveNet constants (pose/smoothing.py)
-    keypoint_beta: float = BETA  # One Euro speed coefficient, per frame-width per second
+    # keypoint smoothing is the pose stage's (shared with repetition counting): settings.read names the new key
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"keypoint_min_cutoff_hz": "pose.smoothing.min_cutoff_hz",
+                                            "keypoint_beta": "pose.smoothing.beta"}
 
-    def one_euro(self) -> OneEuroConfig:
-        return OneEuroConfig(min_cutoff_hz=self.keypoint_min_cutoff_hz, beta=self.keypoint_beta,
-                             max_gap_s=self.max_gap_s)
+    enabled: bool = True  # video and camera: class probabilities averaged over frame time
+    probability_tau_s: float = PROBABILITY_TAU_S  # time constant of the probability average
+    max_gap_s: float = MAX_GAP_S  # a longer gap between frames starts the average afresh
 
     def check(self, problems) -> None:
         problems.require(0.0 < self.probability_tau_s <= 60.0, "probability_tau_s",
                          f"must be a number of seconds above 0 and at most 60, got {self.probability_tau_s}")
         problems.require(0.0 < self.max_gap_s <= 60.0, "max_gap_s",
                          f"must be a number of seconds above 0 and at most 60, got {self.max_gap_s}")
-        problems.require(self.keypoint_min_cutoff_hz > 0, "keypoint_min_cutoff_hz",
-                         f"must be above 0 Hz, got {self.keypoint_min_cutoff_hz}")
-        problems.require(self.keypoint_beta >= 0, "keypoint_beta", f"must be 0 or more, got {self.keypoint_beta}")
 
 
 class ProbabilitySmoother:

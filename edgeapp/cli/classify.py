@@ -18,6 +18,7 @@ from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_clip_bench_options, emit, open_model, registry
 from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
+from edgeapp.pose.smoothing import PoseSmoother, PoseSmoothingConfig
 from edgeapp.registry import DEFAULT_MODELS
 from edgeapp.classify.negatives import STILL_EVERY
 from edgeapp.settings import read
@@ -178,6 +179,7 @@ def run_infer(args: argparse.Namespace) -> int:
     estimator = MoveNet(model, smart_crop=not args.no_crop)
     tracker = HoldTimer(hold)
     video = VideoClassifier(classifier, None if args.no_smoothing else SmoothingConfig())
+    steady = PoseSmoother(PoseSmoothingConfig(enabled=not args.no_smoothing))  # the service's pose-stage filter
     source = open_source(args.path)
     last = None
     try:
@@ -186,7 +188,7 @@ def run_infer(args: argparse.Namespace) -> int:
                 pose = estimator.estimate_still(frame.image, args.passes)
                 c = classifier.classify(pose)
             else:
-                pose = estimator.estimate(frame.image)
+                pose = steady.pose(estimator.estimate(frame.image), frame.time)
                 c = video.classify(pose, frame.time)
             obj = {"source": frame.source, "frame": frame.index, "time": round(frame.time, 3),
                    "backend": model.info.backend, **c.to_dict(), "pose": pose_json(pose) if pose else None}

@@ -16,6 +16,7 @@ from edgeapp.exercise import ExerciseLibrary, RepsStage
 from edgeapp.exercise.config import RepsFile
 from edgeapp.exercise.definition import BUILTIN
 from edgeapp.pose import MoveNet
+from edgeapp.pose.smoothing import PoseSmoother
 from edgeapp.settings import read
 
 
@@ -34,7 +35,8 @@ def register(cli) -> None:
     add_backend_options(p)
     p.set_defaults(func=run_infer)
 
-    b = cli.add("bench", "reps", "time the repetition stage (smoothing, signal, counter) per frame on synthetic poses")
+    b = cli.add("bench", "reps", "time the keypoint filter and the repetition stage (signal, counter) per frame "
+                "on synthetic poses")
     b.add_argument("--exercise", default="squat", help=f"one of {', '.join(BUILTIN)} (default squat)")
     b.add_argument("--frames", type=int, default=20000, help="frames to time (default 20000)")
     b.add_argument("--fps", type=float, default=30.0, help="frame rate of the synthetic clip (default 30)")
@@ -75,12 +77,14 @@ def run_infer(args: argparse.Namespace) -> int:
         source.close()
         return usage_error(f"{args.path}: repetitions need a video (frame times), not still images")
     estimator = MoveNet(open_model(args, args.pose_model, "pose"), smart_crop=not args.no_crop)
-    min_person = PoseConfig().min_person_score  # as the service: a pose this weak means nobody is there
+    service = PoseConfig()  # as the service: its floor for "nobody there" and its keypoint filter
+    steady = PoseSmoother(service.smoothing)
     last = r = None
     try:
         for frame in source.frames():
             pose = estimator.estimate(frame.image)
-            r = stage.update(pose if pose.score >= min_person else None, frame.time)
+            pose = steady.pose(pose if pose.score >= service.min_person_score else None, frame.time)
+            r = stage.update(pose, frame.time)
             emit({"frame": frame.index, "time": round(frame.time, 3), **r.to_dict()})
             last = frame
     finally:

@@ -4,15 +4,17 @@
 
     stage = RepsStage(ExerciseLibrary.with_user(config.exercise), config.reps)
     for frame in frames:
+        pose = smoother.pose(raw, frame.time)               # the pose stage's One Euro (PoseSmoother)
         result = stage.update(pose, frame.time)            # pose: Pose or None (nobody)
         result.count, result.phase, result.signal
         for event in result.events: ...                     # Rep, RepRejected, SetEnded
     stage.finish(last_time)                                 # set_ended for an open set
 
 The count belongs to a person: ``person`` is the track id when the pipeline follows several people
-(``None`` for the single-pose path). Each person has their own keypoint filter, chosen side and
-counter. ``request`` may be called from another thread (an MQTT command); the switch happens on the
-owner's next ``update``, so the counters are only ever touched by one thread.
+(``None`` for the single-pose path). Each person has their own chosen side and counter; their
+keypoints come smoothed by the pose stage, which filters each person once a frame for every consumer.
+``request`` may be called from another thread (an MQTT command); the switch happens on the owner's
+next ``update``, so the counters are only ever touched by one thread.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from edgeapp.exercise.config import ExerciseLibrary, RepsConfig
 from edgeapp.exercise.counter import CounterEvent, RepCounter
 from edgeapp.exercise.signal import SignalReader
 from edgeapp.pose.keypoint import Pose
-from edgeapp.pose.smoothing import KeypointFilter
 
 _KEEP = object()  # request(): restart the current exercise
 
@@ -48,7 +49,6 @@ class RepsResult:
 
 class _Person:
     def __init__(self, counter: RepCounter):
-        self.filter = KeypointFilter()
         self.counter = counter
         self.side: str | None = None
         self.seen_at = float("-inf")
@@ -113,11 +113,9 @@ class RepsStage:
         value = None
         if pose is not None:
             p.seen_at = time
-            xy, scores = p.filter(pose.xy, pose.scores, time)
-            reading = self._reader.read(xy.tolist(), scores.tolist(), p.side, p.counter.moving, pose.frame_size)
+            reading = self._reader.read(pose.xy.tolist(), pose.scores.tolist(), p.side, p.counter.moving,
+                                        pose.frame_size)
             value, p.side = reading.value, reading.side or p.side
-        else:
-            p.filter.reset()
         events = p.counter.update(value, time)
         state = p.counter.state
         return RepsResult(self.name, person, state.count, state.set_reps, state.phase, value,

@@ -16,17 +16,24 @@ passes through unfiltered. ``thresholdCutOff``/``thresholdBeta`` are TF.js's sec
 
 A gap in time (no frame for ``max_gap_s``, a timestamp going backwards, or no pose)
 resets the filter: smoothing across a gap would drag the old pose into the new one.
+
+Smoothing is the pose stage's work, as in TF.js (whose detector filters before it returns):
+:class:`PoseSmoother` keeps one :class:`KeypointFilter` per person in view, owned by the
+pipeline's pose side and stepped once a frame; classification, repetition counting, pose
+events and the preview all read the one filtered pose. The smart crop reads the raw one.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from edgeapp.errors import ConfigError
 from edgeapp.pose.keypoint import Pose
+from edgeapp.pose.people import PersonPose
 
 # TF.js MoveNet KEYPOINT_FILTER_CONFIG (stored version; other versions quote other values).
 MIN_CUTOFF_HZ = 6.36
@@ -128,16 +135,85 @@ class KeypointFilter:
 
     def joints(self, out: np.ndarray | None = None) -> np.ndarray:
         """The filtered ``[17, 3]`` (x, y, score), scores clipped to 0..1 (into ``out`` when given)."""
-        if out is None:
-            out = np.empty_like(self._value)
         # maximum then minimum: np.clip's answer at half its cost on 51 values
-        return np.minimum(np.maximum(self._value, self._low, out=out), self._high, out=out)
+        if out is None:
+            out = np.maximum(self._value, self._low)
+        else:
+            np.maximum(self._value, self._low, out=out)
+        return np.minimum(out, self._high, out=out)
 
     def pose(self, pose: Pose | None, time_s: float) -> Pose | None:
-        """The filtered pose; ``None`` (nobody this frame) resets the filter and passes through."""
+        """The filtered pose, in float64 views of one new ``[17, 3]`` array (the filter's precision, which every
+        consumer reads); ``None`` (nobody this frame) resets the filter and passes through."""
         if pose is None:
             self.reset()
             return None
         self.step(pose.xy, pose.scores, time_s)
         joints = self.joints()
-        return Pose(joints[:, :2].astype(pose.xy.dtype), joints[:, 2].astype(pose.scores.dtype), pose.frame_size)
+        return Pose(joints[:, :2], joints[:, 2], pose.frame_size)
+
+
+@dataclass(frozen=True)
+class PoseSmoothingConfig:
+    """The ``[pose.smoothing]`` table: One Euro on each person's keypoints, video and camera sources only."""
+
+    enabled: bool = True  # One Euro on the keypoints of video and camera frames (still images never)
+    min_cutoff_hz: float = MIN_CUTOFF_HZ  # TF.js MoveNet constants, coordinates normalised to the frame
+    beta: float = BETA  # speed coefficient, per frame-width per second
+    max_gap_s: float = MAX_GAP_S  # a longer gap between a person's frames starts their filter afresh
+
+    def one_euro(self) -> OneEuroConfig:
+        return OneEuroConfig(min_cutoff_hz=self.min_cutoff_hz, beta=self.beta, max_gap_s=self.max_gap_s)
+
+    def check(self, problems) -> None:
+        problems.require(self.min_cutoff_hz > 0, "min_cutoff_hz", f"must be above 0 Hz, got {self.min_cutoff_hz}")
+        problems.require(self.beta >= 0, "beta", f"must be 0 or more, got {self.beta}")
+        problems.require(0.0 < self.max_gap_s <= 60.0, "max_gap_s",
+                         f"must be a number of seconds above 0 and at most 60, got {self.max_gap_s}")
+
+
+class PoseSmoother:
+    """One :class:`KeypointFilter` per person in view, each stepped once a frame.
+
+    A person is a track id, or None for the single-pose path. A person not given in a frame (left,
+    no longer followed, or no pose) drops their filter: absence resets a filter anyway, and the dict
+    never holds more than one frame's people. Someone posed without an id (before the tracker
+    confirmed anyone) who is then tracked keeps their filter under the first new id, as the rep
+    counter keeps their count. Disabled (or for still images) poses pass through unchanged."""
+
+    def __init__(self, config: PoseSmoothingConfig | None = None):
+        config = config or PoseSmoothingConfig()
+        self._one_euro = config.one_euro() if config.enabled else None
+        self._filters: dict[int | None, KeypointFilter] = {}
+
+    @property
+    def people_filtered(self) -> tuple[int | None, ...]:
+        """Whose filters are kept (this frame's people)."""
+        return tuple(self._filters)
+
+    def poses(self, poses: Mapping[int | None, Pose | None], time_s: float) -> dict[int | None, Pose | None]:
+        """Each person's filtered pose for the frame at ``time_s`` (None stays None)."""
+        if self._one_euro is None:
+            return dict(poses)
+        old, kept, out = self._filters, {}, {}
+        handover = None not in poses
+        for person, pose in poses.items():
+            if pose is None:
+                out[person] = None
+                continue
+            f = old.pop(person, None)
+            if f is None and handover and person is not None:
+                f, handover = old.pop(None, None), False
+            f = kept[person] = f or KeypointFilter(self._one_euro)
+            out[person] = f.pose(pose, time_s)
+        self._filters = kept
+        return out
+
+    def pose(self, pose: Pose | None, time_s: float) -> Pose | None:
+        """The single-pose path (person None)."""
+        return self.poses({None: pose}, time_s)[None]
+
+    def people(self, people: Sequence[PersonPose], time_s: float) -> list[PersonPose]:
+        """Tracked people, each with their filtered pose."""
+        steady = self.poses({p.id: p.pose for p in people}, time_s)
+        return [PersonPose(p.id, p.box, steady[p.id]) for p in people]

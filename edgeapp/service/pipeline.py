@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
 import numpy as np
@@ -40,6 +40,7 @@ from edgeapp.pantilt.controller import Command
 from edgeapp.pantilt.stage import PanTiltStage
 from edgeapp.pose import MoveNet, Pose
 from edgeapp.pose.people import People, PersonPose, estimate_crops
+from edgeapp.pose.smoothing import PoseSmoother
 from edgeapp.registry import Registry, registry_from
 from edgeapp.runtime.failover import FailoverModel
 from edgeapp.service.worker import Worker
@@ -128,6 +129,12 @@ class Pipeline:
             model = FailoverModel(registry.resolve(config.pose.model, "pose"), request, config.runtime.tpu_retry_s)
             self.models["pose"] = model
             self.movenet = MoveNet(model, smart_crop=config.pose.smart_crop)  # type: ignore[arg-type]
+        # One keypoint filter per person, stepped once a frame on the finishing worker; everything after the pose
+        # reads the filtered pose, the smart crop the raw one. Still images are unrelated: never filtered.
+        smoothing = config.pose.smoothing
+        if getattr(self.source, "still", False):
+            smoothing = replace(smoothing, enabled=False)
+        self.smoother = PoseSmoother(smoothing)
         self.classify_stage: ClassifyStage | None = None
         if config.tasks.classify:
             self.classify_stage = ClassifyStage.from_config(config.classify, registry)
@@ -263,6 +270,7 @@ class Pipeline:
         if inference.people is not None:
             self._people(result, inference)
             return result
+        result.pose = self.smoother.pose(result.pose, frame.time)
         if self.movenet is not None:
             # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
             self._emit(PoseEvent(pose=result.pose, frame=frame.index))
@@ -292,9 +300,10 @@ class Pipeline:
     def _people(self, result: FrameResult, inference: Inference) -> None:
         """Per person: track, then poses, classification and holds; plan the next frame's crops."""
         frame = result.frame
-        result.people = self.people.observe(inference.people)
+        people = self.people.observe(inference.people)  # the raw poses: the next crops follow them
+        gone = self._track_people(result, inference)  # first: the frame loop waits for its plan
+        result.people = self.smoother.people(people, frame.time)
         result.pose = result.people[0].pose if result.people else None
-        gone = self._track_people(result, inference)
         for person in result.people:
             self._emit(PoseEvent(pose=person.pose, frame=frame.index, person_id=person.id))
         for person_id in gone:  # no longer followed (left, or the choice moved on): said once

@@ -116,13 +116,17 @@ def test_bench_classify_reports_the_cost_per_frame():
     assert report["frames"] > 0 and report["classify"]["n"] == report["frames"] and report["classify"]["p50_ms"] > 0
     # Measured, not asserted as a speed: only that both figures are there to compare.
     assert report["pose_path"]["p50_ms"] > 0 and report["classify_pct_of_pose_p50"] is not None
+    assert report["keypoint_filter"]["n"] == report["frames"]
+    assert report["filter_and_classify_pct_of_pose_p50"] is not None
 
 
 def test_bench_classify_loops_a_short_source():
     r = edgeapp("bench", "classify", "--source", IMAGES / "tfex_pose_image3_tree.jpeg", *MODELS, "--frames", "5",
                 "--warmup", "1")
     assert r.returncode == 0, r.stderr
-    assert "5 classified frames" in r.stdout and "classify (smoothing+guard+features+invoke+open set)" in r.stdout
+    assert "5 classified frames" in r.stdout
+    assert "classify (guard+features+invoke+probability smoothing+open set)" in r.stdout
+    assert "One Euro keypoint filter" in r.stdout and "with the keypoint filter" in r.stdout  # its cost in sight
 
 
 def test_the_runtime_never_imports_tensorflow():

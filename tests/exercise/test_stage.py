@@ -1,5 +1,6 @@
 """The repetition stage on synthetic keypoint sequences: every built-in exercise, with noise, dropped
-joints and a pause; people counted apart; switching and resetting."""
+joints and a pause; people counted apart; switching and resetting. The stage is fed as the pipeline feeds
+it: each person's pose through the pose stage's keypoint filter first (:class:`Fed`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from edgeapp.exercise import BUILTIN, ExerciseLibrary, RepsConfig, RepsStage
 from edgeapp.exercise.synthetic import concat, hold, pose_for, sine_reps
 from edgeapp.pose.keypoint import KEYPOINT_NAMES
+from edgeapp.pose.smoothing import PoseSmoother
 
 FPS = 15.0
 # Each exercise's movement as a body does it (not its thresholds): a squat from a straight knee to
@@ -39,8 +41,22 @@ def session(name: str, seed: int = 0):
     return trace.times, poses
 
 
+class Fed:
+    """A stage behind the pose stage's per-person keypoint filter, as the pipeline and ``infer reps`` run it."""
+
+    def __init__(self, stage: RepsStage):
+        self.stage, self.smoother = stage, PoseSmoother()
+
+    def update(self, pose, time: float, person=None):
+        return self.update_people({person: pose}, time)[0]
+
+    def update_people(self, poses, time: float):
+        return self.stage.update_people(self.smoother.poses(poses, time), time)
+
+
 def run(stage: RepsStage, times, poses, person=None):
-    results = [stage.update(p, float(t), person) for t, p in zip(times, poses)]
+    fed = Fed(stage)
+    results = [fed.update(p, float(t), person) for t, p in zip(times, poses)]
     return results, [e for r in results for e in r.events]
 
 
@@ -94,7 +110,7 @@ def test_the_better_side_counts_when_one_side_is_hidden_and_a_fixed_side_does_no
 
 def test_counts_belong_to_the_person():
     times, poses = session("squat")
-    stage = RepsStage(ExerciseLibrary(), RepsConfig())
+    stage = Fed(RepsStage(ExerciseLibrary(), RepsConfig()))
     standing = pose_for(BUILTIN["squat"], 175.0)
     for t, p in zip(times, poses):
         results = stage.update_people({7: p, 9: standing}, float(t))
@@ -126,10 +142,12 @@ def test_the_service_task_counts_per_track_id_when_the_frame_has_people():
     task = RepsTask.from_config(AppConfig(), published.append)
     times, poses = session("squat")
     standing = pose_for(BUILTIN["squat"], 175.0)
+    smoother = PoseSmoother()
     for t, p in zip(times, poses):
         frame = SimpleNamespace(time=float(t))
-        first = task.update_frame(SimpleNamespace(frame=frame, pose=p, people=[SimpleNamespace(id=3, pose=p),
-                                                                                SimpleNamespace(id=8, pose=standing)]))
+        steady = smoother.poses({3: p, 8: standing}, float(t))
+        first = task.update_frame(SimpleNamespace(frame=frame, pose=steady[3], people=[
+            SimpleNamespace(id=3, pose=steady[3]), SimpleNamespace(id=8, pose=steady[8])]))
     assert (first.person, first.count) == (3, 5)
     task.close(float(times[-1]))
     assert [(e.type, e.person, e.count) for e in published][-2:] == [("rep", 3, 5), ("set_ended", 3, 5)]
@@ -142,7 +160,7 @@ def test_leaving_mid_rep_and_after_a_rep_never_adds_one():
     """Out of view longer than lost_s: the movement in progress is forgotten, and coming back standing
     after a counted rep is not another rep."""
     ex = BUILTIN["squat"]
-    stage = RepsStage(ExerciseLibrary(), RepsConfig())
+    stage = Fed(RepsStage(ExerciseLibrary(), RepsConfig()))
     trace = sine_reps(1, 175.0, 80.0, 2.5, FPS)
     t = 0.0
     for v in trace.values:  # one whole rep
@@ -163,7 +181,7 @@ def test_leaving_mid_rep_and_after_a_rep_never_adds_one():
 def test_a_person_seen_before_their_track_is_confirmed_keeps_their_rep_in_progress():
     """The pipeline poses someone without an id until the tracker confirms them: the id takes over."""
     times, poses = session("squat")
-    stage = RepsStage(ExerciseLibrary(), RepsConfig())
+    stage = Fed(RepsStage(ExerciseLibrary(), RepsConfig()))
     for i, (t, p) in enumerate(zip(times, poses)):
         (r, *_) = stage.update_people({None if i < 20 else 4: p}, float(t))  # confirmed mid-way down
     assert (r.person, r.count) == (4, 5)

@@ -6,6 +6,7 @@ import dataclasses
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from support.shared import MODELS, MOVENET, VIDEO
@@ -260,10 +261,13 @@ def test_with_the_detector_poses_are_per_person_with_their_track_ids():
     cfg = config(tasks={"pose": True, "classify": True, "detect": True}, pose={"people": 3},
                  detect={"labels_allow": ["person"]})
     pipeline = Pipeline(cfg, sink)
-    results = []
-    pipeline.run(threading.Event(), max_frames=30, on_frame=results.append)
+    results, filtered = [], []  # with each frame, whose keypoint filters the pose side keeps
+    pipeline.run(threading.Event(), max_frames=30,
+                 on_frame=lambda r: (results.append(r), filtered.append(pipeline.smoother.people_filtered)))
     pipeline.close()
     assert all(len(r.people) <= 3 for r in results)
+    # a filter for each person posed in the frame and nobody else: one who leaves drops theirs
+    assert [set(f) for f in filtered] == [{p.id for p in r.people} or ({None} if r.pose else set()) for r in results]
     late = results[10:]  # tracks confirmed, crops planned
     assert all(len(r.people) == 3 for r in late)
     ids = {p.id for r in late for p in r.people}
@@ -311,3 +315,41 @@ def test_the_service_keeps_the_pose_on_its_person_when_a_bystander_walks_behind(
     whose = [(r.people[0].id, r.people[0].box.center[0]) for r in results if r.people]
     assert len(whose) >= 25 and len({i for i, _ in whose}) == 1 and all(abs(x - 0.5) < 0.05 for _, x in whose)
     assert any(d.id not in (None, whose[0][0]) for r in results for d in r.detections)  # the bystander was tracked
+
+
+def test_each_pose_is_filtered_once_and_classification_reps_and_events_read_that_pose(monkeypatch):
+    """One keypoint filter step per person per frame, on the pose side: the classifier's joints, the rep counter's
+    input and the pose event are the filtered pose, which is the raw pose through one filter with [pose.smoothing]'s
+    constants (not the defaults: a consumer filtering on its own would differ)."""
+    from edgeapp.exercise import ExerciseLibrary, RepsStage
+    from edgeapp.pose.smoothing import KeypointFilter, PoseSmoothingConfig
+
+    steps = []
+    real_step = KeypointFilter.step
+    monkeypatch.setattr(KeypointFilter, "step", lambda self, *a: steps.append(id(self)) or real_step(self, *a))
+    smoothing = {"min_cutoff_hz": 1.0, "beta": 20.0}
+    sink = ListSink()
+    pipeline = Pipeline(config(tasks={"pose": True, "classify": True, "reps": True}, pose={"smoothing": smoothing}), sink)
+    reference = KeypointFilter(PoseSmoothingConfig(**smoothing).one_euro())
+    reps = RepsStage(ExerciseLibrary(), pipeline.config.reps)
+    joints = pipeline.classify_stage.classifier.joints
+    seen = 0
+    for frame in pipeline.source.frames():
+        if frame.index == 40:
+            break
+        before = len(steps)
+        inference = pipeline.infer(frame)
+        result = pipeline.finish(inference)
+        assert len(steps) - before == (inference.pose is not None)  # once a frame, for the one person
+        expected = reference.pose(inference.pose, frame.time)
+        if expected is None:
+            assert result.pose is None
+            continue
+        seen += 1
+        np.testing.assert_array_equal(result.pose.xy, expected.xy)
+        np.testing.assert_array_equal(result.pose.scores, expected.scores)
+        np.testing.assert_array_equal(joints, np.column_stack((expected.xy, expected.scores)))  # what it classified
+        assert result.reps == reps.update(result.pose, frame.time)  # the counter read the same pose, unfiltered again
+        assert [e.pose for e in sink.events if isinstance(e, PoseEvent)][-1] is result.pose
+    pipeline.close()
+    assert seen >= 20 and not np.array_equal(expected.xy, inference.pose.xy)  # people were there, and filtered
