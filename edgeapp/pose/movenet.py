@@ -49,6 +49,7 @@ class MoveNet:
         self._region: CropRegion | None = None
         self._frame_size: tuple[int, int] | None = None
         self.last_invoke_s: tuple[float, ...] = ()  # each invoke's seconds in the last estimate
+        self._pixels: np.ndarray | None = None  # several people's crops, sampled before their invokes
 
     @property
     def crop_region(self) -> CropRegion | None:
@@ -82,17 +83,21 @@ class MoveNet:
     def estimate_windows(self, frame: np.ndarray, windows: Sequence[InputWindow],
                          keeps: Sequence[InputWindow | None] = ()) -> list[Pose]:
         """One invoke per window (one person each; ``keeps[i]``, if given, as ``keep`` in :meth:`estimate_in`),
-        keypoints mapped back to the frame. Between two invokes only the next crop is written and the output
-        copied out; every keypoint is mapped back in one pass after the last invoke: right after an invoke the
-        caches are cold, and a numpy call there takes several times its warm time. The invoke times are
-        :attr:`last_invoke_s`."""
+        keypoints mapped back to the frame. Right after an invoke the caches are cold, and any work there
+        takes several times its warm time. So with several windows every crop is sampled before the first
+        invoke, and between two invokes only the next crop is copied in and the output copied out; every
+        keypoint is mapped back in one pass after the last invoke. The invoke times are :attr:`last_invoke_s`."""
         model = self.model  # read once: a failover wrapper forwards every attribute
+        pixels = self._sample_ahead(frame, windows, keeps)
         raw = np.empty((len(windows), *_OUTPUT_SHAPE[2:]), np.float32)  # per window: 17 x (y, x, score)
         times = []
         for i, window in enumerate(windows):
-            model.write_window(frame, window)
-            if i < len(keeps) and keeps[i] is not None:
-                blank_outside(model, window, keeps[i])
+            if pixels is not None:
+                model.write_pixels(pixels[i:i + 1])
+            else:
+                model.write_window(frame, window)
+                if i < len(keeps) and keeps[i] is not None:
+                    blank_outside(model, window, keeps[i])
             times.append(model.invoke())  # may swap the wrapped model: its output is read after
             raw[i] = model.output(0)[0, 0]  # normalised to the window
         self.last_invoke_s = tuple(times)
@@ -100,3 +105,16 @@ class MoveNet:
         xy = to_frame_normalised(windows, raw[:, :, 1::-1], w, h)
         scores = raw[:, :, 2].astype(np.float64)
         return [Pose(xy=xy[i], scores=scores[i], frame_size=(w, h)) for i in range(len(windows))]
+
+    def _sample_ahead(self, frame: np.ndarray, windows: Sequence[InputWindow],
+                      keeps: Sequence[InputWindow | None]) -> np.ndarray | None:
+        """Every window's input pixels, sampled back to back while the frame is in cache (several windows of a
+        uint8-input model, none blacked out around a person); None to write each window when its turn comes."""
+        model = self.model
+        if len(windows) < 2 or any(k is not None for k in keeps) or not model.takes_pixels:
+            return None
+        if self._pixels is None or len(self._pixels) < len(windows):
+            self._pixels = np.empty((len(windows), self.input_size, self.input_size, 3), np.uint8)
+        for i, window in enumerate(windows):
+            model.sample_pixels(frame, window, self._pixels[i])
+        return self._pixels

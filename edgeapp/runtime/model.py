@@ -98,22 +98,36 @@ class Model:
         """The first output whose name contains ``fragment``."""
         return next((o for o in self.outputs if fragment in o.name), None)
 
+    @property
+    def takes_pixels(self) -> bool:
+        """Whether the input is a uint8 image, which takes a frame's pixels as they are."""
+        return self._image_size is not None and self.inputs[0].dtype == np.uint8
+
     def write_window(self, frame: np.ndarray, window: InputWindow) -> None:
         """Sample a window of a BGR frame into the image input: for uint8 inputs straight into the
         tensor, channels swapped in place, with no intermediate image."""
-        import cv2
-
         w, h = self._image_size
-        if self.inputs[0].dtype != np.uint8:
+        if not self.takes_pixels:
             write_image(self, sample(frame, window, w, h))
             return
         buf = self._input_view()
         image = buf[0]
         try:
-            sample(frame, window, w, h, dst=image)
-            cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+            self.sample_pixels(frame, window, image)
         finally:
             del buf, image  # the interpreter refuses to invoke while views of its buffers are alive
+
+    def sample_pixels(self, frame: np.ndarray, window: InputWindow, dst: np.ndarray) -> None:
+        """A window of a BGR frame as the RGB pixels a uint8 image input takes, into ``dst`` (h x w x 3)."""
+        import cv2
+
+        w, h = self._image_size
+        sample(frame, window, w, h, dst=dst)
+        cv2.cvtColor(dst, cv2.COLOR_BGR2RGB, dst=dst)
+
+    def write_pixels(self, pixels: np.ndarray) -> None:
+        """Copy pixels made by :meth:`sample_pixels` (``1 x h x w x 3``) into the input."""
+        self.interpreter.set_tensor(self.inputs[0].index, pixels)
 
 
 def write_image(model: Model, bgr: np.ndarray, mean: float = 0.0, std: float = 1.0) -> None:

@@ -214,8 +214,13 @@ class Pipeline:
 
     # -- the frame loop ---------------------------------------------------------------
     def infer(self, frame: Frame) -> Inference:
-        """The image models' invokes, and only what the next invoke needs (the pose, for the next crop)."""
+        """The image models' invokes, and only what the next invoke needs (the pose, for the next crop).
+        The detector goes first: it needs nothing from the last frame, so the finishing worker tracks the
+        last frame and plans this one's crops meanwhile, instead of the loop waiting idle for that plan."""
         out = Inference(frame)
+        if self.detector is not None:
+            out.detect_outputs = self.detector.run(frame.image, frame.prepared.get("detect"))
+            out.invoke_s["detect"] = [self.detector.model.last_invoke_s]
         if self.people is not None:
             self._wait_for_plan()
         if self.people is not None and self.people.crops:
@@ -227,9 +232,6 @@ class Pipeline:
             pose = self.movenet.estimate(frame.image)
             out.invoke_s["pose"] = [self.movenet.model.last_invoke_s]
             out.pose = pose if pose.score >= self.config.pose.min_person_score else None
-        if self.detector is not None:
-            out.detect_outputs = self.detector.run(frame.image, frame.prepared.get("detect"))
-            out.invoke_s["detect"] = [self.detector.model.last_invoke_s]
         return out
 
     def finish(self, inference: Inference) -> FrameResult:
