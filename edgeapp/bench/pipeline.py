@@ -185,7 +185,7 @@ class FrameCost:
 
     cap: int  # the people count its crops were planned with
     steady: bool  # the frame before had the same count (so the interval holds no switch)
-    interval_s: float  # since the frame before was done: the loop's time for this frame
+    interval_s: float  # the frame loop's turn on it: from taking it up to taking up the next
     pose_s: float  # its pose invokes
     other_invokes_s: float  # its other models' invokes
     pose_invokes: int
@@ -204,19 +204,21 @@ def bench_people(config: AppConfig, counts: Sequence[int], frames: int, chunk: i
         raise ValueError("the people counts need the detector: add detect to the tasks")
     people.n = counts[0]
     caps: list[int] = []  # the count in force after each frame was done
-    done_at: list[float] = []
+    last: list[FrameResult] = []
     costs: list[FrameCost] = []
 
     def on_frame(result: FrameResult) -> None:
         j = len(caps)
-        done_at.append(time.perf_counter())
-        # frame j was planned by the finishing worker after frame j-1 (before this callback of j-1 ran)
-        if j >= max(PEOPLE_WARMUP, 3):
-            pose = result.invoke_s.get("pose", ())
+        # frame j-1's turn of the frame loop ended when it took frame j up; frame j-1 was planned by the
+        # finishing worker after frame j-2 (before this callback of j-2 ran)
+        if j >= max(PEOPLE_WARMUP, 4):
+            before = last[0]
+            pose = before.invoke_s.get("pose", ())
             costs.append(FrameCost(
-                cap=caps[j - 2], steady=caps[j - 3] == caps[j - 2], interval_s=done_at[j] - done_at[j - 1],
+                cap=caps[j - 3], steady=caps[j - 4] == caps[j - 3], interval_s=result.began - before.began,
                 pose_s=sum(pose), pose_invokes=len(pose),
-                other_invokes_s=sum(sum(v) for k, v in result.invoke_s.items() if k != "pose")))
+                other_invokes_s=sum(sum(v) for k, v in before.invoke_s.items() if k != "pose")))
+        last[:] = [result]
         people.n = counts[(j // chunk) % len(counts)]
         caps.append(people.n)
 
@@ -257,7 +259,7 @@ def people_cost(frames: Sequence[FrameCost]) -> dict:
     for cap, fs in sorted(by_cap.items()):
         frame_ms = 1000.0 * sum(f.interval_s for f in fs) / len(fs)
         per_cap[cap] = {"frames": len(fs), "fps": round(1000.0 / frame_ms, 1), "frame_ms": round(frame_ms, 2),
-                        "pose_invokes_per_frame": median(f.pose_invokes for f in fs),
+                        "pose_invokes_per_frame": float(median(f.pose_invokes for f in fs)),
                         # medians: a frame the host took the CPU from says nothing of what a person costs
                         "pose_invoke_ms": round(1000.0 * median(f.pose_s for f in fs), 3),
                         "detect_invoke_ms": round(1000.0 * median(f.other_invokes_s for f in fs), 3),

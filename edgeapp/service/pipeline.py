@@ -72,6 +72,7 @@ class Inference:
     detect_outputs: list[np.ndarray] | None = None  # raw, for Detector.decode
     invoke_s: dict[str, list[float]] = field(default_factory=dict)  # model -> each invoke's time
     people_s: float = 0.0  # the people's whole pose path (crops, invokes, mapping back)
+    began: float = field(default_factory=time.perf_counter)  # when the frame loop took the frame up
 
 
 @dataclass
@@ -86,6 +87,7 @@ class FrameResult:
     command: Command | None = None
     reps: RepsResult | None = None
     invoke_s: dict[str, list[float]] = field(default_factory=dict)  # model -> this frame's invoke times
+    began: float = 0.0  # perf_counter when the frame loop took the frame up (the next frame's less this: its turn)
 
 
 @dataclass
@@ -259,7 +261,7 @@ class Pipeline:
 
     def _finish(self, inference: Inference) -> FrameResult:
         frame = inference.frame
-        result = FrameResult(frame, pose=inference.pose, invoke_s=inference.invoke_s)
+        result = FrameResult(frame, pose=inference.pose, invoke_s=inference.invoke_s, began=inference.began)
         for name, times in inference.invoke_s.items():
             for seconds in times:
                 self.stats.invoke[name].add(seconds)
