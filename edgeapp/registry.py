@@ -159,10 +159,15 @@ class Registry:
         return ModelFiles(cpu=cpu, edgetpu=tpu, named="edgetpu" if entry.cpu else "cpu")
 
     def labels_for(self, model_name: str) -> Path | None:
+        """The model's labels file, checked against its sha256 when it is there (as :meth:`resolve` checks models:
+        labels changed on disk would rename every answer silently)."""
         entry = self.entries.get(model_name)
         if entry is None or not entry.labels:
             return None
-        return self.path(entry.labels)
+        path = self.path(entry.labels)
+        if path.is_file():
+            self.check(entry.labels)
+        return path
 
     def _present(self, name: str) -> Path | None:
         if not name:

@@ -121,6 +121,18 @@ def test_a_model_changed_after_install_is_refused_at_load_with_a_clear_error(mod
         reg.resolve("movenet-lightning-int8", "pose")
 
 
+def test_labels_changed_after_install_are_refused_where_they_are_loaded(models_dir):
+    """The service and infer read labels through labels_for(): changed labels would rename every answer, so they
+    are checked there, as resolve() checks models, not only by `doctor`."""
+    reg = Registry(models_dir)
+    reg.import_dir(MODELS, ["yoga-classifier", "yoga-labels"])
+    labels = reg.labels_for("yoga-classifier")
+    assert labels is not None and labels.is_file()  # intact: read
+    labels.write_text("tampered\n")
+    with pytest.raises(ModelError, match=r"has sha256 [0-9a-f]{64}, the manifest says"):
+        reg.labels_for("yoga-classifier")
+
+
 def test_infer_with_a_changed_model_fails_with_the_message(models_dir):
     reg = Registry(models_dir)
     reg.import_dir(MODELS, ["movenet-lightning-int8"])

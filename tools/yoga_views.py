@@ -83,7 +83,7 @@ def augment(xy, scores, y, rng, copies=4, rot=15.0, foreshorten=0.0, turn3d=None
     n, m = len(xy), len(axy) - len(xy)
     new = axy[n:]
     if turn3d:
-        new = turn(new, np.repeat(scores, copies, 0), rng, *turn3d)
+        new = turn(new, ascores[n:], rng, *turn3d)  # the copies' own scores: mirrored ones swap sides
     if foreshorten:
         centre = new[:, HIPS].mean(1, keepdims=True)
         phi, squash = rng.uniform(0, np.pi, m), np.zeros((m, 2, 2))

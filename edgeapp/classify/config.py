@@ -31,6 +31,7 @@ from edgeapp.classify.hold import HoldConfig
 from edgeapp.classify.temporal import SmoothingConfig
 from edgeapp.settings import Problems, read
 from edgeapp.registry import DEFAULT_MODELS
+from edgeapp.runtime.backend import MAX_THREADS
 
 
 @dataclass(frozen=True)
@@ -48,4 +49,5 @@ class ClassifyConfig:
         problems.require(bool(self.model), "model", "must not be empty")
         problems.require(0.0 <= self.threshold <= 1.0, "threshold", f"must be between 0 and 1, got {self.threshold}")
         problems.require(1 <= self.top_k <= 1000, "top_k", f"must be between 1 and 1000, got {self.top_k}")
-        problems.require(1 <= self.threads <= 64, "threads", f"must be between 1 and 64, got {self.threads}")
+        problems.require(1 <= self.threads <= MAX_THREADS, "threads",
+                         f"must be between 1 and {MAX_THREADS}, got {self.threads}")

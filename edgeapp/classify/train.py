@@ -175,7 +175,9 @@ def build_model(n_classes: int, dropout: float = 0.5, mask_score: float | None =
                 seen = tf.cast(kp[:, :, 2] >= mask_score, tf.float32)
                 centred = centred * seen[:, :, None]
             spread = tf.reduce_max(tf.norm(centred, axis=1), axis=-1)
-            size = tf.maximum(TORSO_SIZE_MULTIPLIER * torso, spread)
+            # floored: a row with no torso and no joint seen (nobody there) embeds as zeros, not 0/0, whose NaN
+            # would turn every weight into NaN in the first batch that holds it
+            size = tf.maximum(tf.maximum(TORSO_SIZE_MULTIPLIER * torso, spread), 1e-6)
             embedding = tf.reshape(centred / size[:, None, None], (-1, 34))
             if mask_score is None:
                 return embedding

@@ -11,15 +11,22 @@ from edgeapp.runtime.backend import BACKENDS, DEFAULT_DELEGATE, MAX_THREADS, Bac
 from edgeapp.runtime.model import Model
 
 
-def thread_count(text: str) -> int:
-    """``--threads``: a usage error (exit 2, argparse's message) unless a whole number in 1..MAX_THREADS."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if not 1 <= n <= MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_THREADS}, got {n}")
-    return n
+def whole_number(low: int, high: int):
+    """An argparse type: a usage error (exit 2, argparse names the option) unless a whole number in low..high."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}, got {text!r}") from None
+        if not low <= n <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {n}")
+        return n
+
+    return parse
+
+
+thread_count = whole_number(1, MAX_THREADS)  # --threads
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 
 from edgeapp.camera import Frame, open_source
 from edgeapp.cli import usage_error
+from edgeapp.cli.common import whole_number
 from edgeapp.cli.detect import _detect_options, detect_config, open_detector, tracked_frames
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.tracker import ObjectTracker, TrackerUpdate
@@ -50,15 +51,7 @@ def register(cli) -> None:
     s.set_defaults(func=run_eval_score)
 
 
-def stride(text: str) -> int:
-    """``--stride``: a whole number from 1 to 100 (argparse names the option and exits 2 otherwise)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 100, got {text!r}") from None
-    if not 1 <= n <= 100:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 100, got {n}")
-    return n
+stride = whole_number(1, 100)  # --stride
 
 
 def ground_truth(path: str, stride: int) -> dict[int, list[MotBox]]:

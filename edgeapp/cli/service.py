@@ -79,12 +79,17 @@ def bench_pipeline(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from edgeapp.bench.pipeline import bench_people, bench_pipeline as bench, config_for, print_people_cost, print_report
+    from edgeapp.bench.pipeline import (PEOPLE_CHUNK, PEOPLE_WARMUP, bench_people, bench_pipeline as bench, config_for,
+                                        print_people_cost, print_report)
 
     try:
-        people_counts = [int(n) for n in args.people.split(",")]
+        people_counts = list(dict.fromkeys(int(n) for n in args.people.split(",")))
     except ValueError:
         return usage_error(f"--people must be whole numbers separated by commas, got {args.people!r}")
+    if len(people_counts) > 1 and 2 * args.frames < PEOPLE_WARMUP + 2 * PEOPLE_CHUNK * len(people_counts):
+        return usage_error(f"--people {args.people} takes turns {PEOPLE_CHUNK} frames each after {PEOPLE_WARMUP} "
+                           f"warm-up frames: give --frames {(PEOPLE_WARMUP + 1) // 2 + PEOPLE_CHUNK * len(people_counts)} "
+                           f"or more, got {args.frames}")
 
     with tempfile.TemporaryDirectory(prefix="edgeapp-bench-") as tmp:
         broker, local = None, None

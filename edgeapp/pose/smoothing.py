@@ -133,13 +133,10 @@ class KeypointFilter:
         v += r
         return v
 
-    def joints(self, out: np.ndarray | None = None) -> np.ndarray:
-        """The filtered ``[17, 3]`` (x, y, score), scores clipped to 0..1 (into ``out`` when given)."""
+    def joints(self) -> np.ndarray:
+        """The filtered ``[17, 3]`` (x, y, score) in a new array, scores clipped to 0..1."""
         # maximum then minimum: np.clip's answer at half its cost on 51 values
-        if out is None:
-            out = np.maximum(self._value, self._low)
-        else:
-            np.maximum(self._value, self._low, out=out)
+        out = np.maximum(self._value, self._low)
         return np.minimum(out, self._high, out=out)
 
     def pose(self, pose: Pose | None, time_s: float) -> Pose | None:

@@ -58,9 +58,7 @@ def check_models(config: AppConfig) -> Iterator[Check]:
     for task, name in wanted:
         try:
             files = registry.resolve(name, task)  # checks each model file against its sha256
-            entry = registry.entries.get(name)
-            if entry is not None and entry.labels and registry.path(entry.labels).is_file():
-                registry.check(entry.labels)
+            registry.labels_for(name)  # and its labels
             Model.open(files, BackendRequest(kind="cpu", threads=1))  # loads: the bytes are a usable model
             yield Check(f"model {name}", "ok", f"{files.any}" + (" (+ Edge TPU twin)" if files.edgetpu and files.cpu else ""))
         except EdgeappError as exc:

@@ -134,7 +134,7 @@ class Pipeline:
         # One keypoint filter per person, stepped once a frame on the finishing worker; everything after the pose
         # reads the filtered pose, the smart crop the raw one. Still images are unrelated: never filtered.
         smoothing = config.pose.smoothing
-        if getattr(self.source, "still", False):
+        if self.source.still:
             smoothing = replace(smoothing, enabled=False)
         self.smoother = PoseSmoother(smoothing)
         self.classify_stage: ClassifyStage | None = None

@@ -162,6 +162,17 @@ def test_network_is_the_tutorials():
     assert model.input_shape == (None, 51) and model.output_shape == (None, 5)
 
 
+@pytest.mark.parametrize("mask_score", [None, 0.2])
+def test_a_row_with_no_body_embeds_as_zeros_not_nan(mask_score):
+    """No torso and no joint seen (nobody there: every joint on one pixel) is 0/0 in the embedding; one such row
+    in a batch turned every weight into NaN. Floored, it embeds as zeros and the network answers numbers."""
+    model = build_model(5, mask_score=mask_score)
+    rows = np.zeros((2, 51), np.float32)
+    rows[1, 0::3], rows[1, 1::3] = 120.0, 80.0  # all 17 joints on one pixel, scores 0
+    out = model(rows, training=False).numpy()
+    assert np.isfinite(out).all() and np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_cli_train(tmp_path):
     csv = tmp_path / "k.csv"
     write_csv(csv, read_csv(TEST_CSV))

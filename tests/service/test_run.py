@@ -294,3 +294,10 @@ def test_bench_pipeline_people_takes_the_counts_in_turn_within_one_run():
     assert cost["persons_added"] == pytest.approx(counts["3"]["pose_invokes_per_frame"] - 1.0, abs=0.01)
     assert cost["pose_invoke_ms_added"] > 0 and cost["pct_over_invokes"] is not None
     assert three["person_path_ms"] > three["person_extra_ms"] > 0 and one["person_path_ms"] > 0
+
+
+def test_bench_pipeline_people_too_few_frames_is_a_usage_error():
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "bench", "pipeline", "--source", str(VIDEO / "carving_ice.mp4"),
+                        "--tasks", "pose,detect", "--people", "1,3,1", "--frames", "12", "--broker", "none"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--frames 25 or more" in r.stderr and "Traceback" not in r.stderr, r.stderr
