@@ -95,12 +95,6 @@ class KeypointFilter:
     def reset(self) -> None:
         self._time = None
 
-    def __call__(self, xy: np.ndarray, scores: np.ndarray, time_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """The filtered (xy, scores) for a frame at ``time_s`` (seconds, the frame's own clock)."""
-        self.step(xy, scores, time_s)
-        joints = self.joints()
-        return joints[:, :2], joints[:, 2]
-
     def step(self, xy: np.ndarray, scores: np.ndarray, time_s: float) -> np.ndarray:
         """Filter one frame; returns the ``[17, 3]`` (x, y, score) state itself, scores unclipped
         (read it before the next call, never write it)."""

@@ -15,6 +15,12 @@ def _still(fps, seconds=3.0, sigma=0.001, seed=0):
     return [(i / fps, base + rng.normal(0, sigma, size=(17, 2))) for i in range(n)], base
 
 
+def _filtered(f, xy, scores, t):
+    """The filter's (xy, scores) for one frame, through Pose as the pose stage feeds it."""
+    out = f.pose(Pose(xy, scores, (640, 480)), t)
+    return out.xy, out.scores
+
+
 def _jitter(frames):
     xy = np.stack(frames)
     return float(np.linalg.norm(np.diff(xy, axis=0), axis=2).mean())
@@ -24,7 +30,7 @@ def _jitter(frames):
 def test_still_point_with_noise_gets_less_jitter(fps):
     frames, base = _still(fps)
     f = KeypointFilter()
-    out = [f(xy, np.full(17, 0.6), t)[0] for t, xy in frames]
+    out = [_filtered(f, xy, np.full(17, 0.6), t)[0] for t, xy in frames]
     raw = [xy for _, xy in frames]
     # sigma 0.001 of the frame is MoveNet's jitter on a still person (about 0.6 px at 640 px)
     assert _jitter(out) < 0.9 * _jitter(raw)
@@ -35,8 +41,8 @@ def test_still_point_with_noise_gets_less_jitter(fps):
 def test_a_smaller_beta_smooths_harder():
     frames, _ = _still(30)
     soft, hard = KeypointFilter(), KeypointFilter(OneEuroConfig(min_cutoff_hz=1.0, beta=10.0))
-    a = [soft(xy, np.ones(17), t)[0] for t, xy in frames]
-    b = [hard(xy, np.ones(17), t)[0] for t, xy in frames]
+    a = [_filtered(soft, xy, np.ones(17), t)[0] for t, xy in frames]
+    b = [_filtered(hard, xy, np.ones(17), t)[0] for t, xy in frames]
     assert _jitter(b) < 0.5 * _jitter(a)
 
 
@@ -46,9 +52,9 @@ def test_step_is_followed_with_bounded_lag(fps):
     a, b = np.full((17, 2), 0.3), np.full((17, 2), 0.6)
     s = np.full(17, 0.7)
     for i in range(fps):
-        f(a, s, i / fps)
+        _filtered(f, a, s, i / fps)
     times = [1.0 + i / fps for i in range(fps)]
-    out = [f(b, s, t)[0] for t in times]
+    out = [_filtered(f, b, s, t)[0] for t in times]
     # 90% of a 0.3-frame-wide step is reached within 0.2 s whatever the frame rate
     reached = [t for t, xy in zip(times, out) if np.abs(xy - b).max() <= 0.03]
     assert reached and reached[0] - 1.0 <= 0.2 + 1e-9
@@ -64,11 +70,11 @@ def test_constants_are_time_based():
 def test_gap_resets_the_filter():
     f = KeypointFilter(OneEuroConfig(max_gap_s=0.5))
     s = np.full(17, 0.9)
-    f(np.full((17, 2), 0.2), s, 0.0)
-    f(np.full((17, 2), 0.2), s, 1 / 30)
-    jumped, _ = f(np.full((17, 2), 0.8), s, 2.0)  # after a 2 s gap: taken as is
+    _filtered(f, np.full((17, 2), 0.2), s, 0.0)
+    _filtered(f, np.full((17, 2), 0.2), s, 1 / 30)
+    jumped, _ = _filtered(f, np.full((17, 2), 0.8), s, 2.0)  # after a 2 s gap: taken as is
     np.testing.assert_array_equal(jumped, np.full((17, 2), 0.8))
-    back, _ = f(np.full((17, 2), 0.1), s, 1.0)  # time going backwards (a new file): taken as is
+    back, _ = _filtered(f, np.full((17, 2), 0.1), s, 1.0)  # time going backwards (a new file): taken as is
     np.testing.assert_array_equal(back, np.full((17, 2), 0.1))
 
 
