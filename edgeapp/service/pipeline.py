@@ -231,7 +231,8 @@ class Pipeline:
             out.people_s = time.perf_counter() - began
             out.invoke_s["pose"] = list(self.movenet.last_invoke_s)
         elif self.movenet is not None:  # no detector, or it sees nobody to follow: the single-pose path
-            pose = self.movenet.estimate(frame.image)
+            # an image of a folder stands alone: its crop is found afresh, as `infer pose` finds it
+            pose = self.movenet.estimate_still(frame.image) if self.source.still else self.movenet.estimate(frame.image)
             out.invoke_s["pose"] = [self.movenet.model.last_invoke_s]
             out.pose = pose if pose.score >= self.config.pose.min_person_score else None
         return out

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from support.shared import MODELS, MOVENET, VIDEO
+from support.shared import DATA, MODELS, MOVENET, VIDEO
 from edgeapp.config import AppConfig
 from edgeapp.events import DetectionEvent, PoseClassEvent, PoseEvent
 from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
@@ -67,6 +67,29 @@ def test_a_file_source_ends_the_run_without_dropping():
     pipeline = Pipeline(config(source={"uri": str(VIDEO / "carving_ice.mp4")}), sink)
     assert pipeline.run(threading.Event()) == 200
     assert pipeline.dropped_frames == 0
+
+
+def test_an_image_folder_is_read_as_stills_each_with_its_own_crop(tmp_path):
+    """The service on a folder of photos gives each the pose `infer pose` gives it: no crop carried from the
+    photo before (two same-size photos of one person in different poses: the first's crop cuts the second)."""
+    import cv2
+
+    from edgeapp.pose import MoveNet
+
+    photos = [DATA / "yoga" / "yoga_poses_train" / "warrior" / f"guy2_warrior0{n}.jpg" for n in (44, 48)]
+    for i, photo in enumerate(photos):
+        (tmp_path / f"{i}.jpg").symlink_to(photo)
+    images = [cv2.imread(str(p)) for p in photos]
+    assert images[0].shape == images[1].shape  # a size change would reset the crop anyway
+    sink = ListSink()
+    with Pipeline(config(source={"uri": str(tmp_path)}, tasks={"pose": True}), sink) as pipeline:
+        assert pipeline.run(threading.Event()) == 2
+    poses = [e.pose for e in sink.events if isinstance(e, PoseEvent)]
+    movenet = MoveNet(FailoverModel(ModelFiles.from_path(MOVENET), BackendRequest(kind="cpu", threads=2)))
+    for image, pose in zip(images, poses):
+        assert np.abs(pose.xy - movenet.estimate_still(image).xy).max() < 1e-6
+    carried = movenet.estimate(images[1])  # what the second photo gives with the first one's crop
+    assert np.abs(poses[1].xy - carried.xy).max() > 0.02
 
 
 class FlakyEdgeTpu:
