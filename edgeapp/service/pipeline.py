@@ -225,7 +225,8 @@ class Pipeline:
             out.invoke_s["detect"] = [self.detector.model.last_invoke_s]
         if self.people is not None:
             self._wait_for_plan()
-        if self.people is not None and self.people.crops:
+        # Still images stand alone: no crop planned on the photo before; each gets the single-pose path's.
+        if self.people is not None and self.people.crops and not self.source.still:
             began = time.perf_counter()  # the crops: planned by the finishing worker from the last tracked frame
             out.people = estimate_crops(self.movenet, frame.image, self.people.crops)
             out.people_s = time.perf_counter() - began

@@ -69,22 +69,27 @@ def test_a_file_source_ends_the_run_without_dropping():
     assert pipeline.dropped_frames == 0
 
 
-def test_an_image_folder_is_read_as_stills_each_with_its_own_crop(tmp_path):
+@pytest.mark.parametrize("detect", [False, True], ids=["pose", "pose+detect"])
+def test_an_image_folder_is_read_as_stills_each_with_its_own_crop(tmp_path, detect):
     """The service on a folder of photos gives each the pose `infer pose` gives it: no crop carried from the
-    photo before (two same-size photos of one person in different poses: the first's crop cuts the second)."""
+    photo before (two same-size photos of one person in different poses: the first's crop cuts the second),
+    and with the detector no person's crop planned on the photo before."""
     import cv2
 
     from edgeapp.pose import MoveNet
 
-    photos = [DATA / "yoga" / "yoga_poses_train" / "warrior" / f"guy2_warrior0{n}.jpg" for n in (44, 48)]
+    # one person's 300 x 300 photos; enough of them for the tracker to confirm the person and plan a crop
+    photos = [DATA / "yoga" / "yoga_poses_train" / pose / f"guy2_{pose}{n}.jpg" for pose, n in (
+        ("warrior", "044"), ("warrior", "048"), ("chair", "071"), ("tree", "086"), ("dog", "025"), ("cobra", "027"))]
     for i, photo in enumerate(photos):
-        (tmp_path / f"{i}.jpg").symlink_to(photo)
+        (tmp_path / f"{i}.jpg").symlink_to(photo)  # in this order
     images = [cv2.imread(str(p)) for p in photos]
-    assert images[0].shape == images[1].shape  # a size change would reset the crop anyway
+    assert len({image.shape for image in images}) == 1  # a size change would reset the crop anyway
     sink = ListSink()
-    with Pipeline(config(source={"uri": str(tmp_path)}, tasks={"pose": True}), sink) as pipeline:
-        assert pipeline.run(threading.Event()) == 2
+    with Pipeline(config(source={"uri": str(tmp_path)}, tasks={"pose": True, "detect": detect}), sink) as pipeline:
+        assert pipeline.run(threading.Event()) == len(photos)
     poses = [e.pose for e in sink.events if isinstance(e, PoseEvent)]
+    assert len(poses) == len(photos)
     movenet = MoveNet(FailoverModel(ModelFiles.from_path(MOVENET), BackendRequest(kind="cpu", threads=2)))
     for image, pose in zip(images, poses):
         assert np.abs(pose.xy - movenet.estimate_still(image).xy).max() < 1e-6
