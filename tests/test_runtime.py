@@ -175,12 +175,22 @@ def test_not_a_tflite_file():
         Model.open(CLASSIFIER_LABELS, BackendRequest("cpu"))
 
 
-@pytest.mark.parametrize("keep", [8, 100_000, 2_000_000])
-def test_truncated_file(tmp_path, keep):
+@pytest.mark.parametrize("keep", [0, 4, 8, 100_000, 2_000_000])
+@pytest.mark.parametrize("backend", ["cpu", "auto"])
+def test_truncated_file(tmp_path, keep, backend):
     cut = tmp_path / "cut.tflite"
     cut.write_bytes(MOVENET.read_bytes()[:keep])
-    with pytest.raises(ModelError, match=r"cut\.tflite"):
-        Model.open(cut, BackendRequest("cpu"))
+    with pytest.raises(ModelError, match=r"cut\.tflite" + (r" cannot be loaded; it is truncated" if keep < 8 else "")):
+        Model.open(cut, BackendRequest(backend))
+
+
+def test_an_empty_model_file_is_named_as_truncated_by_the_cli(tmp_path):
+    empty = tmp_path / "x.tflite"
+    empty.write_bytes(b"")
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "infer", "pose", str(IMAGES / "squat.bmp"), "--model", str(empty)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert f"{empty} cannot be loaded; it is truncated" in r.stderr
 
 
 def test_detector_given_as_pose_model_is_refused():

@@ -112,12 +112,17 @@ def check_model_file(path: Path) -> None:
         raise ModelError(f"model path is not a file: {path}")
     with path.open("rb") as f:
         head = f.read(8)
-    if len(head) < 8 or head[4:8] != b"TFL3":
+    if len(head) < 8:  # an interrupted copy or a full disk: the same words as a cut-off flatbuffer gets
+        raise ModelError(f"{path} cannot be loaded; it is truncated or corrupt: {len(head)} bytes, too short for a TFLite model")
+    if head[4:8] != b"TFL3":
         raise ModelError(f"{path} is not a TFLite model (no TFL3 flatbuffer identifier)")
 
 
 def is_edgetpu_model(path: Path) -> bool:
-    """True when the file was compiled by edgetpu_compiler (it carries the custom op)."""
+    """True when the file was compiled by edgetpu_compiler (it carries the custom op).
+    An empty file carries nothing (mmap refuses it); check_model_file names it as truncated."""
+    if path.stat().st_size == 0:
+        return False
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
         return m.find(_EDGETPU_OP) != -1
 
