@@ -183,17 +183,18 @@ class Link:
         self.last_error = None
         self.connections += 1
         self._attempt = "in"
+        wanted = [(self._topics.commands, 1)] + ([(self._topics.ha_status, 1)] if self._config.discovery else [])
+        _, mid = client.subscribe(wanted)
+        # Connected means listening too: `online` waits for the subscription's acknowledgement, so a
+        # command sent the moment a controller sees it is never missed.
+        client.on_subscribe = lambda cl, ud, m, codes, props: self._on_subscribed(generation, m == mid, codes, cl)
+
+    def _on_subscribed(self, generation: int, ours: bool, codes, client: paho.Client) -> None:
+        if not ours or generation != self._generation:
+            return
         # Retained, and re-said on every connect: the broker may have restarted without
         # persistence, or sent our Will while we were away.
         client.publish(self._topics.available, AVAILABLE_ONLINE, qos=1, retain=True)
-        wanted = [(self._topics.commands, 1)] + ([(self._topics.ha_status, 1)] if self._config.discovery else [])
-        _, mid = client.subscribe(wanted)
-        # Connected means listening too: a command sent once we say so is never missed.
-        client.on_subscribe = lambda cl, ud, m, codes, props: self._on_subscribed(generation, m == mid, codes)
-
-    def _on_subscribed(self, generation: int, ours: bool, codes) -> None:
-        if not ours or generation != self._generation:
-            return
         if any(code.is_failure for code in codes):
             log.warning("broker %s refused the command subscriptions (%s): commands will not work",
                         self._where, ", ".join(str(c) for c in codes))

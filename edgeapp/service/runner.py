@@ -1,10 +1,11 @@
 """``edgeapp run``: the service's life from start to a drained stop.
 
-- READY=1 goes to systemd after the first frame is processed, so ``active`` means working.
+- READY=1 goes to systemd after the first frame is processed, so ``active`` means working; or, with the
+  camera down at start, once the service is up and retrying it (STATUS says ``camera down``).
 - WATCHDOG=1 is sent from the frame loop (every turn, rate-limited): a stuck
   inference stops the pings and systemd restarts the service.
 - A stall watchdog thread does the same where no systemd is watching.
-- SIGTERM/SIGINT: the current frame finishes, holds end, the outbox flushes for
+- SIGTERM/SIGINT/SIGHUP (from before the models load): the current frame finishes, holds end, the outbox flushes for
   ``service.drain_s``, ``stopped`` is published.
 """
 
@@ -61,14 +62,24 @@ class FanOut:
     def publish(self, event: Event) -> bool:
         return all([s.publish(event) for s in self.sinks])
 
+    def start(self) -> None:
+        for s in self.sinks:
+            if hasattr(s, "start"):
+                s.start()
+
     def publish_snapshot(self, jpeg: bytes) -> None:
         for s in self.sinks:
             if hasattr(s, "publish_snapshot"):
                 s.publish_snapshot(jpeg)
 
     def close(self, drain_s: float = 0) -> None:
+        """A stop that came before the broker connection was up (during model loading) still gets its
+        events and ``stopped`` out: the connection may take part of ``drain_s``, the flush the rest."""
+        deadline = time.monotonic() + drain_s
         for s in self.sinks:
-            s.close(drain_s)
+            if drain_s > 0 and hasattr(s, "wait_connected"):
+                s.wait_connected(max(0.0, deadline - time.monotonic()))
+            s.close(max(0.0, deadline - time.monotonic()) if drain_s > 0 else 0)
 
 
 class StallWatchdog(threading.Thread):
@@ -88,12 +99,14 @@ class StallWatchdog(threading.Thread):
                 return
 
 
-def build_sink(config: AppConfig, print_events: bool):
+def build_sink(config: AppConfig, print_events: bool, connect: bool = True):
+    """The sinks; with ``connect=False`` MQTT waits for ``FanOut.start()`` (once the command handlers exist)."""
     sinks = []
     if config.mqtt.enabled:
         from edgeapp.mqtt.publisher import Publisher
 
-        sinks.append(Publisher(config.mqtt).start())
+        publisher = Publisher(config.mqtt)
+        sinks.append(publisher.start() if connect else publisher)
     if print_events:
         sinks.append(PrintSink(config.mqtt.device_id))
     if not sinks:
@@ -101,36 +114,78 @@ def build_sink(config: AppConfig, print_events: bool):
     return FanOut(sinks)
 
 
+class Readiness:
+    """READY=1 once: at the first frame, or when the camera is down and being retried (STATUS says so).
+    Without the second, a camera missing at boot holds the start until TimeoutStartSec, and systemd
+    restarts a service that is up and retrying, forever. Called from the frame loop and the finishing worker."""
+
+    def __init__(self, notifier: SystemdNotifier, pipeline: Pipeline, started: float):
+        self.notifier, self.pipeline, self.started = notifier, pipeline, started
+        self.sent = False
+        self._lock = threading.Lock()
+
+    def first_frame(self) -> None:
+        self._send("first frame")
+
+    def camera_changed(self) -> None:
+        if self.pipeline.camera()["state"] == "down":
+            self._send("camera down, retrying")
+        else:
+            self.notifier.status(self.pipeline.status_line())
+
+    def _send(self, why: str) -> None:
+        with self._lock:
+            if self.sent:
+                self.notifier.status(self.pipeline.status_line())
+                return
+            self.sent = True
+        log.info("ready (%s) after %.2f s on %s", why, time.monotonic() - self.started, self.pipeline.status_line())
+        self.notifier.ready(self.pipeline.status_line())
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: a closed terminal; there is no reload
+
+
 def run_service(config: AppConfig, max_frames: int | None = None, print_events: bool = False,
                 notifier: SystemdNotifier | None = None, stop: threading.Event | None = None) -> int:
     notifier = notifier or SystemdNotifier()
     stop = stop or threading.Event()
-    sink = build_sink(config, print_events)
-    try:
-        pipeline = Pipeline(config, sink, render_snapshot=partial(snapshot_jpeg, quality=config.preview.jpeg_quality))
-        preview = start_preview(config.preview, pipeline, sink)  # None unless [preview] enabled
-    except BaseException:
-        sink.close(0)
-        raise
-    _connect(sink, pipeline)
     started = time.monotonic()
 
     def on_signal(signum, _frame):
         log.info("received %s; stopping", signal.Signals(signum).name)
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    # Before the models load: a stop asked for while they load is a clean stop once they have, not exit 143.
+    previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
+    try:
+        return _serve(config, max_frames, print_events, notifier, stop, started)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _serve(config: AppConfig, max_frames: int | None, print_events: bool, notifier: SystemdNotifier,
+           stop: threading.Event, started: float) -> int:
+    sink = build_sink(config, print_events, connect=False)
+    try:
+        pipeline = Pipeline(config, sink, render_snapshot=partial(snapshot_jpeg, quality=config.preview.jpeg_quality))
+        # Handlers first, then the broker: a command sent on `available=online` (or retained) finds its handler.
+        _connect(sink, pipeline)
+        sink.start()
+        preview = start_preview(config.preview, pipeline, sink)  # None unless [preview] enabled
+    except BaseException:
+        sink.close(0)
+        raise
     watchdog_stop = threading.Event()
     StallWatchdog(pipeline, config.service.stall_timeout_s, watchdog_stop).start()
     next_status = time.monotonic() + 10
-    ready = False
+    readiness = Readiness(notifier, pipeline, started)
 
     def on_frame(result: FrameResult) -> None:
-        nonlocal ready, next_status
-        if not ready:
-            ready = True
-            log.info("first frame after %.2f s on %s", time.monotonic() - started, pipeline.status_line())
-            notifier.ready(pipeline.status_line())
+        nonlocal next_status
+        if not readiness.sent:
+            readiness.first_frame()
         now = time.monotonic()
         if now >= next_status:
             next_status = now + 10
@@ -138,7 +193,7 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
 
     try:
         frames = pipeline.run(stop, max_frames=max_frames, on_frame=on_frame, heartbeat=notifier.watchdog,
-                              on_camera=lambda: notifier.status(pipeline.status_line()))
+                              on_camera=readiness.camera_changed)
     finally:
         if preview is not None:
             preview.stop()  # /healthz goes away with the frame loop; the port is free for a restart
@@ -147,8 +202,6 @@ def run_service(config: AppConfig, max_frames: int | None = None, print_events: 
         pipeline.close()
         sink.publish(pipeline.stats_event())
         sink.close(config.service.drain_s)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
     log.info("stopped after %d frames (%s)", frames, pipeline.status_line())
     return 0
 
