@@ -58,6 +58,10 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe
        "form-action 'none'")
 
 
+class PreviewBindError(EdgeappError):
+    """The preview's address is taken or not there: the service goes on without it (and retries)."""
+
+
 class PreviewServer:
     """``PreviewServer(config, pipeline).start()`` ... ``stop()``.
 
@@ -111,8 +115,8 @@ class PreviewServer:
         except OSError as exc:
             self._thread.join(5)
             self._render_pool.shutdown(wait=False)
-            raise EdgeappError(f"preview: cannot listen on {self.config.host}:{self.config.port} "
-                               f"(preview.host/preview.port): {exc.strerror or exc}") from None
+            raise PreviewBindError(f"preview: cannot listen on {self.config.host}:{self.config.port} "
+                                   f"(preview.host/preview.port): {exc.strerror or exc}") from None
         log.info("preview on %s", self.url)
         return self
 

@@ -221,7 +221,33 @@ def test_disabled_preview_starts_nothing_and_a_busy_port_is_a_clear_error(fake_p
         s.listen()
         port = s.getsockname()[1]
         with pytest.raises(EdgeappError, match=rf"cannot listen on 127.0.0.1:{port} \(preview.host/preview.port\)"):
-            start_preview(PreviewConfig(enabled=True, port=port), fake_pipeline)
+            PreviewServer(PreviewConfig(enabled=True, port=port), fake_pipeline).start()
+
+
+def test_a_busy_port_is_an_error_event_and_the_preview_binds_once_it_is_free(fake_pipeline):
+    events = []
+
+    class Sink:
+        def publish(self, event):
+            events.append(event)
+            return True
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    port = s.getsockname()[1]
+    preview = start_preview(PreviewConfig(enabled=True, port=port), fake_pipeline, Sink())  # no exception
+    try:
+        assert preview is not None and preview.server is None
+        assert [(e.source, e.detail["port"]) for e in events] == [("preview", port)]
+        assert f"cannot listen on 127.0.0.1:{port}" in events[0].message
+        s.close()  # the other program goes away: the retry binds the port
+        wait_until(lambda: preview.server is not None, 15, what="the preview bound on a retry")
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] in (200, 503)
+    finally:
+        s.close()
+        preview.stop()
+    assert preview.server._loop is None  # stopped with the rebind
 
 
 def test_page_is_served(fake_pipeline):

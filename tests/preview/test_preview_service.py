@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -67,6 +68,23 @@ def test_run_refuses_an_exposed_preview_without_token(tmp_path, tree_clip):
                        timeout=60)
     assert r.returncode == 78, r.stderr
     assert "config preview.token: required when host is not loopback" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_run_with_the_preview_port_taken_runs_without_it_and_says_so(tmp_path, tree_clip):
+    with socket.socket() as busy:  # another program on the port (`python -m http.server PORT`)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cfg = write_config(tmp_path / "config.toml", **tables(tree_clip, port))
+        r = subprocess.run([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg), "--max-frames", "20",
+                            "--print-events"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr  # not 1, and so no restart loop under systemd
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "runs without the preview" in r.stderr
+    assert "Traceback" not in r.stderr
+    events = [json.loads(line) for line in r.stdout.splitlines()]
+    errors = [e for e in events if e["event"] == "error" and e["source"] == "preview"]
+    assert len(errors) == 1 and errors[0]["detail"]["port"] == port
+    assert sum(e["event"] == "pose" for e in events) == 20  # the frames went on
 
 
 # --- the service in a real browser --------------------------------------------------------
