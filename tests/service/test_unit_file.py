@@ -60,3 +60,15 @@ def test_udev_rule_covers_both_coral_usb_ids():
     assert 'ATTRS{idVendor}=="1a6e", ATTRS{idProduct}=="089a"' in text
     assert 'ATTRS{idVendor}=="18d1", ATTRS{idProduct}=="9302"' in text
     assert text.count('GROUP="plugdev"') == 3
+
+
+def test_unit_timeouts_fit_the_service_s_own():
+    """The stall watchdog (no systemd) and WatchdogSec agree; a stop's flush fits in TimeoutStopSec; the start
+    timeout is for loading, since READY does not wait for a camera that is down."""
+    from edgeapp.config import load_config
+
+    seconds = {k: float(v) for k, v in re.findall(r"^(Timeout\w+Sec|WatchdogSec)=(\d+)$", UNIT.read_text(), re.M)}
+    service = load_config(UNIT.parent / "config.example.toml").service
+    assert service.stall_timeout_s <= seconds["WatchdogSec"]
+    assert service.drain_s + 5 + 10 < seconds["TimeoutStopSec"]  # + the preview's close + saying `stopped`
+    assert seconds["TimeoutStartSec"] > seconds["WatchdogSec"]
