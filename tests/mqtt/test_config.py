@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from edgeapp.errors import EXIT_CONFIG, ConfigError
@@ -61,3 +63,22 @@ def test_the_path_prefix_is_the_callers():
 def test_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("EDGEAPP_TEST_MQTT_PW", "from-env")
     assert read(MqttConfig, {"username": "u", "password_env": "EDGEAPP_TEST_MQTT_PW"}, "mqtt").password() == "from-env"
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "fifo", "file/outbox.sqlite3"])
+def test_an_outbox_path_that_cannot_hold_a_file_is_a_config_error(tmp_path, where):
+    """/dev/null passed the check and then lost every event (and grew /dev/null.lock, -journal)."""
+    fifo, plain = tmp_path / "fifo", tmp_path / "file"
+    os.mkfifo(fifo)
+    plain.write_text("x")
+    path = where if where.startswith("/") else str(tmp_path / where)
+    with pytest.raises(ConfigError, match="outbox|not a") as err:
+        read(MqttConfig, {"outbox_path": path}, "mqtt")
+    assert err.value.path == "mqtt.outbox_path"
+    assert err.value.exit_code == EXIT_CONFIG
+
+
+def test_a_new_or_existing_outbox_file_path_is_fine(tmp_path):
+    (tmp_path / "old.sqlite3").write_bytes(b"")
+    for name in ("old.sqlite3", "new/dir/outbox.sqlite3"):
+        assert read(MqttConfig, {"outbox_path": str(tmp_path / name)}, "mqtt").outbox_path.endswith(name)
