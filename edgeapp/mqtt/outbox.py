@@ -310,10 +310,12 @@ class Outbox:
     def _replace(self, problem: str) -> Replacement:
         """Under the lock: read back the undelivered rows, start a new outbox at the path, put them
         in with their seqs. seq goes on from where it was (the seqs read back are not reused)."""
-        try:
-            rows = self._db.execute("SELECT seq, topic, payload, size FROM outbox ORDER BY seq").fetchall()
-        except sqlite3.Error:
-            rows = []
+        rows = []
+        try:  # row by row: what the page cache still holds before the first page that is gone is kept
+            for row in self._db.execute("SELECT seq, topic, payload, size FROM outbox ORDER BY seq"):
+                rows.append(row)
+        except sqlite3.Error as exc:
+            log.debug("outbox %s: read back %d rows, then %s", self.path, len(rows), exc)
         expected, oldest, last_seq, dropped = self._rows, self._oldest, self._last_seq, self._dropped
         try:
             self._db.close()
