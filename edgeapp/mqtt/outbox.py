@@ -166,6 +166,9 @@ class Outbox:
         self._db_size = 0
         self._oldest = 1
         self._check_at = 0.0
+        # A descriptor of the database file held as long as the connection: reading the header through a
+        # descriptor opened and closed each time would drop SQLite's POSIX locks on the file at the close.
+        self._watch: int | None = None
         try:
             self._open()
         except _Unavailable as exc:
@@ -222,6 +225,11 @@ class Outbox:
         self._db, self._rows, self._bytes = db, rows, size
         self._last_seq, self._dropped = meta["last_seq"], meta["dropped"]
         self._ids, self._db_size = _identity(self.path), 0
+        self._unwatch()
+        try:
+            self._watch = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._watch = None
         self._oldest = db.execute("SELECT coalesce(min(seq), ?) FROM outbox", (self._last_seq + 1,)).fetchone()[0]
         return fresh
 
@@ -297,8 +305,10 @@ class Outbox:
         if _identity(self.path) != self._ids:
             missing = not os.path.lexists(self.path)
             return f"outbox {self.path} was {'deleted' if missing else 'replaced'} while open"
-        head, size = _head(self.path, len(DB_MAGIC))
-        wal_head, wal_size = _head(Path(f"{self.path}-wal"), 4)
+        if self._watch is None:
+            return None
+        head, size = os.pread(self._watch, len(DB_MAGIC), 0), os.fstat(self._watch).st_size
+        wal_head, wal_size = _head(Path(f"{self.path}-wal"), 4)  # SQLite locks the -shm, never the WAL
         # Without auto_vacuum SQLite never shrinks the database file, and a WAL always starts
         # with its magic; and the schema written at open means the two are never both empty.
         if size < self._db_size or (size and head != DB_MAGIC) or (wal_size >= 4 and wal_head not in WAL_MAGICS) \
@@ -322,6 +332,7 @@ class Outbox:
         except sqlite3.Error:
             pass
         self._db = None
+        self._unwatch()
         moved = self._move_aside() if any(os.path.lexists(f"{self.path}{s}") for s in ("", "-wal", "-shm")) else None
         lost = max(0, expected - len(rows))
         carried_seqs = {row[0] for row in rows}
@@ -339,14 +350,21 @@ class Outbox:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            self._unwatch()
             self._rows = self._bytes = 0
             self._closed_for(f"outbox {self.path} could not be made again: {_why(exc)}")
             return Replacement(problem, moved, 0, expected, oldest, last_seq)
         self._rows, self._bytes = len(rows), sum(row[3] for row in rows)
         self._last_seq, self._dropped = last_seq, dropped
-        self._ids, self._db_size = _identity(self.path), _head(self.path, 0)[1]
+        self._ids = _identity(self.path)
         return Replacement(problem, moved, len(rows), lost, lost_seqs[0] if lost_seqs else None,
                            lost_seqs[-1] if lost_seqs else None)
+
+    def _unwatch(self) -> None:
+        """Only once the connection is closed (its locks go with it anyway)."""
+        if self._watch is not None:
+            os.close(self._watch)
+            self._watch = None
 
     # --- properties read by stats: plain ints, no query ---
     @property
@@ -492,6 +510,7 @@ class Outbox:
         with self._lock:
             if self._db is not None:
                 self._db.close()
+            self._unwatch()
             self._lockfile.close()
 
 
