@@ -49,9 +49,11 @@ def read_reps_config(path: str | None) -> RepsFile:
     if path is None:
         return RepsFile()
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # -sig: TOML has no byte-order mark
     except OSError as exc:
         raise ConfigError("", f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
     return read(RepsFile, {k: v for k, v in data.items() if k in ("reps", "exercise")})
