@@ -44,6 +44,7 @@ class SourceConfig:
     reconnect_min_s: float = 0.5  # a camera that fails is reopened with backoff from this...
     reconnect_max_s: float = 30.0  # ...up to this
     read_timeout_s: float = 5.0  # a live camera silent this long is reopened
+    rotate: int = 0  # degrees clockwise every frame is turned: 180 for a camera mounted upside down (90, 270)
 
     def check(self, problems: Problems) -> None:
         problems.require(bool(self.uri), "uri", "must not be empty")
@@ -53,6 +54,8 @@ class SourceConfig:
         problems.require(0 < self.reconnect_min_s <= self.reconnect_max_s, "reconnect_min_s",
                          "must be > 0 and not above reconnect_max_s")
         problems.require(self.read_timeout_s > 0, "read_timeout_s", "must be > 0")
+        problems.require(self.rotate in (0, 90, 180, 270), "rotate",
+                         f"must be 0, 90, 180 or 270 (degrees clockwise), got {self.rotate}")
 
 
 @dataclass(frozen=True)

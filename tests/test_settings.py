@@ -13,14 +13,14 @@ from edgeapp.errors import ConfigError
 from edgeapp.settings import ConfigErrors, read
 
 BAD = {
-    "source": {"fps": -1, "uri": ""},
+    "source": {"fps": -1, "uri": "", "rotate": 45},
     "tasks": {"track": True},
     "pantilt": {"pan": {"kp": "fast"}, "rig": "lego", "servo": {"pan_pin": 40}},
     "mqtt": {"port": 0, "qos": 3},
     "detect": {"treshold": 0.5},
     "bogus": {},
 }
-BAD_PATHS = {"source.fps", "source.uri", "tasks.track", "pantilt.rig", "pantilt.pan.kp", "pantilt.servo.pan_pin",
+BAD_PATHS = {"source.fps", "source.uri", "source.rotate", "tasks.track", "pantilt.rig", "pantilt.pan.kp", "pantilt.servo.pan_pin",
              "mqtt.port", "mqtt.qos", "detect.treshold", "bogus"}
 
 
@@ -32,6 +32,7 @@ def test_every_error_is_reported_at_once_each_naming_its_key():
     assert text.startswith(f"{len(BAD_PATHS)} errors in the config:")
     assert "config pantilt.pan.kp: must be a number, got 'fast'" in text
     assert "config detect.treshold: unknown key; did you mean 'threshold'?" in text
+    assert "config source.rotate: must be 0, 90, 180 or 270 (degrees clockwise), got 45" in text
     assert isinstance(err.value, ConfigError) and err.value.exit_code == 78
 
 

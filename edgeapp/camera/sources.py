@@ -7,6 +7,7 @@ from pathlib import Path
 from edgeapp.camera.files import VIDEO_SUFFIXES, VideoFileSource, open_source
 from edgeapp.camera.live import OpenCVCamera, Picamera2Camera, is_device, is_stream, picamera_index
 from edgeapp.camera.reconnect import ReconnectingSource
+from edgeapp.camera.rotation import RotatedSource
 from edgeapp.config import SourceConfig
 from edgeapp.errors import ConfigError
 
@@ -14,7 +15,13 @@ from edgeapp.errors import ConfigError
 def open_service_source(cfg: SourceConfig):
     """A source that never ends the service because a camera failed: live cameras reconnect (a device may appear
     later), a video file that vanishes or stops yielding frames is retried with backoff and reported. A file or
-    folder that is not there at start is a config error: nothing would ever make it appear."""
+    folder that is not there at start is a config error: nothing would ever make it appear. Its frames are
+    turned upright by ``source.rotate``."""
+    source = _camera_or_file(cfg)
+    return RotatedSource(source, cfg.rotate) if cfg.rotate else source
+
+
+def _camera_or_file(cfg: SourceConfig):
     uri = cfg.uri
     index = picamera_index(uri)
     if index is not None:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from support.shared import DATA, MODELS, MOVENET, VIDEO
+from support.shared import DATA, IMAGES, MODELS, MOVENET, VIDEO
 from edgeapp.config import AppConfig
 from edgeapp.events import DetectionEvent, PoseClassEvent, PoseEvent
 from edgeapp.runtime.backend import BackendInfo, BackendRequest, ModelFiles, open_interpreter
@@ -98,6 +98,29 @@ def test_an_image_folder_is_read_as_stills_each_with_its_own_crop(tmp_path, dete
     movenet.reset()
     carried = [movenet.estimate(image) for image in images]  # each photo with the crop the one before left
     assert max(np.abs(p.xy - c.xy).max() for p, c in zip(poses, carried)) > 0.02  # a carried crop shows
+
+
+def test_a_camera_mounted_upside_down_is_turned_upright_before_anything_reads_it(tmp_path):
+    """source.rotate = 180 on photos turned upside down gives the poses of the upright photos (the turn is exact)."""
+    import cv2
+
+    upright, turned = tmp_path / "upright", tmp_path / "turned"
+    for folder in (upright, turned):
+        folder.mkdir()
+    for name in ("tfex_pose_image1.png", "squat.bmp"):
+        image = cv2.imread(str(IMAGES / name))
+        cv2.imwrite(str(upright / f"{name}.png"), image)
+        cv2.imwrite(str(turned / f"{name}.png"), cv2.rotate(image, cv2.ROTATE_180))
+
+    def poses(folder, rotate):
+        sink = ListSink()
+        with Pipeline(config(source={"uri": str(folder), "rotate": rotate}, tasks={"pose": True}), sink) as pipeline:
+            assert pipeline.run(threading.Event()) == 2
+        return [e.pose for e in sink.events if isinstance(e, PoseEvent)]
+
+    want = poses(upright, 0)
+    for got, expected in zip(poses(turned, 180), want, strict=True):
+        assert np.array_equal(got.xy, expected.xy) and got.frame_size == expected.frame_size
 
 
 class FlakyEdgeTpu:
