@@ -226,8 +226,10 @@ def run_extract(args: argparse.Namespace) -> int:
     def progress(i: int, n: int, name: str) -> None:
         print(f"\r[{i}/{n}] {name[:60]:<60}", end="", file=sys.stderr, flush=True)
 
-    result = extract(Path(args.images_dir), estimator, args.threshold, args.passes, progress)
-    print(file=sys.stderr)
+    try:
+        result = extract(Path(args.images_dir), estimator, args.threshold, args.passes, progress)
+    finally:  # end the progress line, so an error starts on its own
+        print(file=sys.stderr)
     write_csv(Path(args.out), result.table)
     counts = ", ".join(f"{k} {v}" for k, v in result.table.counts().items())
     print(f"wrote {len(result.table)} rows to {args.out} ({counts}); "
@@ -252,9 +254,11 @@ def run_negatives(args: argparse.Namespace) -> int:
     if problem := output_problem(args.out, "--out"):
         return usage_error(problem)
     estimator = _movenet(args)
-    table = mine([Path(s) for s in args.sources], estimator, args.still_every,
-                 progress=lambda tag: print(f"\r{tag[:70]:<70}", end="", file=sys.stderr, flush=True))
-    print(file=sys.stderr)
+    try:
+        table = mine([Path(s) for s in args.sources], estimator, args.still_every,
+                     progress=lambda tag: print(f"\r{tag[:70]:<70}", end="", file=sys.stderr, flush=True))
+    finally:  # end the progress line, so an error starts on its own
+        print(file=sys.stderr)
     write_csv(Path(args.out), table)
     print(f"wrote {len(table)} rows of class 'other' to {args.out}")
     return 0

@@ -54,6 +54,7 @@ def test_extract_on_photos_none_of_which_decode_writes_nothing(tmp_path):
     out = tmp_path / "kp.csv"
     r = edgeapp("classifier", "extract", undecodable(tmp_path / "photos"), "--out", out, *POSE)
     refused(r, 2, "no usable photo")
+    assert "\nedgeapp: error: no usable photo" in r.stderr  # on its own line, not after the progress
     assert not out.exists()
 
 
