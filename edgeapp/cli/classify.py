@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Callable
@@ -383,8 +384,8 @@ def run_bench_smoothing(args: argparse.Namespace) -> int:
     from edgeapp.camera.files import read_image
     from edgeapp.bench.classify import bench_smoothing, print_smoothing
 
-    if args.fps <= 0 or args.speed <= 0:
-        return usage_error("--fps and --speed must be above 0")
+    if not all(0 < v < math.inf for v in (args.fps, args.speed)):  # nan fails both comparisons
+        return usage_error(f"--fps and --speed must be finite numbers above 0, got {args.fps} and {args.speed}")
     estimator = _movenet(args)
     print_smoothing(bench_smoothing(estimator, read_image(Path(args.image)), args.fps, speed_px_s=args.speed),
                     as_json=args.json)
