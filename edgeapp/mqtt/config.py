@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,24 @@ def default_device_id() -> str:
     """The host name's first label, made safe for a topic level and a Home Assistant id."""
     name = socket.gethostname().split(".")[0]
     return re.sub(r"[^A-Za-z0-9_-]", "_", name) or "edgeapp"
+
+
+def outbox_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot hold a SQLite outbox, or None. A device or a pipe (``/dev/null``) would
+    take every event and keep none, and SQLite would leave its lock and journal beside it. A
+    directory at the path is not refused: it is damage the outbox moves aside at start."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            return f"{parent} is not a directory, so {path} cannot be created"
+        return None
+    except OSError as exc:
+        return f"cannot use {path}: {exc.strerror or exc}"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return f"{path} is not a regular file (a device, pipe or socket keeps no events): give a file path"
 
 
 @dataclass(frozen=True)
@@ -119,6 +138,8 @@ class MqttConfig:
             value = getattr(self, key)
             if value is not None and not Path(value).is_file():
                 yield key, f"file not found: {value}"
+        if self.outbox_path and (why := outbox_path_problem(Path(self.outbox_path))):
+            yield "outbox_path", why
         if (self.tls_cert is None) != (self.tls_key is None):
             yield "tls_key" if self.tls_key is None else "tls_cert", "tls_cert and tls_key go together"
         if (self.tls_cert or not self.tls_check_hostname) and not self.use_tls:

@@ -20,7 +20,11 @@ Faults are handled, never passed on as a crash:
   consumer sees the gap, and the counts stay those of the rows really stored;
 * a damaged database (not a database, scribbled pages or header, missing tables, a directory
   at the path) is moved aside (kept for inspection) and a new one continues above the seq
-  mark; ``recovered`` says what happened, for the publisher to report.
+  mark; ``recovered`` says what happened, for the publisher to report;
+* a file deleted, replaced or emptied (``truncate -s 0``) while it is open is noticed by
+  ``check()`` (called by the publisher at most every ``CHECK_S``, never per event): the
+  undelivered rows the open connection still reads are carried into a new outbox at the path,
+  with their seqs; what cannot be read any more is reported as lost with its seq range.
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ DAMAGE_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_ERROR"}  # SQLITE_ERR
 RETRY_S = 5.0  # how often an outbox that could not be opened is tried again
 KEEP_DAMAGED = 3  # damaged copies kept for inspection; older ones are removed so they cannot fill the disk
 MAX_WAL_PAGES = 1000  # SQLite's default autocheckpoint
+# How often the files at the path are compared with the ones open: three stat calls, so a second
+# costs nothing, and the connection's page cache still holds the rows that long.
+CHECK_S = 1.0
+DB_MAGIC = b"SQLite format 3\0"
+WAL_MAGICS = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 
 # A draft turns the seq it is given into (topic, payload); it may raise to refuse.
 Draft = Callable[[int], tuple[str, bytes]]
@@ -107,6 +116,31 @@ class Recovery:
         return f"{self.reason}{kept}; a new outbox continues at seq {self.first_seq}"
 
 
+@dataclass(frozen=True)
+class Replacement:
+    """The open outbox file was deleted, replaced or emptied under the running publisher; a new
+    one at the path holds the ``carried`` undelivered events that could still be read."""
+
+    reason: str
+    moved_to: str | None  # what was found at the path, kept (None: nothing was there)
+    carried: int
+    lost: int  # undelivered events that could not be read back (at most; some may have been delivered)
+    lost_first: int | None  # their seq range
+    lost_last: int | None
+
+    @property
+    def message(self) -> str:
+        kept = f"; what was at the path is kept as {self.moved_to}" if self.moved_to else ""
+        lost = (f"; {self.lost} undelivered events could not be read back and are lost "
+                f"(seq {self.lost_first}..{self.lost_last} at most)" if self.lost else "")
+        return f"{self.reason}{kept}; {self.carried} undelivered events carried into a new outbox{lost}"
+
+    @property
+    def detail(self) -> dict:
+        return {"moved_to": self.moved_to, "carried": self.carried, "lost": self.lost,
+                "first_seq": self.lost_first, "last_seq": self.lost_last}
+
+
 class Outbox:
     """Thread-safe: the store thread appends while the send thread peeks and deletes."""
 
@@ -126,6 +160,15 @@ class Outbox:
         self.unavailable: str | None = None
         self._retry_at = 0.0
         self._skipped = False  # seqs were skipped while the database was closed
+        # The files opened, as (st_dev, st_ino) of the database and the WAL, their sizes at the last
+        # check, and the oldest undelivered seq then: a loss found later is reported with that range.
+        self._ids: tuple = ()
+        self._db_size = 0
+        self._oldest = 1
+        self._check_at = 0.0
+        # A descriptor of the database file held as long as the connection: reading the header through a
+        # descriptor opened and closed each time would drop SQLite's POSIX locks on the file at the close.
+        self._watch: int | None = None
         try:
             self._open()
         except _Unavailable as exc:
@@ -181,6 +224,13 @@ class Outbox:
             raise
         self._db, self._rows, self._bytes = db, rows, size
         self._last_seq, self._dropped = meta["last_seq"], meta["dropped"]
+        self._ids, self._db_size = _identity(self.path), 0
+        self._unwatch()
+        try:
+            self._watch = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self._watch = None
+        self._oldest = db.execute("SELECT coalesce(min(seq), ?) FROM outbox", (self._last_seq + 1,)).fetchone()[0]
         return fresh
 
     def _move_aside(self) -> str:
@@ -232,6 +282,89 @@ class Outbox:
         self.unavailable = None
         log.warning("outbox %s opens again", self.path)
         return True
+
+    # --- the file under the running publisher ---
+    def check(self, force: bool = False) -> Replacement | None:
+        """At most once per CHECK_S (or now, ``force``): is the file at the path still the one
+        open, and whole? If not, carry what the connection still reads into a new outbox."""
+        with self._lock:
+            now = time.monotonic()
+            if self._db is None or (now < self._check_at and not force):
+                return None
+            self._check_at = now + CHECK_S
+            problem = self._file_problem()
+            if problem is None:
+                self._oldest = self._db.execute("SELECT coalesce(min(seq), ?) FROM outbox",
+                                                (self._last_seq + 1,)).fetchone()[0]
+                return None
+            replaced = self._replace(problem)
+        log.error("%s", replaced.message)
+        return replaced
+
+    def _file_problem(self) -> str | None:
+        if _identity(self.path) != self._ids:
+            missing = not os.path.lexists(self.path)
+            return f"outbox {self.path} was {'deleted' if missing else 'replaced'} while open"
+        if self._watch is None:
+            return None
+        head, size = os.pread(self._watch, len(DB_MAGIC), 0), os.fstat(self._watch).st_size
+        wal_head, wal_size = _head(Path(f"{self.path}-wal"), 4)  # SQLite locks the -shm, never the WAL
+        # Without auto_vacuum SQLite never shrinks the database file, and a WAL always starts
+        # with its magic; and the schema written at open means the two are never both empty.
+        if size < self._db_size or (size and head != DB_MAGIC) or (wal_size >= 4 and wal_head not in WAL_MAGICS) \
+                or size + wal_size == 0:
+            return f"outbox {self.path} was emptied or cut short while open"
+        self._db_size = size
+        return None
+
+    def _replace(self, problem: str) -> Replacement:
+        """Under the lock: read back the undelivered rows, start a new outbox at the path, put them
+        in with their seqs. seq goes on from where it was (the seqs read back are not reused)."""
+        rows = []
+        try:  # row by row: what the page cache still holds before the first page that is gone is kept
+            for row in self._db.execute("SELECT seq, topic, payload, size FROM outbox ORDER BY seq"):
+                rows.append(row)
+        except sqlite3.Error as exc:
+            log.debug("outbox %s: read back %d rows, then %s", self.path, len(rows), exc)
+        expected, oldest, last_seq, dropped = self._rows, self._oldest, self._last_seq, self._dropped
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        self._db = None
+        self._unwatch()
+        moved = self._move_aside() if any(os.path.lexists(f"{self.path}{s}") for s in ("", "-wal", "-shm")) else None
+        lost = max(0, expected - len(rows))
+        carried_seqs = {row[0] for row in rows}
+        lost_seqs = [s for s in range(oldest, last_seq + 1) if s not in carried_seqs] if lost else []
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._connect()
+            self._mark.restore(last_seq)
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (dropped,))
+            self._db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            self._unwatch()
+            self._rows = self._bytes = 0
+            self._closed_for(f"outbox {self.path} could not be made again: {_why(exc)}")
+            return Replacement(problem, moved, 0, expected, oldest, last_seq)
+        self._rows, self._bytes = len(rows), sum(row[3] for row in rows)
+        self._last_seq, self._dropped = last_seq, dropped
+        self._ids = _identity(self.path)
+        return Replacement(problem, moved, len(rows), lost, lost_seqs[0] if lost_seqs else None,
+                           lost_seqs[-1] if lost_seqs else None)
+
+    def _unwatch(self) -> None:
+        """Only once the connection is closed (its locks go with it anyway)."""
+        if self._watch is not None:
+            os.close(self._watch)
+            self._watch = None
 
     # --- properties read by stats: plain ints, no query ---
     @property
@@ -377,6 +510,7 @@ class Outbox:
         with self._lock:
             if self._db is not None:
                 self._db.close()
+            self._unwatch()
             self._lockfile.close()
 
 
@@ -391,6 +525,27 @@ def _why(exc: Exception) -> str:
 def _is_damage(exc: sqlite3.DatabaseError, path: Path) -> bool:
     """Damage is what a new file cures; a full disk, a permission or a lock is not."""
     return path.is_dir() or getattr(exc, "sqlite_errorname", "SQLITE_CORRUPT") in DAMAGE_CODES
+
+
+def _identity(path: Path) -> tuple:
+    """(st_dev, st_ino) of the database and of its WAL; None for one that is not there."""
+    ids = []
+    for p in (path, Path(f"{path}-wal")):
+        try:
+            st = os.stat(p)
+            ids.append((st.st_dev, st.st_ino))
+        except OSError:
+            ids.append(None)
+    return tuple(ids)
+
+
+def _head(path: Path, n: int) -> tuple[bytes, int]:
+    """The first ``n`` bytes of a file and its size; (b"", 0) when it is not there."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(n), os.fstat(f.fileno()).st_size
+    except OSError:
+        return b"", 0
 
 
 def _remove(path: Path) -> None:

@@ -28,7 +28,7 @@ from edgeapp.mqtt.commands import Commands
 from edgeapp.mqtt.config import MqttConfig
 from edgeapp.mqtt.discovery import discovery_message
 from edgeapp.logs import Every, shorten
-from edgeapp.mqtt.outbox import Outbox, OutboxError, StoreError
+from edgeapp.mqtt.outbox import CHECK_S, Outbox, OutboxError, StoreError
 from edgeapp.mqtt.ratelimit import EventBudget, PoseRateLimiter
 from edgeapp.mqtt.topics import Topics
 
@@ -212,6 +212,9 @@ class Publisher:
         if self._send_thread.is_alive():
             self._send_thread.join()
         self._link.stop()
+        notice = self._outbox_checked(force=True)  # never say events stay in a file that is gone
+        if notice:
+            self._store(notice)
         if self.outbox.depth:
             log.info("%d events stay in the outbox for the next start", self.outbox.depth)
         self.outbox.close()
@@ -236,7 +239,8 @@ class Publisher:
                 time.sleep(POLL_S)
 
     def _store_step(self) -> bool:
-        events, markers, stop = self._take(max(0.0, self._next_stats - time.monotonic()))
+        events, markers, stop = self._take(min(CHECK_S, max(0.0, self._next_stats - time.monotonic())))
+        events = self._outbox_checked() + events
         if time.monotonic() >= self._next_stats:
             events.append(self._stats_event())
             self._next_stats = time.monotonic() + self.config.stats_interval
@@ -269,6 +273,16 @@ class Publisher:
         except queue.Empty:
             pass
         return events, markers, False
+
+    def _outbox_checked(self, force: bool = False) -> list[Event]:
+        """The outbox file deleted, replaced or emptied under us (checked at most every CHECK_S):
+        an error event saying what was carried over and what was lost; the lost are counted."""
+        replaced = self.outbox.check(force)
+        if replaced is None:
+            return []
+        with self._tally:
+            self._lost += replaced.lost
+        return [ErrorEvent(source="outbox", message=replaced.message, detail=replaced.detail)]
 
     def _store(self, events: list[Event]) -> None:
         # A gap notice goes last: if this write fails too, its seq alone is given back, so a gap

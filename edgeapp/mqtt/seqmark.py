@@ -68,6 +68,13 @@ class SeqMark:
         self.reserved = reserved
 
 
+    def restore(self, seq: int) -> None:
+        """Write the reservation again if the file went (deleted with the outbox beside it)."""
+        if not self.path.exists():
+            self.reserved = 0
+        self.cover(seq)
+
+
 def _fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
+from support.config import write_config
+from support.shared import MODELS, VIDEO
 from edgeapp.errors import EXIT_CONFIG, ConfigError
 from edgeapp.mqtt import MqttConfig
 from edgeapp.settings import read
@@ -61,3 +67,32 @@ def test_the_path_prefix_is_the_callers():
 def test_password_from_the_environment(monkeypatch):
     monkeypatch.setenv("EDGEAPP_TEST_MQTT_PW", "from-env")
     assert read(MqttConfig, {"username": "u", "password_env": "EDGEAPP_TEST_MQTT_PW"}, "mqtt").password() == "from-env"
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "fifo", "file/outbox.sqlite3"])
+def test_an_outbox_path_that_cannot_hold_a_file_is_a_config_error(tmp_path, where):
+    """/dev/null passed the check and then lost every event (and grew /dev/null.lock, -journal)."""
+    fifo, plain = tmp_path / "fifo", tmp_path / "file"
+    os.mkfifo(fifo)
+    plain.write_text("x")
+    path = where if where.startswith("/") else str(tmp_path / where)
+    with pytest.raises(ConfigError, match="outbox|not a") as err:
+        read(MqttConfig, {"outbox_path": path}, "mqtt")
+    assert err.value.path == "mqtt.outbox_path"
+    assert err.value.exit_code == EXIT_CONFIG
+
+
+def test_a_new_or_existing_outbox_file_path_is_fine(tmp_path):
+    (tmp_path / "old.sqlite3").write_bytes(b"")
+    for name in ("old.sqlite3", "new/dir/outbox.sqlite3"):
+        assert read(MqttConfig, {"outbox_path": str(tmp_path / name)}, "mqtt").outbox_path.endswith(name)
+
+
+def test_config_check_refuses_dev_null_as_the_outbox(tmp_path):
+    """The exploratory run: ``config check`` said OK, then every event went into /dev/null."""
+    cfg = write_config(tmp_path / "config.toml", source={"uri": str(VIDEO / "opencv_vtest_30s_h264.mp4")},
+                       runtime={"models_dir": str(MODELS)}, mqtt={"host": "127.0.0.1", "outbox_path": "/dev/null"})
+    r = subprocess.run([sys.executable, "-m", "edgeapp", "config", "check", str(cfg)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == EXIT_CONFIG, r.stdout + r.stderr
+    assert "mqtt.outbox_path" in r.stderr and "Traceback" not in r.stderr
