@@ -86,7 +86,7 @@ def read_text_file(path: str | Path, what: str) -> str:
     except OSError as exc:
         raise ConfigError("", f"cannot read {what} {path}: {exc.strerror or exc}") from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # -sig: a Windows editor's byte-order mark is not part of the text
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise ConfigError("", f"{what} {path} is not UTF-8 text (line {line}, byte {exc.start}); "

@@ -43,6 +43,13 @@ def test_a_latin1_config_is_a_config_error_naming_the_file(tmp_path):
     assert_refused(edgeapp("run", "--config", str(cfg)), EXIT_CONFIG, str(cfg), "not UTF-8")
 
 
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path):
+    cfg = write_config(tmp_path / "config.toml", source={"uri": CLIP})
+    cfg.write_bytes("\ufeff".encode() + cfg.read_bytes())  # as Notepad's "UTF-8 with BOM" saves it
+    r = check(cfg)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+
+
 def test_a_latin1_password_file(tmp_path):
     pw = tmp_path / "pw"
     pw.write_bytes(LATIN1)

@@ -110,7 +110,7 @@ def load_contract(path: Path) -> ClassifierContract:
     """Read a sidecar; any bad or unknown value is an error naming the file and the value."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: an editor's byte-order mark is no JSON
     except OSError as exc:
         raise ModelError(f"cannot read classifier contract {path}: {exc}") from exc
     except ValueError as exc:
@@ -163,7 +163,8 @@ def read_labels(path: Path) -> tuple[str, ...]:
     """One label per line, in output order (the tutorial's ``labels.txt``); blank lines at the end are ignored."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a byte-order mark (Windows editors) would otherwise become part of the first label
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as exc:
         raise ModelError(f"cannot read labels file {path}: {exc}") from exc
     except UnicodeDecodeError as exc:

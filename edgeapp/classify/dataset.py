@@ -24,12 +24,19 @@ from pathlib import Path
 import numpy as np
 
 from edgeapp.classify.contract import NUM_KEYPOINTS
-from edgeapp.errors import ClassifyError
+from edgeapp.errors import ClassifyError, EdgeappError
 from edgeapp.pose.keypoint import KEYPOINT_NAMES
 
 
 class DatasetError(ClassifyError):
     """A keypoint CSV is malformed; the message names the file and the row or column."""
+
+
+class WriteError(EdgeappError):
+    """An output file cannot be written (a runtime failure, exit 1): the message names the path."""
+
+    def __init__(self, path: Path, exc: OSError):
+        super().__init__(f"cannot write {path}: {exc.strerror or exc}")
 
 
 HEADER: tuple[str, ...] = (
@@ -65,7 +72,8 @@ def read_csv(path: Path, columns: str = "xy") -> KeypointTable:
         raise DatasetError(f"columns must be 'xy' or 'yx', got {columns!r}")
     path = Path(path)
     try:
-        with path.open(newline="") as f:
+        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark that would stick to column 1
+        with path.open(newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
     except OSError as exc:
         raise DatasetError(f"cannot read keypoint CSV {path}: {exc}") from exc
@@ -122,18 +130,24 @@ def read_csv(path: Path, columns: str = "xy") -> KeypointTable:
 def write_csv(path: Path, table: KeypointTable) -> None:
     """Write the tutorial layout: x then y (integer pixels), then the score, per keypoint."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(HEADER)
-        for i, name in enumerate(table.files):
-            cells = [name]
-            for k in range(NUM_KEYPOINTS):
-                x, y = table.xy[i, k]
-                cells += [_num(x), _num(y), f"{table.scores[i, k]:.6f}"]
-            no = int(table.class_no[i])
-            cells += [str(no), table.labels[no]]
-            w.writerow(cells)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(HEADER)
+            for i, name in enumerate(table.files):
+                w.writerow(_row(table, i, name))
+    except OSError as exc:
+        raise WriteError(path, exc) from None
+
+
+def _row(table: KeypointTable, i: int, name: str) -> list[str]:
+    cells = [name]
+    for k in range(NUM_KEYPOINTS):
+        x, y = table.xy[i, k]
+        cells += [_num(x), _num(y), f"{table.scores[i, k]:.6f}"]
+    no = int(table.class_no[i])
+    return cells + [str(no), table.labels[no]]
 
 
 def _num(v: float) -> str:

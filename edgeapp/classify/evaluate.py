@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeapp.classify.classifier import OK, OTHER, PoseClassifier
-from edgeapp.classify.dataset import DatasetError, KeypointTable
+from edgeapp.classify.dataset import DatasetError, KeypointTable, WriteError
 from edgeapp.classify.report import Evaluation, evaluate
 from edgeapp.errors import ClassifyError
 from edgeapp.pose.keypoint import Pose
@@ -76,20 +76,36 @@ def evaluate_negatives(classifier: PoseClassifier, table: KeypointTable) -> Nega
     return NegativeResult(len(table), named, int((raw == k).sum()), int((raw == k + 1).sum()))
 
 
-def write_report(ev: Evaluation, neg: NegativeResult | None, out_dir: Path, title: str) -> None:
+def write_report(ev: Evaluation, neg: NegativeResult | None, out_dir: Path, title: str,
+                 skipped: list[tuple[str, str]] = ()) -> None:
+    """``skipped``: the photos (class/file, reason) that gave no row, so the report says what it leaves out."""
     import json
 
     from edgeapp.classify.report import plot_confusion
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"photos": ev.to_dict(), "negatives": neg.to_dict() if neg else None}
-    (out_dir / "evaluation.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out_dir / "evaluation.md").write_text(f"# {title}\n\n" + ev.markdown())
+    summary = {"photos": ev.to_dict(), "negatives": neg.to_dict() if neg else None,
+               "skipped": [{"file": name, "reason": reason} for name, reason in skipped]}
+    md = f"# {title}\n\n" + ev.markdown() + skipped_markdown(skipped)
+    for name, text in (("evaluation.json", json.dumps(summary, indent=2) + "\n"), ("evaluation.md", md)):
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / name).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise WriteError(out_dir / name, exc) from None
     try:
         plot_confusion(ev, out_dir / "confusion_matrix.png", f"{title}: accuracy {ev.accuracy:.3f} (n={ev.n})")
     except ImportError as exc:  # matplotlib comes with the train extra; the runtime profile has none
         raise ClassifyError(f"the report PNG needs matplotlib ({exc}): pip install 'edgeapp[train]'; "
                             f"{out_dir}/evaluation.md and evaluation.json are written") from None
+    except OSError as exc:
+        raise WriteError(out_dir / "confusion_matrix.png", exc) from None
+
+
+def skipped_markdown(skipped: list[tuple[str, str]]) -> str:
+    if not skipped:
+        return ""
+    return (f"\nskipped {len(skipped)} photos (not in the figures):\n\n"
+            + "".join(f"- {name}: {reason}\n" for name, reason in skipped))
 
 
 def describe(ev: Evaluation, neg: NegativeResult | None) -> str:

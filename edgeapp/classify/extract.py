@@ -1,4 +1,5 @@
-"""Keypoints from a folder of labelled photos, for training: ``IMAGES_DIR/<class>/*.{jpg,jpeg,png,bmp}``.
+"""Keypoints from a folder of labelled photos, for training: ``IMAGES_DIR/<class>/*.jpg`` (or any image type
+:data:`edgeapp.camera.files.IMAGE_SUFFIXES` names, as ``infer`` reads).
 
 Each image goes through the same pose pipeline the service runs (MoveNet, still-image
 smart cropping: a reset then 3 passes, as the tutorial's ``detect()``), and its pose
@@ -18,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from edgeapp.camera.files import read_image
+from edgeapp.camera.files import IMAGE_SUFFIXES, read_image
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD
 from edgeapp.classify.contract import NUM_KEYPOINTS
 from edgeapp.classify.dataset import DatasetError, KeypointTable
@@ -26,9 +27,6 @@ from edgeapp.errors import SourceError
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES, MoveNet
 
 log = logging.getLogger(__name__)
-
-EXTRACT_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
-
 
 @dataclass
 class Extraction:
@@ -47,12 +45,12 @@ def list_images(images_dir: Path) -> tuple[tuple[str, ...], list[tuple[int, Path
     items = []
     for no, name in enumerate(classes):
         files = sorted(p for p in (images_dir / name).iterdir()
-                       if p.is_file() and p.suffix.lower() in EXTRACT_SUFFIXES)
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             log.warning("class folder %s holds no images", images_dir / name)
         items += [(no, p) for p in files]
     if not items:
-        raise DatasetError(f"no {'/'.join(sorted(EXTRACT_SUFFIXES))} images under {images_dir}/<class>/")
+        raise DatasetError(f"no {'/'.join(sorted(IMAGE_SUFFIXES))} images under {images_dir}/<class>/")
     return classes, items
 
 
@@ -85,4 +83,8 @@ def extract(images_dir: Path, estimator: MoveNet, threshold: float = DEFAULT_THR
         class_no[n] = no
         n += 1
     table = KeypointTable(tuple(files), xy[:n], scores[:n], class_no[:n], classes)
+    if not n:  # nothing to train or evaluate on: say why instead of an empty table downstream
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in skipped[:3])
+        raise DatasetError(f"no usable photo under {images_dir}: all {len(skipped)} were skipped "
+                           f"({reasons}{'; ...' if len(skipped) > 3 else ''})")
     return Extraction(table, skipped)

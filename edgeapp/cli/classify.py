@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Callable
 
 from edgeapp.camera import open_source
-from edgeapp.errors import ClassifyError, ConfigError
+from edgeapp.errors import ClassifyError, ConfigError, SourceError
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD, DEFAULT_TOP_K, PoseClassifier
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldConfig, HoldTimer
 from edgeapp.classify.stage import VideoClassifier, open_classifier
 from edgeapp.classify.temporal import SmoothingConfig
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_backend_options, add_clip_bench_options, emit, open_model, registry
+from edgeapp.cli.common import (add_backend_options, add_clip_bench_options, emit, open_model, output_problem,
+                                registry, unit_interval)
 from edgeapp.pose import MoveNet
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES
 from edgeapp.pose.smoothing import PoseSmoother, PoseSmoothingConfig
@@ -38,7 +40,7 @@ def register(cli) -> None:
                         "NAME.contract.json beside it, else the stock yoga model's (y, x, score) in pixels")
     p.add_argument("--labels", default=None, help="labels file, one per line (default: the registry's, the "
                    "contract's or labels.txt beside the model)")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+    p.add_argument("--threshold", type=unit_interval, default=DEFAULT_THRESHOLD,
                    help="the TF sample's gate: classify only when every keypoint scores at least this "
                         f"(default {DEFAULT_THRESHOLD}: off; the body guard refuses bodies that are not there)")
     p.add_argument("--no-smoothing", action="store_true",
@@ -58,14 +60,14 @@ def register(cli) -> None:
     add_backend_options(p)
     p.set_defaults(func=run_infer)
 
-    e = cli.add("classifier", "extract", "write the keypoints of IMAGES_DIR/<class>/*.{jpg,jpeg,png,bmp} as the "
-                "tutorial's CSV (columns NAME_x, NAME_y, NAME_score: x before y, in pixels)")
+    e = cli.add("classifier", "extract", "write the keypoints of IMAGES_DIR/<class>/*.jpg (or .png, .webp, ... "
+                "as infer reads) as the tutorial's CSV (columns NAME_x, NAME_y, NAME_score: x before y, in pixels)")
     e.add_argument("images_dir", help="a folder with one sub-folder of images per class")
     e.add_argument("--out", required=True, help="the CSV to write")
     e.add_argument("--pose-model", default=None, help="registry name or .tflite file (default movenet-lightning-int8)")
     e.add_argument("--passes", type=int, default=STILL_IMAGE_PASSES,
                    help=f"smart-crop passes per image (default {STILL_IMAGE_PASSES}, as the tutorial)")
-    e.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+    e.add_argument("--threshold", type=unit_interval, default=DEFAULT_THRESHOLD,
                    help="skip images with a keypoint under this score (default 0: keep every photo; 0.1 is the TF sample's gate)")
     add_backend_options(e)
     e.set_defaults(func=run_extract)
@@ -164,8 +166,6 @@ def _classifier(args: argparse.Namespace, threshold: float, top_k: int) -> PoseC
 def run_infer(args: argparse.Namespace) -> int:
     if args.passes < 1:
         return usage_error("--passes must be at least 1")
-    if not 0.0 <= args.threshold <= 1.0:
-        return usage_error(f"--threshold must be within 0..1, got {args.threshold}")
     if args.top_k < 1:
         return usage_error("--top-k must be at least 1")
     try:
@@ -182,6 +182,7 @@ def run_infer(args: argparse.Namespace) -> int:
     steady = PoseSmoother(PoseSmoothingConfig(enabled=not args.no_smoothing))  # the service's pose-stage filter
     source = open_source(args.path)
     last = None
+    broken: SourceError | None = None
     try:
         for frame in source.frames():
             if source.still:
@@ -199,13 +200,17 @@ def run_infer(args: argparse.Namespace) -> int:
                 obj.update(hold=tracker.state.to_dict(), events=[e.to_dict() for e in events])
             emit(obj)
             last = frame
+    except SourceError as exc:  # a truncated video: its frames up to the break were real, so is the hold's end
+        broken = exc
     finally:
         source.close()
     if last is not None and not source.still:
         ended = tracker.finish()
-        if ended:  # the clip ended while a pose was held
+        if ended:  # the clip ended (or broke off) while a pose was held
             emit({"source": last.source, "frame": last.index, "time": round(last.time, 3),
                   "events": [e.to_dict() for e in ended]})
+    if broken is not None:
+        raise broken
     return 0
 
 
@@ -215,22 +220,30 @@ def run_extract(args: argparse.Namespace) -> int:
 
     if args.passes < 1:
         return usage_error("--passes must be at least 1")
+    if problem := output_problem(args.out, "--out"):
+        return usage_error(problem)
     estimator = _movenet(args)
 
     def progress(i: int, n: int, name: str) -> None:
         print(f"\r[{i}/{n}] {name[:60]:<60}", end="", file=sys.stderr, flush=True)
 
-    result = extract(Path(args.images_dir), estimator, args.threshold, args.passes, progress)
-    print(file=sys.stderr)
+    try:
+        result = extract(Path(args.images_dir), estimator, args.threshold, args.passes, progress)
+    finally:  # end the progress line, so an error starts on its own
+        print(file=sys.stderr)
     write_csv(Path(args.out), result.table)
     counts = ", ".join(f"{k} {v}" for k, v in result.table.counts().items())
     print(f"wrote {len(result.table)} rows to {args.out} ({counts}); "
           f"columns per keypoint: x, y (pixels), score")
-    if result.skipped:
-        print(f"skipped {len(result.skipped)} images:")
-        for name, reason in result.skipped:
-            print(f"  {name}: {reason}")
+    _print_skipped(result.skipped, sys.stdout)
     return 0
+
+
+def _print_skipped(skipped: list[tuple[str, str]], stream) -> None:
+    if skipped:
+        print(f"skipped {len(skipped)} images:", file=stream)
+        for name, reason in skipped:
+            print(f"  {name}: {reason}", file=stream)
 
 
 def run_negatives(args: argparse.Namespace) -> int:
@@ -239,10 +252,14 @@ def run_negatives(args: argparse.Namespace) -> int:
 
     if args.still_every < 1:
         return usage_error("--still-every must be at least 1")
+    if problem := output_problem(args.out, "--out"):
+        return usage_error(problem)
     estimator = _movenet(args)
-    table = mine([Path(s) for s in args.sources], estimator, args.still_every,
-                 progress=lambda tag: print(f"\r{tag[:70]:<70}", end="", file=sys.stderr, flush=True))
-    print(file=sys.stderr)
+    try:
+        table = mine([Path(s) for s in args.sources], estimator, args.still_every,
+                     progress=lambda tag: print(f"\r{tag[:70]:<70}", end="", file=sys.stderr, flush=True))
+    finally:  # end the progress line, so an error starts on its own
+        print(file=sys.stderr)
     write_csv(Path(args.out), table)
     print(f"wrote {len(table)} rows of class 'other' to {args.out}")
     return 0
@@ -260,6 +277,8 @@ def run_train(args: argparse.Namespace) -> int:
                                    ("patience", args.patience)) if v is not None}
     if args.limit is not None and args.limit < 1:
         return usage_error("--limit must be at least 1")
+    if problem := output_problem(args.out, "--out", folder=True):
+        return usage_error(problem)
     try:
         config = replace(base, seed=args.seed, order=args.order, quantize=not args.no_quantize, **overrides)
     except ClassifyError as exc:
@@ -301,13 +320,15 @@ def _negatives(paths: list[str] | None, columns: str = "xy", limit: int | None =
 
 
 def _keypoints(path: Path, args: argparse.Namespace):
-    """A keypoint CSV as it is, or a folder of class folders through MoveNet (still-image mode)."""
+    """A keypoint CSV as it is, or a folder of class folders through MoveNet (still-image mode); and the
+    photos that gave no row (class/file, reason)."""
     from edgeapp.classify.dataset import read_csv
     from edgeapp.classify.extract import extract
 
     if path.suffix.lower() == ".csv":
-        return read_csv(path)
-    return extract(path, _movenet(args), 0.0).table
+        return read_csv(path), []
+    result = extract(path, _movenet(args), 0.0)
+    return result.table, result.skipped
 
 
 def _movenet(args: argparse.Namespace) -> MoveNet:
@@ -317,7 +338,10 @@ def _movenet(args: argparse.Namespace) -> MoveNet:
 def run_evaluate(args: argparse.Namespace) -> int:
     from edgeapp.classify.evaluate import check_classes, describe, evaluate_negatives, evaluate_table, write_report
 
-    table = _keypoints(Path(args.images_dir), args)
+    if args.report and (problem := output_problem(args.report, "--report", folder=True)):
+        return usage_error(problem)
+    table, skipped = _keypoints(Path(args.images_dir), args)
+    _print_skipped(skipped, sys.stderr)  # stdout holds the figures; these photos are not in them
     negatives = _negatives(args.negatives, pose=lambda: _movenet(args))
     if args.by_person:
         from edgeapp.classify.recipe import DEVICE, leave_one_person_out
@@ -341,7 +365,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
           f"{f', other_label {c.other_label!r} above {c.other_threshold}' if c.other_label else ''})")
     print(describe(ev, neg))
     if args.report:
-        write_report(ev, neg, Path(args.report), classifier.model.path.name)
+        write_report(ev, neg, Path(args.report), classifier.model.path.name, skipped)
         print(f"report: {args.report}/evaluation.md, confusion_matrix.png")
     return 0
 
@@ -360,8 +384,8 @@ def run_bench_smoothing(args: argparse.Namespace) -> int:
     from edgeapp.camera.files import read_image
     from edgeapp.bench.classify import bench_smoothing, print_smoothing
 
-    if args.fps <= 0 or args.speed <= 0:
-        return usage_error("--fps and --speed must be above 0")
+    if not all(0 < v < math.inf for v in (args.fps, args.speed)):  # nan fails both comparisons
+        return usage_error(f"--fps and --speed must be finite numbers above 0, got {args.fps} and {args.speed}")
     estimator = _movenet(args)
     print_smoothing(bench_smoothing(estimator, read_image(Path(args.image)), args.fps, speed_px_s=args.speed),
                     as_json=args.json)

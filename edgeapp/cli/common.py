@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+from pathlib import Path
 
 from edgeapp.registry import Registry, registry_from
 from edgeapp.runtime.backend import BACKENDS, DEFAULT_DELEGATE, MAX_THREADS, BackendRequest
@@ -27,6 +30,49 @@ def whole_number(low: int, high: int):
 
 
 thread_count = whole_number(1, MAX_THREADS)  # --threads
+
+
+def unit_interval(text: str) -> float:
+    """An argparse type: a usage error (exit 2, argparse names the option) unless a number within 0..1."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number within 0..1, got {text!r}") from None
+    if math.isnan(x) or not 0.0 <= x <= 1.0:  # nan compares false both ways: it would pass a range check
+        raise argparse.ArgumentTypeError(f"must be within 0..1, got {text!r}")
+    return x
+
+
+def output_problem(path: str | Path, option: str, folder: bool = False) -> str:
+    """Why ``path`` cannot be written as the output file (or, with ``folder``, the output folder) of ``option``;
+    "" when it can. Checked before the work, so a typo costs no MoveNet pass; the write itself can still fail
+    (a full disk), and the writer names the path then."""
+    path = Path(path)
+    if path.is_dir() and not folder:
+        return f"{option} {path} is a folder; give a file name"
+    if path.exists() and not path.is_dir() and folder:
+        return f"{option} {path} is a file; give a folder"
+    if path.exists():
+        return "" if os.access(path, os.W_OK) else f"{option} {path} is not writable"
+    parent = path.parent
+    while not parent.exists():  # the writer makes the missing folders
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{option} {path}: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK) or _read_only(parent):
+        return f"{option} {path}: cannot create anything in {parent}"
+    return ""
+
+
+def _read_only(folder: Path) -> bool:
+    """True when nothing can be created in ``folder`` (root passes os.access on /proc and read-only mounts)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return False
+    except OSError:
+        return True
 
 
 def add_backend_options(parser: argparse.ArgumentParser) -> None:

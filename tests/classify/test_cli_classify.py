@@ -267,8 +267,9 @@ def test_bench_smoothing_reports_jitter_and_lag():
 
 
 def test_bench_smoothing_bad_input(tmp_path):
-    r = edgeapp("bench", "smoothing", IMAGES / "tfex_pose_image3_tree.jpeg", "--fps", "0")
-    assert r.returncode == 2 and "--fps and --speed must be above 0" in r.stderr
+    for fps in ("0", "nan", "inf"):
+        r = edgeapp("bench", "smoothing", IMAGES / "tfex_pose_image3_tree.jpeg", "--fps", fps)
+        assert r.returncode == 2 and "--fps and --speed must be finite numbers above 0" in r.stderr, r.stderr
     r = edgeapp("bench", "smoothing", tmp_path / "missing.jpg", "--pose-model", MOVENET, "--backend", "cpu")
     assert r.returncode == 2 and "missing.jpg" in r.stderr
     _no_traceback(r)

@@ -145,3 +145,14 @@ def test_the_service_config_check_names_reps_keys(tmp_path):
     config.write_text('[tasks]\npose = false\ndetect = true\nreps = true\n')
     r = edgeapp("config", "check", config)
     assert r.returncode == 78 and "tasks.reps" in r.stderr
+
+
+def test_a_config_with_a_byte_order_mark_is_read_and_a_latin1_one_named(tmp_path):
+    config = tmp_path / "reps.toml"
+    # a BOM (Windows editors) is read past: the config's exercise is the one refused, not the file
+    config.write_bytes("\ufeff[reps]\nexercise = \"no_such\"\n".encode())
+    r = edgeapp("infer", "reps", SQUATS, "--config", config, "--pose-model", MOVENET)
+    assert r.returncode == 78 and "reps.exercise" in r.stderr and "'no_such'" in r.stderr, r.stderr
+    config.write_bytes("# Kniebeuge für Anfänger\n[reps]\n".encode("latin-1"))
+    r = edgeapp("infer", "reps", SQUATS, "--config", config, "--pose-model", MOVENET)
+    assert r.returncode == 78 and str(config) in r.stderr and "UTF-8" in r.stderr and "Traceback" not in r.stderr
