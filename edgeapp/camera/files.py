@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import stat
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +19,19 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg"})
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISREG, "a regular file"))
+
+
+def what_is(path: Path | str) -> str:
+    """What a path is, in words, for messages about a path of the wrong kind ("" when it is not there)."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return ""
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
 def read_image(path: Path) -> "cv2.typing.MatLike":
@@ -73,13 +87,14 @@ class VideoFileSource:
         self.loop = loop
         self.retry = retry
         self.reconnect = (reconnect_min_s, reconnect_max_s)
-        self.status = CameraStatus()
+        self.status = CameraStatus(repeat_s=reconnect_max_s)
         self._stop = threading.Event()
         self._cap: cv2.VideoCapture | None = None
 
     def _open(self) -> cv2.VideoCapture:
         if not self.path.is_file():
-            raise SourceError(f"video {self.path} is not there")
+            kind = what_is(self.path)
+            raise SourceError(f"video {self.path} is {kind}, not a video file" if kind else f"video {self.path} is not there")
         # One decoder thread: a file is read at the pace of inference, which one thread outruns, and
         # FFmpeg's frame threading costs ~30% more CPU, taken from the models it runs beside.
         cap = cv2.VideoCapture(str(self.path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
@@ -103,10 +118,14 @@ class VideoFileSource:
     def frames(self) -> Iterator[Frame]:
         """Every frame, then the file's end; a pass that ends short of the file's frame count (truncated or
         damaged) or yields nothing raises SourceError, except when looping in the service: then it is
-        reported on ``status`` and the file is tried again, with backoff while it yields nothing."""
+        reported on ``status`` and the file is tried again, with backoff while it yields nothing.
+
+        A damaged file found damaged again on the next pass is one outage that stays open while what decodes
+        plays on: only a whole pass ends it (frames at the start of a pass prove nothing about its end)."""
         index = 0
         offset = 0.0
         empty = backoff_delays(*self.reconnect)
+        damaged = False  # the last pass ended short: the outage is the file's damage
         while not self._stop.is_set():
             self._cap = cap = self._open_with_retry()
             if cap is None:
@@ -118,7 +137,7 @@ class VideoFileSource:
                 ok, image = cap.read()
                 if not ok:
                     break
-                if n == 0:
+                if n == 0 and not damaged:
                     self.status.came_up(self.name)
                 yield Frame(image=image, index=index, time=offset + n / fps, source=self.name)
                 index += 1
@@ -131,6 +150,9 @@ class VideoFileSource:
                 raise SourceError(problem)
             if problem:
                 self.status.went_down(self.name, problem)
+            elif damaged:
+                self.status.came_up(self.name)
+            damaged = bool(problem) and n > 0
             if n == 0:  # opens but yields nothing: wait as for any failure instead of spinning
                 self._stop.wait(next(empty))
                 continue

@@ -7,12 +7,12 @@ any of them into a frame source that survives the camera going away.
 
 from __future__ import annotations
 
-import os
 import re
 
 import cv2
 import numpy as np
 
+from edgeapp.camera.files import what_is
 from edgeapp.errors import SourceError
 
 _STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
@@ -44,8 +44,12 @@ class OpenCVCamera:
     def open(self) -> None:
         if is_device(self.uri):
             target = int(self.uri) if self.uri.isdigit() else self.uri
-            if isinstance(target, str) and not os.path.exists(target):
-                raise SourceError(f"camera {self.uri} is not there (unplugged, or not enabled?)")
+            if isinstance(target, str):
+                kind = what_is(target)
+                if not kind:
+                    raise SourceError(f"camera {self.uri} is not there (unplugged, or not enabled?)")
+                if kind != "a character device":
+                    raise SourceError(f"camera {self.uri} is {kind}, not a video device")
             cap = cv2.VideoCapture(target, cv2.CAP_V4L2)
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)

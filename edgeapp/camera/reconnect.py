@@ -37,17 +37,32 @@ class CameraStatus:
     outages: int = 0
     last_error: str = ""
     since: float = field(default_factory=time.monotonic)
+    repeat_s: float = 30.0  # a changed reason within one outage is reported again, at most this often
+    reports: int = 0  # outages, and changed reasons of an outage still open: each one is an error event
+    _reported_at: float = field(default=0.0, repr=False)
+    _reported: str = field(default="", repr=False)
 
     def went_down(self, name: str, error: str) -> None:
-        """A failed open or read: one outage (and one log line) however many attempts it lasts."""
-        # Other threads read these without a lock: the error and state are written before the outage count,
-        # so whoever sees the new count also sees why (an event once read "is down: " with the state "starting").
+        """A failed open, read or pass: one outage (and one log line) however many attempts it lasts. Within an
+        outage a new reason is said again (a device that appears but is busy), at most every ``repeat_s``;
+        the same reason found again is the same outage."""
+        # Other threads read these without a lock: the error and state are written before the counts,
+        # so whoever sees a new count also sees why (an event once read "is down: " with the state "starting").
         self.last_error = error
+        now = time.monotonic()
         if self.state != "down":
-            self.since = time.monotonic()
+            self.since = now
             self.state = "down"
+            self._said(error, now)
             self.outages += 1
             log.warning("source %s is down: %s", name, error)
+        elif error != self._reported and now - self._reported_at >= self.repeat_s:
+            self._said(error, now)
+            log.warning("source %s is still down: %s", name, error)
+
+    def _said(self, error: str, now: float) -> None:
+        self._reported, self._reported_at = error, now
+        self.reports += 1
 
     def came_up(self, name: str) -> None:
         if self.state == "down":
@@ -61,8 +76,9 @@ class CameraStatus:
                 "since_s": round(time.monotonic() - self.since, 1)}
 
     def mark(self) -> tuple[str, int]:
-        """What changes exactly when the camera goes down or comes back (a down/up/down between two looks too)."""
-        return self.state, self.outages
+        """What changes exactly when the camera goes down, says a new reason or comes back (a down/up/down
+        between two looks too); the count is ``reports``: outages and new reasons, each one to report."""
+        return self.state, self.reports
 
 
 def valid_image(image) -> bool:
@@ -91,7 +107,7 @@ class ReconnectingSource:
         self.reconnect_min_s = reconnect_min_s
         self.reconnect_max_s = reconnect_max_s
         self.max_bad_frames = max_bad_frames
-        self.status = CameraStatus()
+        self.status = CameraStatus(repeat_s=reconnect_max_s)
         self._stop = stop or threading.Event()
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeapp.camera.files import VIDEO_SUFFIXES, VideoFileSource, open_source
+from edgeapp.camera.files import VIDEO_SUFFIXES, VideoFileSource, open_source, what_is
 from edgeapp.camera.live import OpenCVCamera, Picamera2Camera, is_device, is_stream, picamera_index
 from edgeapp.camera.reconnect import ReconnectingSource
 from edgeapp.camera.rotation import RotatedSource
@@ -33,6 +33,8 @@ def _camera_or_file(cfg: SourceConfig):
     path = Path(uri)
     if not path.exists():
         raise ConfigError("source.uri", f"{path} is not there (a file or folder source must exist when the service starts)")
+    if not (path.is_file() or path.is_dir()):  # a FIFO or socket: OpenCV would block on it or never open it
+        raise ConfigError("source.uri", f"{path} is {what_is(path)}, not a file, folder or camera")
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return VideoFileSource(path, loop=cfg.loop, retry=True,
                                reconnect_min_s=cfg.reconnect_min_s, reconnect_max_s=cfg.reconnect_max_s)

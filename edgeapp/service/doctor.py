@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -84,14 +85,21 @@ def check_camera(config: AppConfig, timeout_s: float = 10.0) -> Check:
 
     t = threading.Thread(target=first_frame, daemon=True)
     t.start()
-    t.join(timeout_s)
-    source.close()
     status = getattr(source, "status", None)
+    # The first failure is the answer: a missing device or a refused stream is said at once, not after the
+    # timeout (the service would retry it; the doctor reports what it found).
+    deadline = time.monotonic() + timeout_s
+    while t.is_alive() and time.monotonic() < deadline and not (status and status.outages):
+        t.join(0.05)
+    source.close()
     if got and not isinstance(got[0], Exception):
         w, h = got[0].size
         return Check("camera", "ok", f"{config.source.uri}: {w}x{h} frames")
-    reason = str(got[0]) if got else (status.last_error if status and status.last_error else "no frame")
-    return Check("camera", "fail", f"{config.source.uri}: {reason} within {timeout_s:.0f} s")
+    if got:
+        return Check("camera", "fail", f"{config.source.uri}: {got[0]}")
+    if status and status.last_error:
+        return Check("camera", "fail", f"{config.source.uri}: {status.last_error}")
+    return Check("camera", "fail", f"{config.source.uri}: no frame within {timeout_s:.0f} s")
 
 
 def check_edgetpu(config: AppConfig) -> Check:

@@ -200,7 +200,7 @@ class Pipeline:
         if status is None or status.mark() == self._camera_mark:
             return False
         before, self._camera_mark = self._camera_mark, status.mark()
-        if status.outages > before[1]:
+        if status.reports > before[1]:  # an outage, or a new reason of one still open
             self._emit(ErrorEvent(source="camera", message=f"camera {self.source.name} is down: {status.last_error}",
                                   detail=status.as_dict()))
         elif before[0] != "down":  # starting -> up: nothing to report

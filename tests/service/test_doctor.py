@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -104,3 +105,25 @@ def test_coral_detection_reads_usb_ids(tmp_path):
     found = coral_devices(str(tmp_path / "usb"), str(tmp_path / "dev"))
     assert sorted(found) == sorted(["Coral USB (before firmware load) at 1-1", "Coral USB at 2-1",
                                     f"Coral PCIe {tmp_path}/dev/apex_0"])
+
+
+# -- cam2 item 3: a camera that is not there, or not a camera, is said at once and for what it is -------------------
+
+def test_a_missing_v4l2_device_is_reported_at_once(tmp_path):
+    cfg = write_config(tmp_path / "c.toml", source={"uri": "/dev/video99"}, tasks={"pose": True})
+    # a camera timeout far past the subprocess's: waiting it out (as before) fails the test by TimeoutExpired
+    r = doctor(cfg, "--camera-timeout", "600")
+    camera = rows(r.stdout)["camera"]
+    assert r.returncode == 1 and "FAIL" in camera and "/dev/video99 is not there" in camera, r.stdout
+
+
+@pytest.mark.parametrize("uri", ["pipe.avi", "video-fifo"])
+def test_a_fifo_is_called_a_fifo(tmp_path, uri):
+    fifo = tmp_path / uri
+    os.mkfifo(fifo)
+    cfg = write_config(tmp_path / "c.toml", source={"uri": str(fifo)}, tasks={"pose": True})
+    r = doctor(cfg, "--camera-timeout", "600")
+    camera = rows(r.stdout)["camera"]
+    assert r.returncode == 1 and "FAIL" in camera and "is a FIFO (named pipe), not a file" in camera, r.stdout
+    assert "is not there" not in camera
+

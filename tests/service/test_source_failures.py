@@ -279,3 +279,72 @@ def test_a_camera_cut_and_its_return_show_on_healthz_metrics_status_and_mqtt_wit
         camera.stop()
     assert proc.returncode == 0, err
     assert sum("is down" in line for line in err.splitlines()) == 1 and "Traceback" not in err
+
+
+# -- cam2 item 1: a truncated file that loops is one outage that stays, not one per pass ----------------------------
+
+def first_300_kb(tmp_path: Path) -> Path:
+    """The campaign's half.mp4: the street clip's first 300 KB, 43 of its 300 frames decode."""
+    path = tmp_path / "half.mp4"
+    path.write_bytes(CLIP.read_bytes()[:300_000])
+    return path
+
+
+def test_a_truncated_looping_file_is_one_outage_that_stays_while_what_decodes_plays(tmp_path):
+    clip = first_300_kb(tmp_path)
+    # max 0.2 s: the same reason found again is never said again, however often the backoff would allow it
+    source = VideoFileSource(clip, loop=True, retry=True, reconnect_min_s=0.05, reconnect_max_s=0.2)
+    frames = source.frames()
+    seen = 0
+    while source.status.outages == 0:  # the first pass ends short; the frame that shows it is the next pass's
+        next(frames)
+        seen += 1
+    per_pass = seen - 1
+    for _ in range(3 * per_pass):  # three more passes, each ending short the same way
+        next(frames)
+    status = source.status
+    assert (status.state, status.outages, status.reports, status.reconnects) == ("down", 1, 1, 0)
+    assert f"ended after {per_pass} of its 300 frames" in status.last_error
+    whole = tmp_path / "whole.mp4"
+    shutil.copyfile(CLIP, whole)
+    os.replace(whole, clip)  # mended: the pass under way reads the old file to its end, the next one is whole
+    for _ in range(per_pass + 300 + 10):
+        next(frames)
+        if status.state == "up":
+            break
+    source.close()
+    assert (status.state, status.outages, status.reconnects) == ("up", 1, 1)
+
+
+def test_a_truncated_looping_file_is_one_error_event_in_the_service(tmp_path):
+    cfg = write_config(tmp_path / "c.toml", tasks={"pose": True},
+                       source={"uri": str(first_300_kb(tmp_path)), "loop": True})
+    proc = subprocess.Popen([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg), "--print-events"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    lines = []
+    while len(lines) < 4 * 43:  # four passes of pose events (one a frame): an error event each, before
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        lines.append(line)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in lines + out.splitlines()]
+    errors = [e for e in events if e["event"] == "error"]
+    assert len(errors) == 1 and "ended after 43 of its 300 frames" in errors[0]["message"], errors
+    assert errors[0]["detail"]["outages"] == 1
+    stats = [e for e in events if e["event"] == "stats"][-1]
+    assert (stats["camera"]["state"], stats["camera"]["outages"], stats["camera"]["reconnects"]) == ("down", 1, 0)
+    assert err.count("is down") == 1 and "is back" not in err
+
+
+# -- cam2 item 2: OpenCV's own log stays quiet when a capture fails to open ----------------------------------------
+
+def test_a_closed_stream_port_is_said_in_our_words_only(tmp_path):
+    port = free_port()  # nothing listens on it
+    cfg = write_config(tmp_path / "c.toml", source={"uri": f"rtsp://127.0.0.1:{port}/stream"}, tasks={"pose": True})
+    r = run("doctor", "--config", cfg, timeout=120)
+    assert f"cannot open camera rtsp://127.0.0.1:{port}/stream" in r.stdout, r.stdout
+    assert "[ WARN" not in r.stderr and "capture by name" not in r.stderr, r.stderr
+    assert "Connection refused" not in r.stderr, r.stderr  # FFmpeg's own line
