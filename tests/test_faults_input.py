@@ -134,3 +134,28 @@ def test_a_credential_systemd_did_not_pass_says_where_it_belongs(tmp_path):
     r = check(cfg, CREDENTIALS_DIRECTORY=str(creds))
     assert_refused(r, EXIT_CONFIG, "is empty")
     assert "LoadCredential" not in r.stderr  # systemd did pass it: the content is what is wrong
+
+
+# -- cam2 item 4: a JPEG cut short is skipped, named, not decoded as grey ------------------------------------------
+
+def test_a_truncated_jpeg_is_skipped_naming_the_file(tmp_path, capfd, caplog):
+    from support.shared import IMAGES
+    from edgeapp.camera.files import open_source
+
+    photo = (IMAGES / "kite_and_cold.jpg").read_bytes()
+    (tmp_path / "a_cut.jpg").write_bytes(photo[: len(photo) // 3])  # a copy that stopped a third of the way
+    (tmp_path / "b_whole.jpg").write_bytes(photo)
+    source = open_source(tmp_path)
+    frames = list(source.frames())
+    assert [Path(f.source).name for f in frames] == ["b_whole.jpg"]
+    assert [(p.name, "cut short" in why) for p, why in source.skipped] == [("a_cut.jpg", True)]
+    assert any("skipping" in r.getMessage() and "a_cut.jpg" in r.getMessage() for r in caplog.records)
+    assert "Premature end of JPEG" not in capfd.readouterr().err  # libjpeg's raw line: it is never decoded
+
+
+def test_every_whole_shared_jpeg_is_read():
+    from support.shared import DATA
+    from edgeapp.camera.files import jpeg_is_whole
+
+    photos = [p for p in DATA.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg")]
+    assert photos and [p for p in photos if not jpeg_is_whole(p.read_bytes())] == []

@@ -34,7 +34,38 @@ def what_is(path: Path | str) -> str:
     return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
+def jpeg_is_whole(data: bytes) -> bool:
+    """False for a JPEG cut short: no end-of-image marker (FF D9) after its first scan. libjpeg decodes such a
+    file with a stderr warning and grey for the missing rows, which OpenCV returns as a whole image. The header
+    segments are skipped by their lengths (an EXIF thumbnail carries its own end marker); in scan data FF is
+    always followed by 00 or a restart marker, so FF D9 there is the end. Not a JPEG: True (the decoder judges)."""
+    if not data.startswith(b"\xff\xd8"):
+        return True
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return True  # not a layout we know: leave it to the decoder
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+        elif marker == 0xDA:  # start of scan
+            return data.find(b"\xff\xd9", i) != -1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD9:  # markers without a length
+            i += 2
+        else:
+            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return False  # ended within the headers
+
+
 def read_image(path: Path) -> "cv2.typing.MatLike":
+    # A cut-short JPEG is refused like an undecodable file: most of such an image is libjpeg's grey filler, and a
+    # pose or label found on it would describe pixels that were never in the photo.
+    try:
+        whole = jpeg_is_whole(path.read_bytes())
+    except OSError as exc:
+        raise SourceError(f"cannot read image {path}: {exc.strerror or exc}") from None
+    if not whole:
+        raise SourceError(f"image {path} is cut short: a JPEG without its end marker (FF D9), truncated in a copy?")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise SourceError(f"cannot decode image {path}")
