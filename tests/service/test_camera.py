@@ -177,3 +177,21 @@ def test_live_capture_keeps_only_the_newest_frame(mjpeg):
         assert frame.index - first.index >= 5, (first.index, frame.index)
     finally:
         capture.stop()
+
+
+def test_an_outage_is_said_again_only_for_a_new_reason_and_at_most_every_repeat_s():
+    from edgeapp.camera.reconnect import CameraStatus
+
+    status = CameraStatus(repeat_s=0.0)
+    for _ in range(3):
+        status.went_down("cam", "camera /dev/video0 is not there")
+    assert (status.outages, status.reports) == (1, 1)  # retries with the same reason: one outage, said once
+    status.went_down("cam", "cannot open camera /dev/video0")  # it appeared, but is busy
+    assert (status.outages, status.reports, status.state) == (1, 2, "down")
+    slow = CameraStatus(repeat_s=3600.0)
+    slow.went_down("cam", "a")
+    slow.went_down("cam", "b")  # too soon after the first report: kept for later, still the last error
+    assert (slow.outages, slow.reports, slow.last_error) == (1, 1, "b")
+    slow.came_up("cam")
+    slow.went_down("cam", "b")  # a new outage is always said
+    assert (slow.outages, slow.reports, slow.reconnects) == (2, 2, 1)

@@ -348,3 +348,12 @@ def test_a_closed_stream_port_is_said_in_our_words_only(tmp_path):
     assert f"cannot open camera rtsp://127.0.0.1:{port}/stream" in r.stdout, r.stdout
     assert "[ WARN" not in r.stderr and "capture by name" not in r.stderr, r.stderr
     assert "Connection refused" not in r.stderr, r.stderr  # FFmpeg's own line
+
+
+def test_a_fifo_source_is_a_config_error_saying_it_is_a_fifo(tmp_path):
+    fifo = tmp_path / "pipe.avi"
+    os.mkfifo(fifo)  # the campaign's feedfifo.sh: it was retried for ever as "is not there"
+    cfg = write_config(tmp_path / "c.toml", source={"uri": str(fifo)}, tasks={"pose": True})
+    r = run("run", "--config", cfg, timeout=60)
+    assert r.returncode == 78, r.stderr
+    assert "source.uri" in r.stderr and "is a FIFO (named pipe)" in r.stderr and "Traceback" not in r.stderr
