@@ -1,0 +1,130 @@
+"""A state directory that is read-only at start (an SD card the kernel remounted read-only), on a real
+tmpfs remounted ``ro`` and back (root, as in CI), with a real broker.
+
+What must hold: no exit (was a ConfigError, exit 78, never restarted); events wait in memory within
+the row bound (oldest dropped and counted), are sent from there, and are reported (stats, an error
+event); once the filesystem is writable again what memory holds is moved into the file, with its seqs.
+A path that can never work (under a file) stays a config error.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from support.faults import small_disk
+from edgeapp.errors import ConfigError
+from edgeapp.events import TrackingEvent
+from edgeapp.mqtt.outbox import Outbox
+
+from .conftest import WAIT_S
+
+REOPEN_WAIT_S = 30.0  # the file is retried with backoff from 1 s: the first few tries fall well inside this
+
+
+@contextmanager
+def read_only(disk: Path):
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        writable(disk)
+
+
+def writable(disk: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True, capture_output=True)
+
+
+def file_seqs(path: Path) -> list[int]:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [s for (s,) in db.execute("SELECT seq FROM outbox ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def event(i: int) -> TrackingEvent:
+    return TrackingEvent(type="angles", pan=float(i % 90), tilt=0.0, target=f"t{i}")
+
+
+def wait_until(condition, what: str, timeout: float = REOPEN_WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_a_read_only_state_dir_holds_events_in_memory_and_moves_them_into_the_file(tmp_path):
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        path = disk / "state" / "outbox.sqlite3"
+        box = Outbox(path, max_rows=100, max_bytes=10**6)
+        box.append([lambda seq: ("t", b"before")] * 3)  # 3 rows the broker never took
+        before = box.last_seq
+        box.close()
+        with read_only(disk):
+            box = Outbox(path, max_rows=10, max_bytes=10**6)
+            try:
+                assert box.unavailable and "Read-only file system" in box.unavailable, box.unavailable
+                result = box.append([lambda seq: ("t", f"m{seq}".encode())] * 15)
+                assert result.dropped == 5 and box.depth == 10 and box.dropped == 5
+                assert min(result.seqs) > before
+                held = [m.seq for m in box.peek(0, 100)]
+                assert held == result.seqs[5:]  # the oldest dropped, the rest in order
+                assert box.delete(held[:2]) == 2 and box.depth == 8  # sent from memory
+                assert box.check(force=True) is None and box.unavailable  # still read-only: still in memory
+            except BaseException:
+                box.close()
+                raise
+        try:
+            wait_until(lambda: box.check() is None and box.unavailable is None, "the outbox file to open")
+            # 3 + 8 rows: the bound of 10 drops the oldest, as it would have in the file
+            assert file_seqs(path) == [2, 3] + held[2:]
+            assert box.depth == 10 and box.dropped == 6 and box.last_seq == result.seqs[-1]
+            nxt = box.append([lambda seq: ("t", b"after")])
+            assert nxt.seqs == [result.seqs[-1] + 1] and file_seqs(path)[-1] == nxt.seqs[0]
+        finally:
+            box.close()
+        reopened = Outbox(path, max_rows=100, max_bytes=10**6)  # the mark covers the seqs used from memory
+        assert reopened.last_seq == nxt.seqs[0] and reopened.depth == 10
+        reopened.close()
+
+
+def test_the_publisher_starts_on_a_read_only_state_dir_and_delivers(tmp_path, broker, recorders, make_config,
+                                                                     publishers):
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        config = make_config(broker.port, outbox_path=str(disk / "state" / "outbox.sqlite3"))
+        rec = recorders(broker.port, "edgeapp/dev1/events/#")
+        with read_only(disk):
+            p = publishers(config)
+            assert p.stats().outbox_in_memory and not p.stats().store_failing
+            for i in range(10):
+                assert p.publish(event(i))
+            assert p.drain(WAIT_S)  # delivered from memory
+            rec.wait_for(lambda r: any(e.event.kind == "error" and e.event.detail.get("in_memory")
+                                       for e in r.events()), what="the in-memory error event")
+        wait_until(lambda: not p.stats().outbox_in_memory, "the outbox file to open")
+        for i in range(10, 20):
+            assert p.publish(event(i))
+        assert p.drain(WAIT_S)
+        s = p.stats()
+        assert s.lost == 0 and s.outbox_dropped == 0 and not s.outbox_in_memory
+        p.close()
+    events = rec.events()
+    delivered = [e.event.target for e in events if e.event.kind == "tracking"]
+    assert sorted(set(delivered), key=lambda t: int(t[1:])) == [f"t{i}" for i in range(20)]
+    seqs = [e.seq for e in events]
+    assert len(set(seqs)) == len(seqs), "a seq was given twice"
+    print(f"\nread-only at start: {len(delivered)} events delivered (10 from memory), seqs {min(seqs)}..{max(seqs)}")
+
+
+def test_an_outbox_path_under_a_file_is_still_a_config_error(tmp_path):
+    """Made after the config was checked: no remount can cure it, so it stays exit 78."""
+    (tmp_path / "state").write_text("not a directory")
+    with pytest.raises(ConfigError) as err:
+        Outbox(tmp_path / "state" / "outbox.sqlite3", 100, 10**6)
+    assert err.value.args and "mqtt.outbox_path" in str(err.value)
