@@ -9,12 +9,8 @@ A path that can never work (under a file) stays a config error.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +24,7 @@ from edgeapp.errors import ConfigError
 from edgeapp.events import TrackingEvent
 from edgeapp.mqtt.outbox import Outbox
 
-from .conftest import WAIT_S
+from .conftest import WAIT_S, first_service_error
 
 REOPEN_WAIT_S = 30.0  # the file is retried with backoff from 1 s: the first few tries fall well inside this
 
@@ -143,26 +139,9 @@ def test_edgeapp_run_on_a_read_only_state_dir_runs_and_says_so(tmp_path, broker)
                            source={"uri": str(VIDEO / "opencv_vtest_30s_h264.mp4"), "loop": True},
                            runtime={"models_dir": str(MODELS), "threads": 1}, service={"state_dir": str(disk / "state")},
                            mqtt={"host": "127.0.0.1", "port": broker.port, "device_id": "ro"})
-        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t",
-                                "edgeapp/ro/events/error", "-C", "1", "-W", "60"], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.3)  # subscribed before the service publishes
-        proc = subprocess.Popen([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "JOURNAL_STREAM": "8:1"})
-        try:
-            out, _ = sub.communicate(timeout=90)
-            if not out:  # say why: the old code exited 78 before any event
-                assert proc.poll() is None, f"edgeapp run exited {proc.returncode}: {proc.communicate()[1][-2000:]}"
-            error = json.loads(out)
-            assert error["source"] == "outbox" and error["detail"]["in_memory"], error
-            assert "Read-only file system" in error["message"], error
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=60)
-        finally:
-            for p in (proc, sub):
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
-    assert proc.returncode == 0, err
+        error, returncode, err = first_service_error(cfg, broker.port, "ro")
+    assert error["source"] == "outbox" and error["detail"]["in_memory"], error
+    assert "Read-only file system" in error["message"], error
+    assert returncode == 0, err
     assert "Traceback" not in err
     assert any(line.startswith("<3>") and "held in memory" in line for line in err.splitlines()), err
