@@ -290,10 +290,10 @@ class Outbox:
         log.error("%s; events are held in memory (at most %d rows / %d bytes, the oldest dropped and counted) "
                   "and the file is tried again", why, self.max_rows, self.max_bytes)
 
-    def _to_file(self) -> int | None:
-        """Under the lock, while in memory: try the file again (with backoff). Once it opens, move what
-        memory holds into it, with its seqs; the number of events moved, or None if not yet."""
-        if time.monotonic() < self._retry_at:
+    def _to_file(self, now: bool = False) -> int | None:
+        """Under the lock, while in memory: try the file again (with backoff, or ``now``). Once it opens,
+        move what memory holds into it, with its seqs; the number of events moved, or None if not yet."""
+        if time.monotonic() < self._retry_at and not now:
             return None
         self._retries += 1
         self._retry_at = time.monotonic() + backoff_delay(self._retries, RETRY_MIN_S, RETRY_MAX_S)
@@ -339,7 +339,7 @@ class Outbox:
         with self._lock:
             now = time.monotonic()
             if self.unavailable is not None:
-                self._to_file()  # also when no event comes, so the file takes the rows soon
+                self._to_file(force)  # also when no event comes, so the file takes the rows soon
                 return None
             if self._db is None or (now < self._check_at and not force):
                 return None

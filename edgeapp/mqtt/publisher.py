@@ -219,10 +219,12 @@ class Publisher:
         if self._send_thread.is_alive():
             self._send_thread.join()
         self._link.stop()
-        notice = self._outbox_checked(force=True)  # never say events stay in a file that is gone
+        notice = self._outbox_checked(force=True)  # never say events stay in a file that is gone (nor in memory)
         if notice:
             self._store(notice)
-        if self.outbox.depth:
+        if self.outbox.unavailable is not None and self.outbox.depth:
+            log.error("%d undelivered events held in memory are lost: %s", self.outbox.depth, self.outbox.unavailable)
+        elif self.outbox.depth:
             log.info("%d events stay in the outbox for the next start", self.outbox.depth)
         self.outbox.close()
 

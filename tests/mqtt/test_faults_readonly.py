@@ -9,6 +9,7 @@ A path that can never work (under a file) stays a config error.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import subprocess
 import time
@@ -122,6 +123,34 @@ def test_the_publisher_starts_on_a_read_only_state_dir_and_delivers(tmp_path, br
     seqs = [e.seq for e in events]
     assert len(set(seqs)) == len(seqs), "a seq was given twice"
     print(f"\nread-only at start: {len(delivered)} events delivered (10 from memory), seqs {min(seqs)}..{max(seqs)}")
+
+
+def test_at_a_stop_memory_goes_into_the_file_if_it_can_and_is_said_lost_if_not(tmp_path, make_config, publishers,
+                                                                               caplog):
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        path = disk / "state" / "outbox.sqlite3"
+        config = make_config(1, outbox_path=str(path))  # no broker: everything stays undelivered
+        with read_only(disk):
+            p = publishers(config)
+            for i in range(5):
+                assert p.publish(event(i))
+            assert p.flush(WAIT_S) and p.stats().outbox_depth == 6  # and the in-memory error event
+            p.close(drain_timeout=0)
+        lost = [r for r in caplog.records if "held in memory are lost" in r.getMessage()]
+        assert len(lost) == 1 and lost[0].levelno == logging.ERROR and lost[0].getMessage().startswith("6 ")
+        assert "stay in the outbox" not in caplog.text
+        caplog.clear()
+        with read_only(disk):
+            p = publishers(config)
+            for i in range(5):
+                assert p.publish(event(i))
+            assert p.flush(WAIT_S)
+            writable(disk)
+            p.close(drain_timeout=0)  # tries the file once more, whatever the backoff says
+        assert "held in memory are lost" not in caplog.text
+        box = Outbox(path, 100, 10**6)
+        assert box.depth == 6 and box.unavailable is None
+        box.close()
 
 
 def test_an_outbox_path_under_a_file_is_still_a_config_error(tmp_path):
