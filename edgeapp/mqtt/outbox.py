@@ -140,18 +140,20 @@ class Replacement:
     lost: int  # undelivered events that could not be read back (at most; some may have been delivered)
     lost_first: int | None  # their seq range
     lost_last: int | None
+    in_memory: str | None = None  # why no new file could be made, so the events are held in memory
 
     @property
     def message(self) -> str:
         kept = f"; what was at the path is kept as {self.moved_to}" if self.moved_to else ""
         lost = (f"; {self.lost} undelivered events could not be read back and are lost "
                 f"(seq {self.lost_first}..{self.lost_last} at most)" if self.lost else "")
-        return f"{self.reason}{kept}; {self.carried} undelivered events carried into a new outbox{lost}"
+        into = f"memory ({self.in_memory})" if self.in_memory else "a new outbox"
+        return f"{self.reason}{kept}; {self.carried} undelivered events carried into {into}{lost}"
 
     @property
     def detail(self) -> dict:
         return {"moved_to": self.moved_to, "carried": self.carried, "lost": self.lost,
-                "first_seq": self.lost_first, "last_seq": self.lost_last}
+                "first_seq": self.lost_first, "last_seq": self.lost_last, "in_memory": self.in_memory is not None}
 
 
 class Outbox:
@@ -385,11 +387,13 @@ class Outbox:
             pass
         self._db = None
         self._unwatch()
-        moved = self._move_aside() if any(os.path.lexists(f"{self.path}{s}") for s in ("", "-wal", "-shm")) else None
         lost = max(0, expected - len(rows))
         carried_seqs = {row[0] for row in rows}
         lost_seqs = [s for s in range(oldest, last_seq + 1) if s not in carried_seqs] if lost else []
+        moved, held_in = None, None
         try:
+            if any(os.path.lexists(f"{self.path}{s}") for s in ("", "-wal", "-shm")):
+                moved = self._move_aside()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connect()
             self._mark.restore(last_seq)
@@ -398,19 +402,22 @@ class Outbox:
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (dropped,))
             self._db.execute("COMMIT")
-        except (sqlite3.Error, OSError) as exc:
+        except (OutboxError, sqlite3.Error, OSError) as exc:  # the directory went read-only, the disk is full...
             if self._db is not None:
                 self._db.close()
                 self._db = None
             self._unwatch()
-            self._rows = self._bytes = 0
-            self._in_memory(f"outbox {self.path} could not be made again: {_why(exc)}")
-            return Replacement(problem, moved, 0, expected, oldest, last_seq)
+            held_in = str(exc) if isinstance(exc, OutboxError) else \
+                f"outbox {self.path} could not be made again: {_why(exc)}"
+            self._in_memory(held_in)
+            self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)  # within the bounds already
+        else:
+            self._dropped = dropped
+            self._ids = _identity(self.path)
         self._rows, self._bytes = len(rows), sum(row[3] for row in rows)
-        self._last_seq, self._dropped = last_seq, dropped
-        self._ids = _identity(self.path)
+        self._last_seq = max(self._last_seq, last_seq)
         return Replacement(problem, moved, len(rows), lost, lost_seqs[0] if lost_seqs else None,
-                           lost_seqs[-1] if lost_seqs else None)
+                           lost_seqs[-1] if lost_seqs else None, held_in)
 
     def _unwatch(self) -> None:
         """Only once the connection is closed (its locks go with it anyway)."""

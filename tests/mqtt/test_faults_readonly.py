@@ -153,6 +153,31 @@ def test_at_a_stop_memory_goes_into_the_file_if_it_can_and_is_said_lost_if_not(t
         box.close()
 
 
+def test_an_outbox_that_cannot_be_made_again_after_it_vanished_carries_its_rows_into_memory(tmp_path):
+    """The state directory moved away and a file put in its place while the outbox is open: a new
+    outbox cannot be made at the path (the kernel refuses a read-only remount while files are open for
+    writing, so this is the real way to get there in a test). Was: the rows read back were lost."""
+    state = tmp_path / "state"
+    path = state / "outbox.sqlite3"
+    box = Outbox(path, max_rows=100, max_bytes=10**6)
+    try:
+        first = box.append([lambda seq: ("t", f"m{seq}".encode())] * 5)
+        state.rename(tmp_path / "state.old")
+        state.write_text("in the way")
+        replaced = box.check(force=True)
+        assert replaced and replaced.carried == 5 and replaced.lost == 0 and replaced.detail["in_memory"]
+        assert "carried into memory" in replaced.message, replaced.message
+        assert box.unavailable and [m.seq for m in box.peek(0, 10)] == first.seqs
+        more = box.append([lambda seq: ("t", f"m{seq}".encode())] * 2)
+        assert min(more.seqs) > max(first.seqs) and box.depth == 7
+        state.unlink()
+        state.mkdir()
+        wait_until(lambda: box.check() is None and box.unavailable is None, "the outbox file to open")
+        assert file_seqs(path) == first.seqs + more.seqs and box.depth == 7
+    finally:
+        box.close()
+
+
 def test_an_outbox_path_under_a_file_is_still_a_config_error(tmp_path):
     """Made after the config was checked: no remount can cure it, so it stays exit 78."""
     (tmp_path / "state").write_text("not a directory")
