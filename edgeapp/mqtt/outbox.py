@@ -316,12 +316,12 @@ class Outbox:
             self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (dropped,))
             self._drop_oldest(*self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone())
             self._db.execute("COMMIT")
-        except (OutboxError, sqlite3.Error, OSError) as exc:
+        except (OutboxError, ConfigError, sqlite3.Error, OSError) as exc:  # ConfigError: the path is in the way now
             if self._db is not memory:
                 self._db.close()
             self._unwatch()
             self._db, (self._rows, self._bytes, self._last_seq, self._dropped) = memory, held
-            self.unavailable = str(exc) if isinstance(exc, OutboxError) else f"outbox {self.path}: {_why(exc)}"
+            self.unavailable = str(exc) if isinstance(exc, EdgeappError) else f"outbox {self.path}: {_why(exc)}"
             log.debug("%s; still in memory", self.unavailable)
             return None
         memory.close()

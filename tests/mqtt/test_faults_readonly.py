@@ -178,6 +178,26 @@ def test_an_outbox_that_cannot_be_made_again_after_it_vanished_carries_its_rows_
         box.close()
 
 
+def test_a_path_in_the_way_while_in_memory_keeps_the_events_there(tmp_path):
+    """In memory since start, and then a file where the state directory should be: the retries go on,
+    the events stay (a ConfigError there would fail every write from then on)."""
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        path = disk / "state" / "outbox.sqlite3"
+        with read_only(disk):
+            box = Outbox(path, max_rows=100, max_bytes=10**6)
+        try:
+            (disk / "state").write_text("in the way")
+            first = box.append([lambda seq: ("t", b"x")] * 3)
+            assert box.check(force=True) is None and "mqtt.outbox_path" in box.unavailable, box.unavailable
+            more = box.append([lambda seq: ("t", b"y")] * 2)
+            assert box.depth == 5 and more.seqs[0] == first.seqs[-1] + 1
+            (disk / "state").unlink()
+            wait_until(lambda: box.check() is None and box.unavailable is None, "the outbox file to open")
+            assert file_seqs(path) == first.seqs + more.seqs
+        finally:
+            box.close()
+
+
 def test_an_outbox_path_under_a_file_is_still_a_config_error(tmp_path):
     """Made after the config was checked: no remount can cure it, so it stays exit 78."""
     (tmp_path / "state").write_text("not a directory")
