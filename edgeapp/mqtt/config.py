@@ -134,7 +134,7 @@ class MqttConfig:
         if sources and not self.use_tls and not is_loopback(self.host) and not self.allow_plain_password:
             yield "tls", (f"a password would cross the network to {self.host} in clear text: turn TLS on "
                           "(tls = true or tls_ca), or set allow_plain_password = true if that is really meant")
-        for key in ("tls_ca", "tls_cert", "tls_key", "password_file"):
+        for key in ("tls_ca", "tls_cert", "tls_key"):  # password_file: read by check(), one error
             value = getattr(self, key)
             if value is not None and not Path(value).is_file():
                 yield key, f"file not found: {value}"
