@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from support.pki import make_ca
 from edgeapp.config import OUTBOX_FILE, AppConfig
 from edgeapp.errors import ConfigError
 from edgeapp.settings import ConfigErrors, read
@@ -124,3 +125,14 @@ def test_an_unreadable_password_file_is_one_error(tmp_path, kind):
     assert not isinstance(err.value, ConfigErrors), err.value
     assert err.value.path == "mqtt.password_file" and str(path) in err.value.message
     assert ("No such file" if kind == "missing" else "Is a directory") in err.value.message
+
+
+def test_a_tls_ca_that_is_no_certificate_is_refused_naming_the_key(tmp_path):
+    not_a_ca = tmp_path / "config.toml"
+    not_a_ca.write_text('[mqtt]\nhost = "127.0.0.1"\n')
+    with pytest.raises(ConfigError) as err:
+        read(AppConfig, {"mqtt": {"host": "127.0.0.1", "tls_ca": str(not_a_ca)}})
+    assert err.value.path == "mqtt.tls_ca" and "not a PEM CA certificate" in err.value.message
+    assert str(not_a_ca) in err.value.message
+    ca = make_ca(tmp_path)
+    assert read(AppConfig, {"mqtt": {"host": "127.0.0.1", "tls_ca": str(ca)}}).mqtt.tls_ca == str(ca)
