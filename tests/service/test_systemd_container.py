@@ -108,7 +108,7 @@ def test_active_only_after_ready_on_the_first_frame(device):
     assert seen[-1] == "active", f"{seen}\n{device.journal('edgeapp.service')}"
     assert "activating" in seen  # loading models and reading a first frame came before READY
     journal = device.journal("edgeapp.service")
-    assert "first frame after" in journal
+    assert "ready (first frame) after" in journal
     s = state(device)
     assert "fps" in s["StatusText"] and "backend cpu" in s["StatusText"]
     assert device.sh(f"ps -o user= -p {s['MainPID']}").strip() == "edgeapp"
