@@ -174,13 +174,17 @@ def _serve(config: AppConfig, max_frames: int | None, print_events: bool, notifi
     sink = build_sink(config, print_events, connect=False)
     try:
         pipeline = _build_pipeline(config, sink)
+    except ConfigError as exc:
+        _report_fatal(sink, exc)
+        raise
+    except BaseException:
+        sink.close(0)
+        raise
+    try:
         # Handlers first, then the broker: a command sent on `available=online` (or retained) finds its handler.
         _connect(sink, pipeline)
         sink.start()
         preview = start_preview(config.preview, pipeline, sink)  # None unless [preview] enabled
-    except ConfigError as exc:
-        _report_fatal(sink, exc)
-        raise
     except BaseException:
         sink.close(0)
         raise
