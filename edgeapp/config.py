@@ -7,14 +7,13 @@ the key path (``source.reconnect_max_s``) and what was expected.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.camera.live import is_device, picamera_index
-from edgeapp.credentials import read_text_file
+from edgeapp.credentials import read_toml_file
 from edgeapp.detect.detector import DetectConfig
 from edgeapp.pantilt.config import PanTiltConfig
 from edgeapp.pantilt.rigs import NO_RIG, RIGS
@@ -188,9 +187,4 @@ def resolve_paths(data: dict, base: Path) -> dict:
 
 def load_config(path: str | Path) -> AppConfig:
     path = Path(path)
-    text = read_text_file(path, "config file")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
-    return read(AppConfig, resolve_paths(data, path.resolve().parent))
+    return read(AppConfig, resolve_paths(read_toml_file(path, "config file"), path.resolve().parent))

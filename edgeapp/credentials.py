@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tomllib
 from pathlib import Path
 
 from edgeapp.errors import ConfigError
@@ -91,3 +92,13 @@ def read_text_file(path: str | Path, what: str) -> str:
         line = data[:exc.start].count(b"\n") + 1
         raise ConfigError("", f"{what} {path} is not UTF-8 text (line {line}, byte {exc.start}); "
                               "save it as UTF-8") from None
+
+
+def read_toml_file(path: str | Path, what: str) -> dict:
+    """A TOML file a user gave us (a config, a manifest), read as :func:`read_text_file` reads text."""
+    text = read_text_file(path, what)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
+

@@ -15,7 +15,6 @@ import logging
 import os
 import shutil
 import tempfile
-import tomllib
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable
 
+from edgeapp.credentials import read_toml_file
 from edgeapp.errors import ConfigError, ModelError
 from edgeapp.runtime.backend import ModelFiles
 
@@ -95,9 +95,9 @@ _FIELDS = {f for f in Artifact.__dataclass_fields__} - {"name", "kind"}
 
 def load_manifest(path: Path) -> dict[str, Artifact]:
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ModelError(f"cannot read model manifest {path}: {exc}") from exc
+        data = read_toml_file(path, "model manifest")
+    except ConfigError as exc:  # the manifest is the models' own file, not the user's config: a model error
+        raise ModelError(f"cannot read model manifest {path}: {exc.message}") from None
     entries: dict[str, Artifact] = {}
     for kind, table in (("model", data.get("models", {})), ("labels", data.get("labels", {}))):
         for name, spec in table.items():

@@ -102,8 +102,7 @@ def _read(cls: type, table: Any, problems: Problems, base: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     moved = getattr(cls, "MOVED_KEYS", {})
-    before = len(problems.errors)
-    values = {}
+    values, wrong = {}, set()
     for key, value in table.items():
         f = fields.get(key)
         if f is None and key in moved:
@@ -114,16 +113,47 @@ def _read(cls: type, table: Any, problems: Problems, base: Any) -> Any:
             hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(fields))}"
             problems.add(str(key), f"unknown key{hint}")
             continue
-        values[key] = _coerce(hints[key], value, problems.within(key), _present_default(f))
-    if len(problems.errors) > before:
-        return None
+        before = len(problems.errors)
+        coerced = _coerce(hints[key], value, problems.within(key), _present_default(f))
+        if len(problems.errors) == before:
+            values[key] = coerced
+        elif isinstance(coerced, dict) or _is_table(coerced):  # a sub-table keeps its good values
+            values[key] = coerced
+            wrong |= {e.path for e in problems.errors[before:]}
+        else:
+            wrong.add(_join(problems.path, str(key)))
     if base is not None:
         values = {**{name: getattr(base, name) for name in fields}, **values}
+    # A wrong value stands in as its default, so every other key still meets its checks; the rules
+    # on a wrong key (or a table holding one) are skipped: it is reported once, for its type.
     obj = cls(**values)
     check = getattr(obj, "check", None)
     if check is not None:
-        check(problems)
+        check(_Skipping(problems, wrong) if wrong else problems)
     return obj
+
+
+def _is_table(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+class _Skipping(Problems):
+    """``problems`` less any error on the key paths in ``wrong`` (or under them)."""
+
+    def __init__(self, problems: Problems, wrong: set[str]):
+        super().__init__(problems.path)
+        self.errors = problems.errors
+        self.wrong = wrong
+
+    def add(self, key: str, message: str) -> None:
+        path = _join(self.path, key)
+        if not any(path == w or path.startswith((w + ".", w + "[")) for w in self.wrong):
+            super().add(key, message)
+
+    def within(self, key: str) -> Problems:
+        sub = _Skipping(self, self.wrong)
+        sub.path = _join(self.path, key)
+        return sub
 
 
 def field_default(f: dataclasses.Field) -> Any:
@@ -156,7 +186,8 @@ def _coerce(tp, value, problems: Problems, default: Any = None):
             problems.add("", f"must be a table of tables, got {type(value).__name__}")
             return None
         item = typing.get_args(tp)[1]
-        return {str(k): _coerce(item, v, problems.within(str(k))) for k, v in value.items()}
+        items = {str(k): _coerce(item, v, problems.within(str(k))) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v is not None}  # one that is not a table is noted, left out
     if origin is typing.Union or origin is types.UnionType:
         if value is None:
             return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from support.config import write_config
 from support.shared import CLASSIFIER, MODELS, VIDEO
-from edgeapp.errors import EXIT_CONFIG, EXIT_USAGE
+from edgeapp.errors import EXIT_CONFIG
 
 LATIN1 = "Passwort für die Küche\n".encode("latin-1")
 CLIP = str(VIDEO / "opencv_vtest_30s_h264.mp4")
@@ -72,8 +72,9 @@ def test_a_latin1_labels_file(tmp_path):
     cfg = write_config(tmp_path / "c.toml", source={"uri": CLIP}, tasks={"pose": True, "classify": True},
                        runtime={"models_dir": str(MODELS)},
                        classify={"model": str(CLASSIFIER), "labels": str(labels)})
-    # A labels file is a model's input file: exit 2, which the unit lists in RestartPreventExitStatus with 78.
-    assert_refused(edgeapp("run", "--config", str(cfg), "--max-frames", "1"), EXIT_USAGE, str(labels), "not UTF-8")
+    # The config names the labels file: a config error naming the key, found by the check before a start too.
+    for r in (edgeapp("run", "--config", str(cfg), "--max-frames", "1"), check(cfg)):
+        assert_refused(r, EXIT_CONFIG, "config classify.labels:", str(labels), "not UTF-8")
 
 
 def test_a_blank_token_is_refused(tmp_path):

@@ -221,3 +221,14 @@ def test_pull_from_an_unreachable_server_fails_cleanly(models_dir):
     with pytest.raises(ModelError, match="download of http://127.0.0.1:9/"):
         reg.pull("yoga-classifier", mirror="http://127.0.0.1:9", timeout=5)
     assert [p for p in models_dir.rglob("*") if p.is_file()] == []
+
+
+def test_a_manifest_with_a_bom_reads_and_a_latin1_one_is_a_model_error_naming_it(tmp_path):
+    text = default_manifest().read_text(encoding="utf-8")
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert load_manifest(bom) == load_manifest(default_manifest())
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"# K\xfcche\n" + text.encode())
+    with pytest.raises(ModelError, match="cannot read model manifest .*latin1.toml.*not UTF-8"):
+        load_manifest(latin1)

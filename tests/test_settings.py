@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from support.pki import make_ca
 from edgeapp.config import OUTBOX_FILE, AppConfig
 from edgeapp.errors import ConfigError
 from edgeapp.settings import ConfigErrors, read
@@ -91,3 +92,47 @@ def test_a_relative_source_uri_moves_exactly_when_the_source_would_read_it_as_a_
     assert camera is not is_file
     moved = resolve_paths({"source": {"uri": uri}}, tmp_path)["source"]["uri"]
     assert moved == (os.path.normpath(tmp_path / uri) if is_file else uri)
+
+
+def test_type_errors_do_not_hide_range_errors_elsewhere():
+    """A wrong type is reported once and skips its own key's rules; every other key is still checked."""
+    table = {"source": {"loop": "yes", "width": 640.5, "read_timeout_s": -1},
+             "mqtt": {"keepalive": True, "host": "", "inflight": 0},
+             "service": {"log_level": "loud", "drain_s": -1}}
+    with pytest.raises(ConfigErrors) as err:
+        read(AppConfig, table)
+    messages = {e.path: e.message for e in err.value.errors}
+    assert set(messages) == {"source.loop", "source.width", "source.read_timeout_s", "mqtt.keepalive", "mqtt.host",
+                             "mqtt.inflight", "service.log_level", "service.drain_s"}
+    assert messages["source.width"] == "must be a whole number, got 640.5"  # its range rule is skipped
+    assert messages["mqtt.inflight"] == "must be at least 1, got 0"
+
+
+def test_a_table_with_a_wrong_key_still_meets_the_cross_table_rules_of_its_other_keys():
+    # pose.people = 3 without detection is a cross-table rule of AppConfig; pose.smart_crop's type is wrong
+    with pytest.raises(ConfigErrors) as err:
+        read(AppConfig, {"pose": {"smart_crop": "yes", "people": 3}})
+    assert {e.path for e in err.value.errors} == {"pose.smart_crop", "pose.people"}
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_an_unreadable_password_file_is_one_error(tmp_path, kind):
+    path = tmp_path / "pw"
+    if kind == "folder":
+        path.mkdir()
+    with pytest.raises(ConfigError) as err:
+        read(AppConfig, {"mqtt": {"host": "127.0.0.1", "username": "u", "password_file": str(path)}})
+    assert not isinstance(err.value, ConfigErrors), err.value
+    assert err.value.path == "mqtt.password_file" and str(path) in err.value.message
+    assert ("No such file" if kind == "missing" else "Is a directory") in err.value.message
+
+
+def test_a_tls_ca_that_is_no_certificate_is_refused_naming_the_key(tmp_path):
+    not_a_ca = tmp_path / "config.toml"
+    not_a_ca.write_text('[mqtt]\nhost = "127.0.0.1"\n')
+    with pytest.raises(ConfigError) as err:
+        read(AppConfig, {"mqtt": {"host": "127.0.0.1", "tls_ca": str(not_a_ca)}})
+    assert err.value.path == "mqtt.tls_ca" and "not a PEM CA certificate" in err.value.message
+    assert str(not_a_ca) in err.value.message
+    ca = make_ca(tmp_path)
+    assert read(AppConfig, {"mqtt": {"host": "127.0.0.1", "tls_ca": str(ca)}}).mqtt.tls_ca == str(ca)

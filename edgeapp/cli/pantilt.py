@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import tomllib
-from pathlib import Path
 
 from edgeapp.cli import usage_error
 from edgeapp.cli.common import emit
+from edgeapp.credentials import read_toml_file
 from edgeapp.errors import ConfigError
 from edgeapp.pantilt.config import PanTiltConfig
 from edgeapp.pantilt.pid import AxisPid
@@ -37,11 +36,7 @@ def register(cli) -> None:
 def load_pantilt_config(args: argparse.Namespace) -> PanTiltConfig:
     table: dict = {}
     if args.config:
-        try:
-            data = tomllib.loads(Path(args.config).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError("", f"cannot read {args.config}: {exc}") from exc
-        table = dict(data.get("pantilt", {}))
+        table = dict(read_toml_file(args.config, "config file").get("pantilt", {}))
     if args.rig:
         table["rig"] = args.rig
     if args.pin_factory is not None:

@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    from edgeapp.service.model_check import require_models
+
     config = load_config(args.file)
+    require_models(config)  # opens the models: a check may take the time a start would
     enabled = [name for name, on in vars(config.tasks).items() if on]
     print(f"{args.file}: ok (source {config.source.uri}; tasks {', '.join(enabled)}; "
           f"mqtt {'on' if config.mqtt.enabled else 'off'})")

@@ -37,6 +37,11 @@ class _PahoLog(logging.LoggerAdapter):
         super().log(level, msg, *args, **kwargs)
 
 STOP_PUBLISH_TIMEOUT_S = 2.0
+# A broker that takes the TCP connection but sends no CONNACK (hung, or not MQTT at all) would otherwise
+# hold the attempt until paho's keepalive gives up (60 s by default), silently. A CONNACK normally
+# comes in milliseconds; 10 s allows for a TLS handshake on a slow link, and keepalive is a broker's
+# own limit for silence, so the smaller of the two.
+CONNACK_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -139,6 +144,12 @@ class Link:
             self._fail(f"cannot reach broker {self._where}: {exc}")
             return False
         client.loop_start()
+        timeout = min(CONNACK_TIMEOUT_S, self._config.keepalive)
+        if not self._lost.wait(timeout) and self._no_answer():
+            self._fail(f"broker {self._where} took the connection but did not accept it within {timeout:g} s "
+                       "(no CONNACK: a hung broker, or not an MQTT port?)")
+            client.disconnect()
+            self._lost.set()
         self._lost.wait()
         if self._stop.is_set() and self.connected:
             self._say_stopped(client)
@@ -169,9 +180,20 @@ class Link:
         client.on_message = lambda cl, ud, msg: self._on_message(msg)
         return client
 
+    def _no_answer(self) -> bool:
+        """Still no CONNACK: the attempt is given up (so a late one is not taken as a connection)."""
+        with self._lock:
+            if self._attempt != "connecting":
+                return False
+            self._attempt = "no answer"
+            return True
+
     def _on_connect(self, generation: int, client: paho.Client, reason) -> None:
+        with self._lock:
+            if self._attempt == "no answer":  # came after the attempt was given up
+                return
+            self._attempt = "refused" if reason.is_failure else "in"
         if reason.is_failure:
-            self._attempt = "refused"
             self._fail(f"broker {self._where} refused the connection: {reason} "
                        "(check mqtt.username, the password and mqtt.client_id)")
             self._lost.set()
@@ -182,7 +204,6 @@ class Link:
             log.info("connected to %s", self._where)
         self.last_error = None
         self.connections += 1
-        self._attempt = "in"
         wanted = [(self._topics.commands, 1)] + ([(self._topics.ha_status, 1)] if self._config.discovery else [])
         _, mid = client.subscribe(wanted)
         # Connected means listening too: `online` waits for the subscription's acknowledgement, so a

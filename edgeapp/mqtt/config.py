@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,10 +135,12 @@ class MqttConfig:
         if sources and not self.use_tls and not is_loopback(self.host) and not self.allow_plain_password:
             yield "tls", (f"a password would cross the network to {self.host} in clear text: turn TLS on "
                           "(tls = true or tls_ca), or set allow_plain_password = true if that is really meant")
-        for key in ("tls_ca", "tls_cert", "tls_key", "password_file"):
+        for key in ("tls_ca", "tls_cert", "tls_key"):  # password_file: read by check(), one error
             value = getattr(self, key)
             if value is not None and not Path(value).is_file():
                 yield key, f"file not found: {value}"
+        if self.tls_ca is not None and Path(self.tls_ca).is_file() and (why := ca_file_problem(self.tls_ca)):
+            yield "tls_ca", why
         if self.outbox_path and (why := outbox_path_problem(Path(self.outbox_path))):
             yield "outbox_path", why
         if (self.tls_cert is None) != (self.tls_key is None):
@@ -159,3 +162,12 @@ class MqttConfig:
         if not self.reconnect_min <= self.reconnect_max <= 3600:
             yield "reconnect_max", f"must be reconnect_min..3600 seconds, got {self.reconnect_max}"
 
+
+def ca_file_problem(path: str) -> str:
+    """Why ``path`` cannot be the CA bundle a TLS connection trusts ("" when it can): found now, not as
+    OpenSSL's bare ``[X509: NO_CERTIFICATE_OR_CRL_FOUND]`` at the first connect."""
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return f"{path} is not a PEM CA certificate (bundle) the broker's certificate can be checked against: {exc}"
+    return ""

@@ -21,6 +21,12 @@ Faults are handled, never passed on as a crash:
 * a damaged database (not a database, scribbled pages or header, missing tables, a directory
   at the path) is moved aside (kept for inspection) and a new one continues above the seq
   mark; ``recovered`` says what happened, for the publisher to report;
+* an outbox that cannot be opened at all (its directory read-only, as an SD card the kernel
+  remounted read-only; a full disk; an I/O error) is no reason to stop: events are held in an
+  in-memory database with the same bounds (oldest dropped and counted), sent from there, and the
+  file is tried again with backoff; once it opens, what memory holds is moved into it. Seqs given
+  out from memory start above the seq mark, which cannot be moved on meanwhile: a restart before
+  the file opens may give those seqs again;
 * a file deleted, replaced or emptied (``truncate -s 0``) while it is open is noticed by
   ``check()`` (called by the publisher at most every ``CHECK_S``, never per event): the
   undelivered rows the open connection still reads are carried into a new outbox at the path,
@@ -41,6 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeapp.backoff import backoff_delay
 from edgeapp.errors import ConfigError, EdgeappError
 from edgeapp.logs import Every
 from edgeapp.mqtt.seqmark import SeqMark
@@ -58,7 +65,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('last_seq', 0), ('dropped', 0);
 """
 DAMAGE_CODES = {"SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_ERROR"}  # SQLITE_ERROR: tables or columns missing
-RETRY_S = 5.0  # how often an outbox that could not be opened is tried again
+# An outbox that could not be opened is tried again after these many seconds, doubling (as the broker's
+# reconnects): a remount or a freed disk is noticed within a minute, and a dead card costs little.
+RETRY_MIN_S, RETRY_MAX_S = 1.0, 60.0
 KEEP_DAMAGED = 3  # damaged copies kept for inspection; older ones are removed so they cannot fill the disk
 MAX_WAL_PAGES = 1000  # SQLite's default autocheckpoint
 # How often the files at the path are compared with the ones open: three stat calls, so a second
@@ -66,6 +75,10 @@ MAX_WAL_PAGES = 1000  # SQLite's default autocheckpoint
 CHECK_S = 1.0
 DB_MAGIC = b"SQLite format 3\0"
 WAL_MAGICS = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
+
+# A state directory that fails in these ways may come back (remounted read-write, space freed, a card
+# reseated): events wait in memory. Any other failure (a path under a file...) is the setup's: exit 78.
+TRANSIENT_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EACCES, errno.EPERM}
 
 # A draft turns the seq it is given into (topic, payload); it may raise to refuse.
 Draft = Callable[[int], tuple[str, bytes]]
@@ -127,18 +140,20 @@ class Replacement:
     lost: int  # undelivered events that could not be read back (at most; some may have been delivered)
     lost_first: int | None  # their seq range
     lost_last: int | None
+    in_memory: str | None = None  # why no new file could be made, so the events are held in memory
 
     @property
     def message(self) -> str:
         kept = f"; what was at the path is kept as {self.moved_to}" if self.moved_to else ""
         lost = (f"; {self.lost} undelivered events could not be read back and are lost "
                 f"(seq {self.lost_first}..{self.lost_last} at most)" if self.lost else "")
-        return f"{self.reason}{kept}; {self.carried} undelivered events carried into a new outbox{lost}"
+        into = f"memory ({self.in_memory})" if self.in_memory else "a new outbox"
+        return f"{self.reason}{kept}; {self.carried} undelivered events carried into {into}{lost}"
 
     @property
     def detail(self) -> dict:
         return {"moved_to": self.moved_to, "carried": self.carried, "lost": self.lost,
-                "first_seq": self.lost_first, "last_seq": self.lost_last}
+                "first_seq": self.lost_first, "last_seq": self.lost_last, "in_memory": self.in_memory is not None}
 
 
 class Outbox:
@@ -149,17 +164,16 @@ class Outbox:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._lockfile = _exclusive(self.path)
+        self._lockfile = None
         self._mark = SeqMark(self.path.with_name(self.path.name + ".seq"))
         self.recovered: Recovery | None = None
         self._drop_log = Every()
         self._db: sqlite3.Connection | None = None
         self._rows = self._bytes = self._dropped = self._last_seq = 0
-        # A database that cannot be opened for want of space (or an I/O error) is retried; meanwhile
-        # events are lost (counted), with seqs above the mark, so the device starts and reports it.
+        # Why the file cannot be used, while events are held in memory (None: they are in the file).
         self.unavailable: str | None = None
-        self._retry_at = 0.0
-        self._skipped = False  # seqs were skipped while the database was closed
+        self._retry_at, self._retries = 0.0, 0
+        self.reopened = 0  # times memory was moved into the file: the rows before may now be older ones
         # The files opened, as (st_dev, st_ino) of the database and the WAL, their sizes at the last
         # check, and the oldest undelivered seq then: a loss found later is reported with that range.
         self._ids: tuple = ()
@@ -170,11 +184,13 @@ class Outbox:
         # descriptor opened and closed each time would drop SQLite's POSIX locks on the file at the close.
         self._watch: int | None = None
         try:
+            self._lockfile = _exclusive(self.path)
             self._open()
         except _Unavailable as exc:
-            self._closed_for(str(exc))
+            self._in_memory(str(exc))
         except BaseException:
-            self._lockfile.close()
+            if self._lockfile is not None:
+                self._lockfile.close()
             raise
 
     # --- opening, and recovery from damage ---
@@ -261,27 +277,62 @@ class Outbox:
         self.recovered = Recovery(reason, moved_to, start + 1)
         log.error("%s", self.recovered.message)
 
-    def _closed_for(self, why: str) -> None:
+    def _in_memory(self, why: str) -> None:
+        """The file cannot be used: hold events in an in-memory database with the same bounds, above
+        every seq the mark may have handed out, and try the file again with backoff."""
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        memory.executescript(SCHEMA)
+        self._last_seq = max(self._last_seq, self._mark.reserved)
+        memory.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (self._last_seq,))
+        self._db, self._rows, self._bytes = memory, 0, 0  # its meta counts the drops in memory
+        self._ids, self._db_size = (), 0
         self.unavailable = why
-        self._retry_at = time.monotonic() + RETRY_S
-        self._last_seq = max(self._last_seq, self._mark.reserved)  # a loss meanwhile skips seqs above any used
-        log.error("%s; events are counted as lost until it opens (tried again every %g s)", why, RETRY_S)
+        self._retries = 0
+        self._retry_at = time.monotonic() + backoff_delay(0, RETRY_MIN_S, RETRY_MAX_S)
+        log.error("%s; events are held in memory (at most %d rows / %d bytes, the oldest dropped and counted) "
+                  "and the file is tried again", why, self.max_rows, self.max_bytes)
 
-    def _reopened(self) -> bool:
-        """Under the lock, while unavailable: try the database again (once per RETRY_S)."""
-        if time.monotonic() < self._retry_at:
-            return False
-        self._retry_at = time.monotonic() + RETRY_S
-        skipped_to = self._last_seq
+    def _to_file(self, now: bool = False) -> int | None:
+        """Under the lock, while in memory: try the file again (with backoff, or ``now``). Once it opens,
+        move what memory holds into it, with its seqs; the number of events moved, or None if not yet."""
+        if time.monotonic() < self._retry_at and not now:
+            return None
+        self._retries += 1
+        self._retry_at = time.monotonic() + backoff_delay(self._retries, RETRY_MIN_S, RETRY_MAX_S)
+        memory, held = self._db, (self._rows, self._bytes, self._last_seq, self._dropped)
+        rows = memory.execute("SELECT seq, topic, payload, size FROM outbox ORDER BY seq").fetchall()
+        dropped = memory.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0]
         try:
+            if self._lockfile is None:
+                self._lockfile = _exclusive(self.path)
             self._open()
-        except _Unavailable as exc:
-            self.unavailable = str(exc)
-            return False
-        self._last_seq = max(self._last_seq, skipped_to if self._skipped else 0)
+            last_seq = max(self._last_seq, held[2])
+            self._mark.cover(last_seq)
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("BEGIN IMMEDIATE")
+            # OR IGNORE: only an outbox older than its seq mark could hold these seqs already
+            self._db.executemany("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)", rows)
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
+            self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (dropped,))
+            self._drop_oldest(*self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone())
+            self._db.execute("COMMIT")
+        except (OutboxError, ConfigError, sqlite3.Error, OSError) as exc:  # ConfigError: the path is in the way now
+            if self._db is not memory:
+                self._db.close()
+            self._unwatch()
+            self._db, (self._rows, self._bytes, self._last_seq, self._dropped) = memory, held
+            self.unavailable = str(exc) if isinstance(exc, EdgeappError) else f"outbox {self.path}: {_why(exc)}"
+            log.debug("%s; still in memory", self.unavailable)
+            return None
+        memory.close()
+        self._rows, self._bytes = self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
+        self._last_seq = last_seq
+        self._dropped = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0]
+        self._oldest = self._db.execute("SELECT coalesce(min(seq), ?) FROM outbox", (last_seq + 1,)).fetchone()[0]
         self.unavailable = None
-        log.warning("outbox %s opens again", self.path)
-        return True
+        self.reopened += 1
+        log.warning("outbox %s opens again; %d events held in memory moved into it", self.path, len(rows))
+        return len(rows)
 
     # --- the file under the running publisher ---
     def check(self, force: bool = False) -> Replacement | None:
@@ -289,6 +340,9 @@ class Outbox:
         open, and whole? If not, carry what the connection still reads into a new outbox."""
         with self._lock:
             now = time.monotonic()
+            if self.unavailable is not None:
+                self._to_file(force)  # also when no event comes, so the file takes the rows soon
+                return None
             if self._db is None or (now < self._check_at and not force):
                 return None
             self._check_at = now + CHECK_S
@@ -333,11 +387,13 @@ class Outbox:
             pass
         self._db = None
         self._unwatch()
-        moved = self._move_aside() if any(os.path.lexists(f"{self.path}{s}") for s in ("", "-wal", "-shm")) else None
         lost = max(0, expected - len(rows))
         carried_seqs = {row[0] for row in rows}
         lost_seqs = [s for s in range(oldest, last_seq + 1) if s not in carried_seqs] if lost else []
+        moved, held_in = None, None
         try:
+            if any(os.path.lexists(f"{self.path}{s}") for s in ("", "-wal", "-shm")):
+                moved = self._move_aside()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connect()
             self._mark.restore(last_seq)
@@ -346,19 +402,22 @@ class Outbox:
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (dropped,))
             self._db.execute("COMMIT")
-        except (sqlite3.Error, OSError) as exc:
+        except (OutboxError, sqlite3.Error, OSError) as exc:  # the directory went read-only, the disk is full...
             if self._db is not None:
                 self._db.close()
                 self._db = None
             self._unwatch()
-            self._rows = self._bytes = 0
-            self._closed_for(f"outbox {self.path} could not be made again: {_why(exc)}")
-            return Replacement(problem, moved, 0, expected, oldest, last_seq)
+            held_in = str(exc) if isinstance(exc, OutboxError) else \
+                f"outbox {self.path} could not be made again: {_why(exc)}"
+            self._in_memory(held_in)
+            self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)  # within the bounds already
+        else:
+            self._dropped = dropped
+            self._ids = _identity(self.path)
         self._rows, self._bytes = len(rows), sum(row[3] for row in rows)
-        self._last_seq, self._dropped = last_seq, dropped
-        self._ids = _identity(self.path)
+        self._last_seq = max(self._last_seq, last_seq)
         return Replacement(problem, moved, len(rows), lost, lost_seqs[0] if lost_seqs else None,
-                           lost_seqs[-1] if lost_seqs else None)
+                           lost_seqs[-1] if lost_seqs else None, held_in)
 
     def _unwatch(self) -> None:
         """Only once the connection is closed (its locks go with it anyway)."""
@@ -394,8 +453,8 @@ class Outbox:
         """Store a batch in one durable transaction (one fsync for the batch)."""
         result = AppendResult()
         with self._lock:
-            if self._db is None:
-                self._reopened()  # the seqs below count on from the database if it opens, else from the skip
+            if self.unavailable is not None:
+                self._to_file()  # the seqs below count on from the file if it opens
             seq, added, added_bytes = self._last_seq, [], 0
             for i, draft in enumerate(drafts):
                 try:
@@ -408,11 +467,9 @@ class Outbox:
                 added_bytes += len(payload)
             if not added:
                 return result
-            if self._db is None:
-                first, self._last_seq, self._skipped = self._last_seq + 1, seq, True
-                raise StoreError(f"{self.unavailable}: {len(added)} events not stored", first, seq, result.refused)
             try:
-                self._mark.cover(seq)  # before the seqs exist anywhere
+                if self.unavailable is None:
+                    self._mark.cover(seq)  # before the seqs exist anywhere (in memory they cannot be marked)
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", added)
@@ -424,7 +481,6 @@ class Outbox:
                 first, self._last_seq = self._last_seq + 1, seq  # skipped: a consumer sees the gap
                 raise StoreError(f"outbox {self.path} could not store {len(added)} events: {_why(exc)}",
                                  first, seq, result.refused) from None
-            self._skipped = False
             self._rows += len(added) - dropped
             self._bytes += added_bytes - freed
             self._last_seq = seq
@@ -510,8 +566,10 @@ class Outbox:
         with self._lock:
             if self._db is not None:
                 self._db.close()
+                self._db = None
             self._unwatch()
-            self._lockfile.close()
+            if self._lockfile is not None:
+                self._lockfile.close()
 
 
 class _Unavailable(OutboxError):
@@ -568,8 +626,8 @@ def _exclusive(path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         f = open(lock, "a")
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):  # the disk, not the setup: a restart may cure it
-            raise OutboxError(f"cannot use {lock}: {exc.strerror or exc}") from None
+        if exc.errno in TRANSIENT_ERRNOS:  # the disk, not the setup: it may recover while the service runs
+            raise _Unavailable(f"cannot use {lock}: {exc.strerror or exc}") from None
         # The state directory is the operator's to set up: a config-class problem, not a restart.
         raise ConfigError("mqtt.outbox_path", f"cannot use {lock}: {exc.strerror or exc}") from None
     try:

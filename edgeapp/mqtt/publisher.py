@@ -64,6 +64,7 @@ class MqttStats:
     errors_suppressed: int  # error events held back by the budget of ERROR_EVENTS_PER_S (since start)
     commands_accepted: int
     commands_rejected: int
+    outbox_in_memory: bool = False  # the outbox file cannot be used: events wait in memory (lost at a restart)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -96,7 +97,8 @@ class Publisher:
         self._tally = threading.Lock()
         self._handoff_dropped = self._pose_rate_limited = self._encode_errors = self._store_errors = 0
         self._lost = self._errors_suppressed = 0
-        self._store_failing = self.outbox.unavailable is not None
+        self._store_failing = False
+        self._reopened = 0  # the outbox's count of moves from memory into the file, as last seen by send
         self._gap: tuple[int, int, int, str] | None = None  # (first seq, last seq, events, why) not yet told
         self._store_log, self._stored_again_log, self._delete_log = Every(), Every(), Every()
         self._undeleted: list[int] = []  # acknowledged, but the deletion could not be written yet
@@ -119,6 +121,10 @@ class Publisher:
         self._link.start()
         if self.outbox.depth:
             log.info("outbox %s holds %d events from before; they go first", self.outbox.path, self.outbox.depth)
+        if self.outbox.unavailable is not None:
+            self.publish(ErrorEvent(source="outbox", message=f"{self.outbox.unavailable}; events are held in memory "
+                                    "until the file can be used (lost if the service stops before)",
+                                    detail={"in_memory": True, "max_rows": self.outbox.max_rows}))
         recovered = self.outbox.recovered
         if recovered is not None:
             self.publish(ErrorEvent(source="outbox", message=recovered.message,
@@ -173,7 +179,8 @@ class Publisher:
             handoff_dropped=self._handoff_dropped, pose_rate_limited=self._pose_rate_limited,
             encode_errors=self._encode_errors, store_errors=self._store_errors, lost=self._lost,
             store_failing=self._store_failing, errors_suppressed=self._errors_suppressed,
-            commands_accepted=self.commands.accepted, commands_rejected=self.commands.rejected)
+            commands_accepted=self.commands.accepted, commands_rejected=self.commands.rejected,
+            outbox_in_memory=self.outbox.unavailable is not None)
 
     def wait_connected(self, timeout: float) -> bool:
         return self._link.wait_connected(timeout)
@@ -212,10 +219,12 @@ class Publisher:
         if self._send_thread.is_alive():
             self._send_thread.join()
         self._link.stop()
-        notice = self._outbox_checked(force=True)  # never say events stay in a file that is gone
+        notice = self._outbox_checked(force=True)  # never say events stay in a file that is gone (nor in memory)
         if notice:
             self._store(notice)
-        if self.outbox.depth:
+        if self.outbox.unavailable is not None and self.outbox.depth:
+            log.error("%d undelivered events held in memory are lost: %s", self.outbox.depth, self.outbox.unavailable)
+        elif self.outbox.depth:
             log.info("%d events stay in the outbox for the next start", self.outbox.depth)
         self.outbox.close()
 
@@ -372,6 +381,9 @@ class Publisher:
         self._settle()
         if not self._link.connected:
             return True
+        if self.outbox.reopened != self._reopened:
+            # Memory moved into the file: its older rows (from before the outage) are below the cursor.
+            self._reopened, self._cursor = self.outbox.reopened, 0
         if self._link.generation != self._generation:
             # A new connection: whatever the old one did not get acknowledged goes again.
             self._generation, self._cursor, self._inflight = self._link.generation, 0, {}

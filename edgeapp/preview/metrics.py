@@ -71,6 +71,8 @@ class PipelineCollector:
                            m.lost)
             yield _counter("mqtt_store_errors", "Outbox writes that failed", m.store_errors)
             yield _gauge("mqtt_store_failing", "1 while the outbox cannot store events", int(m.store_failing))
+            yield _gauge("mqtt_outbox_in_memory", "1 while events wait in memory: the outbox file cannot be opened",
+                         int(m.outbox_in_memory))
             yield _counter("mqtt_encode_errors", "Events that could not be encoded", m.encode_errors)
             yield _counter("mqtt_errors_suppressed", "Error events held back by the 20-a-second budget",
                            m.errors_suppressed)

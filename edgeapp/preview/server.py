@@ -205,8 +205,12 @@ class PreviewServer:
         camera = self.pipeline.camera()
         if camera["state"] == "down":
             return False, f"camera down for {camera.get('since_s', 0):.0f} s: {camera['last_error']}"
-        if self._mqtt_stats is not None and self._mqtt_stats().store_failing:
-            return False, "degraded: the outbox cannot store events (disk full?); they are counted as lost"
+        if self._mqtt_stats is not None:
+            m = self._mqtt_stats()
+            if m.store_failing:
+                return False, "degraded: the outbox cannot store events (disk full?); they are counted as lost"
+            if m.outbox_in_memory:
+                return False, "degraded: the outbox file cannot be opened (read-only or full disk?); events wait in memory"
         return True, "ok"
 
     # -- frames --------------------------------------------------------------------------

@@ -44,26 +44,11 @@ def check_runtime() -> Check:
 
 
 def check_models(config: AppConfig) -> Iterator[Check]:
-    from edgeapp.registry import registry_from
-    from edgeapp.runtime.backend import BackendRequest
-    from edgeapp.runtime.model import Model
+    from edgeapp.service.model_check import check_models as model_rows
 
-    registry = registry_from(config.runtime.models_dir or None)
-    wanted = []
-    if config.tasks.pose:
-        wanted.append(("pose", config.pose.model))
-    if config.tasks.classify:
-        wanted.append(("classify", config.classify.model))
-    if config.tasks.detect:
-        wanted.append(("detect", config.detect.model))
-    for task, name in wanted:
-        try:
-            files = registry.resolve(name, task)  # checks each model file against its sha256
-            registry.labels_for(name)  # and its labels
-            Model.open(files, BackendRequest(kind="cpu", threads=1))  # loads: the bytes are a usable model
-            yield Check(f"model {name}", "ok", f"{files.any}" + (" (+ Edge TPU twin)" if files.edgetpu and files.cpu else ""))
-        except EdgeappError as exc:
-            yield Check(f"model {name}", "fail", str(exc))
+    for row in model_rows(config):  # the same check as `edgeapp config check`
+        name = "models dir" if row.task == "runtime" else f"model {row.name}"
+        yield Check(name, "fail", str(row.problem)) if row.problem else Check(name, "ok", row.detail)
 
 
 def check_camera(config: AppConfig, timeout_s: float = 10.0) -> Check:

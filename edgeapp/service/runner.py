@@ -21,16 +21,20 @@ from dataclasses import replace
 from functools import partial
 
 from edgeapp.config import AppConfig
+from edgeapp.errors import ConfigError, ModelError
 from edgeapp.events import encode
 from edgeapp.events.base import Event
+from edgeapp.events.error import ErrorEvent
 from edgeapp.preview import start_preview
 from edgeapp.preview.state import snapshot_jpeg
 from edgeapp.service.notify import SystemdNotifier
+from edgeapp.service.model_check import require_models
 from edgeapp.service.pipeline import FrameResult, Pipeline
 
 log = logging.getLogger(__name__)
 
 EXIT_STALLED = 70  # EX_SOFTWARE: the frame loop stopped making progress
+FATAL_REPORT_S = 3.0  # how long a refused start may wait for the broker to take its error event
 
 
 class PrintSink:
@@ -169,7 +173,14 @@ def _serve(config: AppConfig, max_frames: int | None, print_events: bool, notifi
            stop: threading.Event, started: float) -> int:
     sink = build_sink(config, print_events, connect=False)
     try:
-        pipeline = Pipeline(config, sink, render_snapshot=partial(snapshot_jpeg, quality=config.preview.jpeg_quality))
+        pipeline = _build_pipeline(config, sink)
+    except ConfigError as exc:
+        _report_fatal(sink, exc)
+        raise
+    except BaseException:
+        sink.close(0)
+        raise
+    try:
         # Handlers first, then the broker: a command sent on `available=online` (or retained) finds its handler.
         _connect(sink, pipeline)
         sink.start()
@@ -204,6 +215,24 @@ def _serve(config: AppConfig, max_frames: int | None, print_events: bool, notifi
         sink.close(config.service.drain_s)
     log.info("stopped after %d frames (%s)", frames, pipeline.status_line())
     return 0
+
+
+def _build_pipeline(config: AppConfig, sink) -> Pipeline:
+    try:
+        return Pipeline(config, sink, render_snapshot=partial(snapshot_jpeg, quality=config.preview.jpeg_quality))
+    except ModelError:
+        require_models(config)  # a model or labels file the config names: the error names the key (exit 78)
+        raise  # the config is fine (e.g. an Edge TPU that fails): the loader's own error
+
+
+def _report_fatal(sink, exc: ConfigError) -> None:
+    """A start refused for the config still tells the broker why, as an ``error`` event; ``stopped`` follows
+    (publisher close), so Home Assistant shows the device unavailable for a reason, not the Last Will's
+    ``offline`` of a crash. A broker that is away delays the exit by FATAL_REPORT_S at most."""
+    sink.start()
+    sink.publish(ErrorEvent(source="config", message=str(exc),
+                            detail={"keys": [e.path for e in getattr(exc, "errors", [exc])]}))
+    sink.close(FATAL_REPORT_S)
 
 
 def _connect(sink, pipeline: Pipeline) -> None:

@@ -78,7 +78,8 @@ def test_service_active_on_current_release(fleet, converged, device):
     assert c.sh("cat /etc/credstore/edgeapp-mqtt-password") == fleet.password(device)
     assert c.exec("test -e /etc/edgeapp/mqtt-password", check=False).returncode == 1
     assert 'password_credential = "edgeapp-mqtt-password"' in config, config
-    check = c.sh("/opt/edgeapp/current/bin/edgeapp config check /etc/edgeapp/config.toml")
+    check = c.sh("EDGEAPP_MODELS_DIR=/opt/edgeapp/models /opt/edgeapp/current/bin/edgeapp config check "
+                 "/etc/edgeapp/config.toml")  # the check opens the models: where the unit's drop-in says they are
     assert check.endswith("mqtt on)"), check
     # models pushed from the controller's cache, checked by the release itself
     verify = c.exec("EDGEAPP_MODELS_DIR=/opt/edgeapp/models /opt/edgeapp/current/bin/edgeapp models verify "

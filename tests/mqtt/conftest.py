@@ -7,9 +7,13 @@ being skipped, so a green run always means the broker really was exercised.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,3 +171,26 @@ def assert_in_order_none_missing(seqs: list[int], first: int, last: int) -> int:
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, capture_output=True, text=True, **kwargs)
+
+
+def first_service_error(config: Path, port: int, device: str) -> tuple[dict, int, str]:
+    """``edgeapp run --config`` as systemd runs it (journal log levels), until its first error event
+    arrives, then SIGTERM: (the event, the exit code, stderr)."""
+    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", f"edgeapp/{device}/events/error",
+                            "-C", "1", "-W", "60"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # subscribed before the service publishes
+    proc = subprocess.Popen([sys.executable, "-m", "edgeapp", "run", "--config", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "JOURNAL_STREAM": "8:1"})
+    try:
+        out, _ = sub.communicate(timeout=90)
+        if not out:  # say why, e.g. an exit before any event
+            assert proc.poll() is None, f"edgeapp run exited {proc.returncode}: {proc.communicate()[1][-2000:]}"
+        error = json.loads(out)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        for p in (proc, sub):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return error, proc.returncode, err

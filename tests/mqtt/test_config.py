@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from support.config import write_config
+from support.pki import make_ca
 from support.shared import MODELS, VIDEO
 from edgeapp.errors import EXIT_CONFIG, ConfigError
 from edgeapp.mqtt import MqttConfig
@@ -25,8 +26,7 @@ def test_defaults_follow_the_issue():
 def test_a_full_table(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("s3cret\n")
-    ca = tmp_path / "ca.crt"
-    ca.write_text("x")
+    ca = make_ca(tmp_path)  # a real one: config check opens it
     c = read(MqttConfig, {"host": "broker.lan", "port": 8883, "username": "pi", "password_file": str(pw),
                           "tls_ca": str(ca), "stats_interval": 15, "pose_rate": 5, "discovery": True}, "service.mqtt")
     assert c.use_tls and c.pose_rate == 5.0 and isinstance(c.pose_rate, float)

@@ -8,13 +8,10 @@ mark file beside the database (``outbox.sqlite3.seq``) is out of the damage's re
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +22,7 @@ from edgeapp.errors import EXIT_CONFIG
 from edgeapp.events import TrackingEvent
 from edgeapp.mqtt.outbox import Outbox
 
-from .conftest import WAIT_S
+from .conftest import WAIT_S, first_service_error
 
 PAGE = 4096
 
@@ -152,23 +149,9 @@ def test_the_service_starts_on_a_scribbled_outbox_and_says_so(tmp_path, broker):
     cfg = write_config(tmp_path / "config.toml", source={"uri": str(VIDEO / "opencv_vtest_30s_h264.mp4"), "loop": True},
                        runtime={"models_dir": str(MODELS), "threads": 1},
                        mqtt={"host": "127.0.0.1", "port": broker.port, "device_id": "dmg", "outbox_path": str(outbox)})
-    sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", "edgeapp/dmg/events/error",
-                            "-C", "1", "-W", "60"], stdout=subprocess.PIPE, text=True)
-    time.sleep(0.3)  # subscribed before the service publishes
-    proc = subprocess.Popen([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "JOURNAL_STREAM": "8:1"})
-    try:
-        out, _ = sub.communicate(timeout=90)
-        error = json.loads(out)
-        assert error["source"] == "outbox" and error["seq"] > 25 and "damaged" in error["message"], error
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        for p in (proc, sub):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert proc.returncode == 0, err
+    error, returncode, err = first_service_error(cfg, broker.port, "dmg")
+    assert error["source"] == "outbox" and error["seq"] > 25 and "damaged" in error["message"], error
+    assert returncode == 0, err
     assert "Traceback" not in err
     assert any(line.startswith("<3>") and "damaged" in line for line in err.splitlines()), err
     assert "<6>INFO edgeapp.service.runner: received SIGTERM" in err  # a requested stop is not a warning

@@ -7,17 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from support.pki import make_ca
 from edgeapp.bench.mqtt import LocalMosquitto
 from edgeapp.events import ErrorEvent
 
 from .conftest import WAIT_S, run
 
 EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-
-def make_ca(d: Path, name: str) -> None:
-    run(["openssl", "req", "-x509", *EC, "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.crt"),
-         "-days", "2", "-subj", f"/CN=edgeapp test {name}"])
 
 
 @pytest.fixture(scope="module")

@@ -39,3 +39,13 @@ def test_pantilt_test_on_mock_servo_pins_with_a_config(tmp_path):
 def test_pantilt_test_config_errors():
     r = edgeapp("pantilt", "test")
     assert r.returncode == 78 and "pantilt.rig" in r.stderr
+
+
+def test_pantilt_test_reads_a_config_with_a_bom_and_refuses_latin1_naming_the_file(tmp_path):
+    cfg = tmp_path / "edgeapp.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + b'[pantilt]\nrig = "sim"\n')  # a Windows editor's byte-order mark
+    r = edgeapp("pantilt", "test", "--config", cfg, "--dwell", "0", "--speed", "2000", "--json")
+    assert r.returncode == 0, r.stderr
+    cfg.write_bytes('# K\xfcche\n[pantilt]\nrig = "sim"\n'.encode("latin-1"))
+    r = edgeapp("pantilt", "test", "--config", cfg, "--dwell", "0")
+    assert r.returncode == 78 and str(cfg) in r.stderr and "not UTF-8" in r.stderr and "Traceback" not in r.stderr

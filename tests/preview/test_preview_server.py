@@ -168,6 +168,18 @@ def test_metrics_parse_as_prometheus_text_with_the_stats_figures(fake_pipeline):
     assert m["edgeapp_mqtt_store_errors_total"] == 2 and m["edgeapp_mqtt_errors_suppressed_total"] == 5
 
 
+def test_events_waiting_in_memory_are_a_degraded_health_and_a_gauge(fake_pipeline):
+    mqtt = MqttStats(connected=True, last_error=None, connections=1, last_seq=3, delivered=3, outbox_depth=0,
+                     outbox_bytes=0, outbox_dropped=0, handoff_dropped=0, pose_rate_limited=0, encode_errors=0,
+                     store_errors=0, commands_accepted=0, commands_rejected=0, lost=0, store_failing=False,
+                     errors_suppressed=0, outbox_in_memory=True)
+    with PreviewServer(PreviewConfig(enabled=True, port=0), fake_pipeline, mqtt_stats=lambda: mqtt).start() as server:
+        wait_until(lambda: fake_pipeline.stats.frames >= 1, 2)
+        status, body = get_json(server.url + "healthz")
+        assert status == 503 and "in memory" in body["reason"], body
+        assert metrics(server.url)["edgeapp_mqtt_outbox_in_memory"] == 1
+
+
 def test_two_pipelines_in_one_process_have_their_own_metrics():
     a, b = FakePipeline(), FakePipeline()
     b.stats.frames = 1234
