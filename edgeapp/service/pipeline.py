@@ -133,13 +133,16 @@ class Pipeline:
             self.movenet = MoveNet(model, smart_crop=config.pose.smart_crop)  # type: ignore[arg-type]
         # One keypoint filter per person, stepped once a frame on the finishing worker; everything after the pose
         # reads the filtered pose, the smart crop the raw one. Still images are unrelated: never filtered.
-        smoothing = config.pose.smoothing
-        if self.source.still:
+        # Nor are their class probabilities averaged.
+        smoothing, classify = config.pose.smoothing, config.classify
+        self.still = self.source.still  # read once: a wrapped source answers it through __getattr__
+        if self.still:
             smoothing = replace(smoothing, enabled=False)
+            classify = replace(classify, smoothing=replace(classify.smoothing, enabled=False))
         self.smoother = PoseSmoother(smoothing)
         self.classify_stage: ClassifyStage | None = None
         if config.tasks.classify:
-            self.classify_stage = ClassifyStage.from_config(config.classify, registry)
+            self.classify_stage = ClassifyStage.from_config(classify, registry)
             self.models["classify"] = self.classify_stage.classifier.model
         self.detector: Detector | None = None
         self.tracker: ObjectTracker | None = None
@@ -226,14 +229,14 @@ class Pipeline:
         if self.people is not None:
             self._wait_for_plan()
         # Still images stand alone: no crop planned on the photo before; each gets the single-pose path's.
-        if self.people is not None and self.people.crops and not self.source.still:
+        if self.people is not None and self.people.crops and not self.still:
             began = time.perf_counter()  # the crops: planned by the finishing worker from the last tracked frame
             out.people = estimate_crops(self.movenet, frame.image, self.people.crops)
             out.people_s = time.perf_counter() - began
             out.invoke_s["pose"] = list(self.movenet.last_invoke_s)
         elif self.movenet is not None:  # no detector, or it sees nobody to follow: the single-pose path
             # an image of a folder stands alone: its crop is found afresh, as `infer pose` finds it
-            pose = self.movenet.estimate_still(frame.image) if self.source.still else self.movenet.estimate(frame.image)
+            pose = self.movenet.estimate_still(frame.image) if self.still else self.movenet.estimate(frame.image)
             out.invoke_s["pose"] = [self.movenet.model.last_invoke_s]
             out.pose = pose if pose.score >= self.config.pose.min_person_score else None
         return out

@@ -73,7 +73,7 @@ def test_a_file_source_ends_the_run_without_dropping():
 def test_an_image_folder_is_read_as_stills_each_with_its_own_crop(tmp_path, detect):
     """The service on a folder of photos gives each the pose `infer pose` gives it: no crop carried from the
     photo before (same-size photos of one person in different poses: one's crop cuts the next), and with the
-    detector no person's crop planned on the photo before."""
+    detector no person's crop planned on the photo before; nor are class probabilities averaged across photos."""
     import cv2
 
     from edgeapp.pose import MoveNet
@@ -87,14 +87,23 @@ def test_an_image_folder_is_read_as_stills_each_with_its_own_crop(tmp_path, dete
         (tmp_path / f"{i}.jpg").symlink_to(photo)  # in this order
     images = [cv2.imread(str(p)) for p in photos]
     assert len({image.shape for image in images}) == 1  # a size change would reset the crop anyway
-    sink = ListSink()
-    with Pipeline(config(source={"uri": str(tmp_path)}, tasks={"pose": True, "detect": detect}), sink) as pipeline:
-        assert pipeline.run(threading.Event()) == len(photos)
+    sink, answers = ListSink(), []
+    # a probability average long enough to span photos (1 s apart in frame time), were it applied to stills
+    cfg = config(source={"uri": str(tmp_path)}, tasks={"pose": True, "detect": detect, "classify": True},
+                 classify={"smoothing": {"max_gap_s": 5.0, "probability_tau_s": 5.0}})
+    with Pipeline(cfg, sink) as pipeline:
+        assert pipeline.run(threading.Event(), on_frame=lambda r: answers.append(r.classification.answer)) \
+            == len(photos)
+        classifier = pipeline.classify_stage.classifier
     poses = [e.pose for e in sink.events if isinstance(e, PoseEvent)]
     assert len(poses) == len(photos)
     movenet = MoveNet(FailoverModel(ModelFiles.from_path(MOVENET), BackendRequest(kind="cpu", threads=2)))
-    for image, pose in zip(images, poses):
-        assert np.abs(pose.xy - movenet.estimate_still(image).xy).max() < 1e-6
+    for image, pose, answer in zip(images, poses, answers, strict=True):
+        still = movenet.estimate_still(image)
+        assert np.abs(pose.xy - still.xy).max() < 1e-6
+        alone = classifier.classify(still)  # each photo classified on its own, as `infer classify` does
+        assert (answer.label, answer.status) == (alone.label, alone.status)
+        assert answer.score == pytest.approx(alone.score, abs=1e-6)
     movenet.reset()
     carried = [movenet.estimate(image) for image in images]  # each photo with the crop the one before left
     assert max(np.abs(p.xy - c.xy).max() for p, c in zip(poses, carried)) > 0.02  # a carried crop shows
