@@ -97,7 +97,7 @@ def load_manifest(path: Path) -> dict[str, Artifact]:
     try:
         data = read_toml_file(path, "model manifest")
     except ConfigError as exc:  # the manifest is the models' own file, not the user's config: a model error
-        raise ModelError(f"cannot read model manifest {path}: {exc.message}") from None
+        raise ModelError(exc.message) from None  # it names the manifest and its path
     entries: dict[str, Artifact] = {}
     for kind, table in (("model", data.get("models", {})), ("labels", data.get("labels", {}))):
         for name, spec in table.items():

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import tomllib
 from dataclasses import replace
 
 from edgeapp.camera import open_source
 from edgeapp.cli import usage_error
 from edgeapp.cli.common import add_backend_options, add_json_option, emit, open_model
 from edgeapp.config import PoseConfig
-from edgeapp.credentials import read_text_file
-from edgeapp.errors import ConfigError
+from edgeapp.credentials import read_toml_file
 from edgeapp.exercise import ExerciseLibrary, RepsStage
 from edgeapp.exercise.config import RepsFile
 from edgeapp.exercise.definition import BUILTIN
@@ -48,11 +46,7 @@ def read_reps_config(path: str | None) -> RepsFile:
     """The ``[reps]`` and ``[exercise.*]`` tables of a TOML file (the defaults without one)."""
     if path is None:
         return RepsFile()
-    text = read_text_file(path, "reps config")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("", f"{path} is not valid TOML: {exc}") from None
+    data = read_toml_file(path, "reps config")
     return read(RepsFile, {k: v for k, v in data.items() if k in ("reps", "exercise")})
 
 
