@@ -183,7 +183,12 @@ class Publisher:
             outbox_in_memory=self.outbox.unavailable is not None)
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._link.wait_connected(timeout)
+        """Wait for the first connection attempt while it is still under way (a stop that came during start-up
+        still gets its events out); once an attempt has ended, a broker that is away is not waited for."""
+        link = self._link
+        if link.connections or link.last_error is not None:
+            return link.connected
+        return link.wait_connected(timeout)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything handed over so far is in the outbox (durable)."""

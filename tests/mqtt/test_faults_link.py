@@ -67,3 +67,22 @@ def test_a_broker_that_never_answers_is_a_failed_connect_logged_and_retried(blac
     assert len(lines) == 1 and lines[0].levelno == logging.WARNING  # once, not once per attempt
     s = p.stats()
     assert not s.connected and s.outbox_depth == 1 and s.connections == 0
+
+
+def test_a_stop_with_the_broker_away_does_not_wait_out_the_drain_for_it(make_config, publishers):
+    """A stop waits for the first connection attempt only while it is under way (a TERM during start-up still
+    gets its events out); once an attempt has failed, the broker being away costs the stop nothing."""
+    from edgeapp.service.runner import FanOut
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = publishers(make_config(port))
+    deadline = time.monotonic() + WAIT_S
+    while p.stats().last_error is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert p.stats().last_error, "the first attempt never failed"
+    stop = threading.Thread(target=FanOut([p]).close, args=(600.0,), daemon=True)  # a drain no test waits out
+    stop.start()
+    stop.join(WAIT_S)
+    assert not stop.is_alive(), "the stop waited for a broker that is away"
