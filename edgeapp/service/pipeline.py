@@ -226,9 +226,10 @@ class Pipeline:
         if self.detector is not None:
             out.detect_outputs = self.detector.run(frame.image, frame.prepared.get("detect"))
             out.invoke_s["detect"] = [self.detector.model.last_invoke_s]
-        if self.people is not None:
+        # Still images stand alone: no crop planned on the photo before (none waited for); each gets the
+        # single-pose path's.
+        if self.people is not None and not self.still:
             self._wait_for_plan()
-        # Still images stand alone: no crop planned on the photo before; each gets the single-pose path's.
         if self.people is not None and self.people.crops and not self.still:
             began = time.perf_counter()  # the crops: planned by the finishing worker from the last tracked frame
             out.people = estimate_crops(self.movenet, frame.image, self.people.crops)
@@ -279,6 +280,8 @@ class Pipeline:
         if inference.people is not None:
             self._people(result, inference)
             return result
+        if inference.detect_outputs is not None:  # first: the frame loop waits for the plan it makes
+            self._track_people(result, inference)
         result.pose = self.smoother.pose(result.pose, frame.time)
         if self.movenet is not None:
             # The publisher thins pose events to mqtt.pose_rate; presence changes always pass.
@@ -290,8 +293,6 @@ class Pipeline:
             score = result.classification.answer.score
             for hold in result.classification.events:
                 self._emit(PoseClassEvent.from_hold(hold, score=score))
-        if inference.detect_outputs is not None:
-            self._track_people(result, inference)
         return result
 
     def _track_people(self, result: FrameResult, inference: Inference) -> list[int]:
