@@ -183,12 +183,13 @@ class Publisher:
             outbox_in_memory=self.outbox.unavailable is not None)
 
     def wait_connected(self, timeout: float) -> bool:
-        """Wait for the first connection attempt while it is still under way (a stop that came during start-up
-        still gets its events out); once an attempt has ended, a broker that is away is not waited for."""
-        link = self._link
-        if link.connections or link.last_error is not None:
-            return link.connected
-        return link.wait_connected(timeout)
+        return self._link.wait_connected(timeout)
+
+    @property
+    def first_attempt_under_way(self) -> bool:
+        """No connection attempt has ended yet: a stop that came during start-up waits for it, so its events
+        still go out; once one has ended, a stop does not wait for a broker that is away."""
+        return not self._link.connections and self._link.last_error is None
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything handed over so far is in the outbox (durable)."""

@@ -81,7 +81,7 @@ class FanOut:
         events and ``stopped`` out: the connection may take part of ``drain_s``, the flush the rest."""
         deadline = time.monotonic() + drain_s
         for s in self.sinks:
-            if drain_s > 0 and hasattr(s, "wait_connected"):
+            if drain_s > 0 and getattr(s, "first_attempt_under_way", False):
                 s.wait_connected(max(0.0, deadline - time.monotonic()))
             s.close(max(0.0, deadline - time.monotonic()) if drain_s > 0 else 0)
 
