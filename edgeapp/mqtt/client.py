@@ -66,6 +66,7 @@ class Link:
         self._connected = threading.Event()
         self._lost = threading.Event()
         self._attempt = "idle"  # per connection attempt: connecting, in, refused
+        self.serving = True
         self.last_error: str | None = None
         self.connections = 0
 
@@ -81,7 +82,10 @@ class Link:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def start(self) -> None:
+    def start(self, serving: bool = True) -> None:
+        """``serving=False``: connections that only deliver, for a device that will not run: no command
+        subscription and no ``online``, so it is never taken for up; ``stopped`` still ends each."""
+        self.serving = serving
         self._thread = threading.Thread(target=self._run, name=f"mqtt-link-{self._topics.device}", daemon=True)
         self._thread.start()
 
@@ -204,6 +208,9 @@ class Link:
             log.info("connected to %s", self._where)
         self.last_error = None
         self.connections += 1
+        if not self.serving:
+            self._up(generation)
+            return
         wanted = [(self._topics.commands, 1)] + ([(self._topics.ha_status, 1)] if self._config.discovery else [])
         _, mid = client.subscribe(wanted)
         # Connected means listening too: `online` waits for the subscription's acknowledgement, so a
@@ -219,6 +226,9 @@ class Link:
         if any(code.is_failure for code in codes):
             log.warning("broker %s refused the command subscriptions (%s): commands will not work",
                         self._where, ", ".join(str(c) for c in codes))
+        self._up(generation)
+
+    def _up(self, generation: int) -> None:
         self._connected.set()
         try:
             self._callbacks.connected(generation)

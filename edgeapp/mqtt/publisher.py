@@ -115,10 +115,13 @@ class Publisher:
 
     # --- the service's API --------------------------------------------------------------
 
-    def start(self) -> Publisher:
+    def start(self, serving: bool = True) -> Publisher:
+        """``serving=False`` for a device that will not run (a start refused for its config): what it is handed
+        goes out, and ``stopped`` at the close, but it never says ``online`` and takes no commands (no
+        subscription, states or discovery: nothing would apply them)."""
         self._store_thread.start()
         self._send_thread.start()
-        self._link.start()
+        self._link.start(serving)
         if self.outbox.depth:
             log.info("outbox %s holds %d events from before; they go first", self.outbox.path, self.outbox.depth)
         if self.outbox.unavailable is not None:
@@ -429,10 +432,11 @@ class Publisher:
     # --- link callbacks (paho's network thread: quick, never raise) ----------------------
 
     def _on_connected(self, generation: int) -> None:
-        for topic, payload in self.commands.states().items():
-            self._link.publish_now(topic, payload)
-        if self.config.discovery:
-            self._send_discovery()
+        if self._link.serving:
+            for topic, payload in self.commands.states().items():
+                self._link.publish_now(topic, payload)
+            if self.config.discovery:
+                self._send_discovery()
         self._wake.set()
 
     def _on_acked(self, generation: int, mid: int) -> None:

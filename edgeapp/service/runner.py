@@ -66,10 +66,10 @@ class FanOut:
     def publish(self, event: Event) -> bool:
         return all([s.publish(event) for s in self.sinks])
 
-    def start(self) -> None:
+    def start(self, serving: bool = True) -> None:
         for s in self.sinks:
             if hasattr(s, "start"):
-                s.start()
+                s.start(serving)
 
     def publish_snapshot(self, jpeg: bytes) -> None:
         for s in self.sinks:
@@ -228,8 +228,9 @@ def _build_pipeline(config: AppConfig, sink) -> Pipeline:
 def _report_fatal(sink, exc: ConfigError) -> None:
     """A start refused for the config still tells the broker why, as an ``error`` event; ``stopped`` follows
     (publisher close), so Home Assistant shows the device unavailable for a reason, not the Last Will's
-    ``offline`` of a crash. A broker that is away delays the exit by FATAL_REPORT_S at most."""
-    sink.start()
+    ``offline`` of a crash. Never ``online``: the device never ran. A broker that is away delays the exit by
+    FATAL_REPORT_S at most."""
+    sink.start(serving=False)
     sink.publish(ErrorEvent(source="config", message=str(exc),
                             detail={"keys": [e.path for e in getattr(exc, "errors", [exc])]}))
     sink.close(FATAL_REPORT_S)

@@ -100,7 +100,9 @@ def test_run_refuses_a_model_fault_with_exit_78_naming_the_key(faults, what):
     assert f"config {key}:" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-def test_run_refused_for_a_model_tells_the_broker_why(tmp_path):
+def test_run_refused_for_a_model_tells_the_broker_why_and_never_says_online(tmp_path):
+    """A device that never starts says error, then stopped: never online, not even for a moment (a dashboard
+    or an automation would take it for up), and the retained state a newcomer reads is stopped."""
     broker = LocalMosquitto(tmp_path / "broker").start()
     try:
         cfg = config(tmp_path, classify={"model": str(tmp_path / "missing.tflite")},
@@ -116,6 +118,8 @@ def test_run_refused_for_a_model_tells_the_broker_why(tmp_path):
         finally:
             sub.terminate()
             sub.wait()
+        retained = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-C", "1", "-W", "5",
+                                   "-t", "edgeapp/kiosk-9/available"], capture_output=True, text=True, timeout=30)
     finally:
         broker.stop()
     assert r.returncode == EXIT_CONFIG, r.stderr
@@ -123,8 +127,10 @@ def test_run_refused_for_a_model_tells_the_broker_why(tmp_path):
     errors = [json.loads(line.split(" ", 1)[1]) for line in lines if line.startswith("edgeapp/kiosk-9/events/error ")]
     assert [e["detail"]["keys"] for e in errors] == [["classify.model"]], lines
     assert "missing.tflite" in errors[0]["message"]
-    available = [line.split(" ", 1)[1] for line in lines if line.startswith("edgeapp/kiosk-9/available ")]
-    assert available[-1] == "stopped", lines
+    said = [line.split(" ", 1) for line in lines if line.startswith(("edgeapp/kiosk-9/available ",
+                                                                     "edgeapp/kiosk-9/events/error "))]
+    assert [payload if topic.endswith("available") else "error" for topic, payload in said] == ["error", "stopped"], lines
+    assert retained.stdout.strip() == "stopped"
 
 
 def test_run_refused_with_the_broker_away_still_exits_naming_the_key(tmp_path):
