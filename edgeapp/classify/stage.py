@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeapp.classify.body import pose_joints
-from edgeapp.classify.classifier import NO_POSE_RESULT, Classification, PoseClassifier
+from edgeapp.classify.classifier import NO_POSE_RESULT, Classification, PoseClassifier, resolve_contract
 from edgeapp.classify.config import ClassifyConfig
 from edgeapp.classify.hold import HoldEvent, HoldState, HoldTimer
 from edgeapp.classify.temporal import ProbabilitySmoother, SmoothingConfig
 from edgeapp.pose.keypoint import Pose
 from edgeapp.registry import Registry
 from edgeapp.runtime.backend import BackendRequest
+from edgeapp.runtime.model import Model
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,20 @@ class ClassifyResult:
 def open_classifier(config: ClassifyConfig, registry: Registry | None = None) -> PoseClassifier:
     """The classifier a config names: a registry name (its labels from the manifest) or a file."""
     registry = registry or Registry()
-    files = registry.resolve(config.model, "classify")
+    return classifier_on(open_classifier_model(config, registry), config, registry)
+
+
+def open_classifier_model(config: ClassifyConfig, registry: Registry) -> Model:
+    """The model of the classifier a config names, on the CPU (a float classifier has no Edge TPU twin)."""
+    return Model.open(registry.resolve(config.model, "classify"), BackendRequest(kind="cpu", threads=config.threads))
+
+
+def classifier_on(model: Model, config: ClassifyConfig, registry: Registry) -> PoseClassifier:
+    """The classifier a config names on its model, opened apart: a caller that must tell a bad model file from bad
+    labels (the service naming the config key at fault) sees which of the two steps failed."""
     labels = Path(config.labels) if config.labels else registry.labels_for(config.model)
-    return PoseClassifier.open(files, labels, BackendRequest(kind="cpu", threads=config.threads),
-                               threshold=config.threshold, top_k=config.top_k)
+    contract, where = resolve_contract(model.path, labels)  # beside the CPU build, the one the model runs
+    return PoseClassifier(model, contract, config.threshold, config.top_k, labels_source=where)
 
 
 class VideoClassifier:

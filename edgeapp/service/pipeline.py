@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
@@ -25,7 +26,7 @@ from edgeapp.camera import Frame
 from edgeapp.camera.capture import Capture, EndOfStream
 from edgeapp.camera.reconnect import valid_image
 from edgeapp.camera.sources import open_service_source
-from edgeapp.classify.stage import ClassifyResult, ClassifyStage
+from edgeapp.classify.stage import ClassifyResult, ClassifyStage, classifier_on, open_classifier_model
 from edgeapp.config import AppConfig
 from edgeapp.detect.detection import Detection
 from edgeapp.detect.detector import Detector, load_labels
@@ -41,8 +42,9 @@ from edgeapp.pantilt.stage import PanTiltStage
 from edgeapp.pose import MoveNet, Pose
 from edgeapp.pose.people import People, PersonPose, estimate_crops
 from edgeapp.pose.smoothing import PoseSmoother
-from edgeapp.registry import Registry, registry_from
+from edgeapp.registry import Registry
 from edgeapp.runtime.failover import FailoverModel
+from edgeapp.service.model_check import blamed_on, labels_key, models_registry
 from edgeapp.service.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -123,14 +125,16 @@ class Pipeline:
         self.progress_at = time.monotonic()  # the frame loop's heartbeat, for the stall watchdog
         # the source first: a file that is not there is a config error, found before the models load
         self.source = source if source is not None else open_service_source(config.source)
-        registry = registry or registry_from(config.runtime.models_dir or None)
-        request = config.runtime.request()
+        # Each model opens once, refused or not: a file or labels the config names that cannot be used fail
+        # here as the ConfigError naming the key (model_check), never found by opening everything again.
+        registry = registry or models_registry(config)
         self.models: dict[str, FailoverModel] = {}
         self.movenet: MoveNet | None = None
         if config.tasks.pose:
-            model = FailoverModel(registry.resolve(config.pose.model, "pose"), request, config.runtime.tpu_retry_s)
+            model = self._open_model("pose", registry)
+            with blamed_on("pose.model"):
+                self.movenet = MoveNet(model, smart_crop=config.pose.smart_crop)  # type: ignore[arg-type]
             self.models["pose"] = model
-            self.movenet = MoveNet(model, smart_crop=config.pose.smart_crop)  # type: ignore[arg-type]
         # One keypoint filter per person, stepped once a frame on the finishing worker; everything after the pose
         # reads the filtered pose, the smart crop the raw one. Still images are unrelated: never filtered.
         # Nor are their class probabilities averaged.
@@ -142,15 +146,20 @@ class Pipeline:
         self.smoother = PoseSmoother(smoothing)
         self.classify_stage: ClassifyStage | None = None
         if config.tasks.classify:
-            self.classify_stage = ClassifyStage.from_config(classify, registry)
-            self.models["classify"] = self.classify_stage.classifier.model
+            with blamed_on("classify.model"):
+                model = open_classifier_model(classify, registry)
+            with blamed_on(labels_key(config, "classify")):
+                classifier = classifier_on(model, classify, registry)
+            self.classify_stage = ClassifyStage(classifier, HoldTimer(classify.hold), classify.smoothing)
+            self.models["classify"] = model
         self.detector: Detector | None = None
         self.tracker: ObjectTracker | None = None
         if config.tasks.detect:
             d = config.detect
-            model = FailoverModel(registry.resolve(d.model, "detect"), request, config.runtime.tpu_retry_s)
+            model = self._open_model("detect", registry)
+            with blamed_on(labels_key(config, "detect")):
+                self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
             self.models["detect"] = model
-            self.detector = Detector(model, load_labels(d, registry, d.model), d)  # type: ignore[arg-type]
             self.tracker = self.detector.new_tracker()
         # With the detector, poses are per person (a crop each); without it, the single-pose path.
         self.people = People(config.pose.people, config.pose.select, config.pose.min_person_score) \
@@ -168,6 +177,16 @@ class Pipeline:
         self.capture: Capture | None = None
         self._camera_mark = ("starting", 0)  # a fresh CameraStatus.mark()
         self._closed = False
+
+    def _open_model(self, task: str, registry: Registry) -> FailoverModel:
+        runtime = self.config.runtime
+        request = runtime.request()
+        with blamed_on(f"{task}.model"):
+            files = registry.resolve(getattr(self.config, task).model, task)
+        # On the Edge TPU a model that will not load may be the device's fault, not the file's: the loader's own
+        # error then. Elsewhere (the CPU, or auto after falling back to it) the file is at fault.
+        with nullcontext() if request.kind == "edgetpu" else blamed_on(f"{task}.model"):
+            return FailoverModel(files, request, runtime.tpu_retry_s)
 
     # -- reporting ------------------------------------------------------------------
     def backend(self) -> tuple[str, bool]:

@@ -21,14 +21,13 @@ from dataclasses import replace
 from functools import partial
 
 from edgeapp.config import AppConfig
-from edgeapp.errors import ConfigError, ModelError
+from edgeapp.errors import ConfigError
 from edgeapp.events import encode
 from edgeapp.events.base import Event
 from edgeapp.events.error import ErrorEvent
 from edgeapp.preview import start_preview
 from edgeapp.preview.state import snapshot_jpeg
 from edgeapp.service.notify import SystemdNotifier
-from edgeapp.service.model_check import require_models
 from edgeapp.service.pipeline import FrameResult, Pipeline
 
 log = logging.getLogger(__name__)
@@ -173,7 +172,7 @@ def _serve(config: AppConfig, max_frames: int | None, print_events: bool, notifi
            stop: threading.Event, started: float) -> int:
     sink = build_sink(config, print_events, connect=False)
     try:
-        pipeline = _build_pipeline(config, sink)
+        pipeline = Pipeline(config, sink, render_snapshot=partial(snapshot_jpeg, quality=config.preview.jpeg_quality))
     except ConfigError as exc:
         _report_fatal(sink, exc)
         raise
@@ -215,14 +214,6 @@ def _serve(config: AppConfig, max_frames: int | None, print_events: bool, notifi
         sink.close(config.service.drain_s)
     log.info("stopped after %d frames (%s)", frames, pipeline.status_line())
     return 0
-
-
-def _build_pipeline(config: AppConfig, sink) -> Pipeline:
-    try:
-        return Pipeline(config, sink, render_snapshot=partial(snapshot_jpeg, quality=config.preview.jpeg_quality))
-    except ModelError:
-        require_models(config)  # a model or labels file the config names: the error names the key (exit 78)
-        raise  # the config is fine (e.g. an Edge TPU that fails): the loader's own error
 
 
 def _report_fatal(sink, exc: ConfigError) -> None:

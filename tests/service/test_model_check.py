@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ from support.shared import MODELS, VIDEO
 from edgeapp.bench.mqtt import LocalMosquitto
 from edgeapp.config import load_config
 from edgeapp.errors import EXIT_CONFIG
+from edgeapp.errors import ConfigError
 from edgeapp.registry import Registry
+from edgeapp.runtime import litert
 from edgeapp.service.doctor import check_models as doctor_models
 from edgeapp.service.model_check import check_models
+from edgeapp.service.runner import run_service
 
 CLIP = VIDEO / "opencv_vtest_30s_h264.mp4"
 
@@ -68,6 +72,20 @@ def faults(tmp_path):
     if Registry(MODELS).path("movenet-thunder-int8").exists():  # that case needs it absent; the others still run
         del configs["not installed"]
     return configs
+
+
+@pytest.fixture
+def opened(monkeypatch) -> Counter:
+    """How many interpreters were made of each model file: the real ones, counted on the way."""
+    counts: Counter = Counter()
+    real = litert.Interpreter
+
+    def counted(*args, model_path: str, **kwargs):
+        counts[Path(model_path).name] += 1
+        return real(*args, model_path=model_path, **kwargs)
+
+    monkeypatch.setattr(litert, "Interpreter", counted)
+    return counts
 
 
 def test_config_check_finds_each_model_fault_naming_the_key(faults):
@@ -131,6 +149,26 @@ def test_run_refused_for_a_model_tells_the_broker_why_and_never_says_online(tmp_
                                                                      "edgeapp/kiosk-9/events/error "))]
     assert [payload if topic.endswith("available") else "error" for topic, payload in said] == ["error", "stopped"], lines
     assert retained.stdout.strip() == "stopped"
+
+
+def test_the_check_opens_each_model_once(tmp_path, opened):
+    rows = check_models(load_config(config(tmp_path, tasks={"pose": True, "classify": True, "detect": True})))
+    assert [r.problem for r in rows] == [None] * 3
+    assert len(opened) == 3 and set(opened.values()) == {1}, opened
+
+
+def test_a_refused_start_opens_each_model_once(tmp_path, opened):
+    """The pose model loads, the classifier's labels do not fit it: the start names classify.labels having opened
+    each of the two once, and never the detector's, which it did not reach (nothing is opened again to find
+    the key)."""
+    seven = tmp_path / "labels7.txt"
+    seven.write_text("".join(f"pose{i}\n" for i in range(7)))  # the shipped classifier has 5 outputs
+    cfg = config(tmp_path, tasks={"pose": True, "classify": True, "detect": True},
+                 classify={"model": "yoga-classifier", "labels": str(seven)})
+    with pytest.raises(ConfigError) as refused:
+        run_service(load_config(cfg))
+    assert refused.value.path == "classify.labels"
+    assert len(opened) == 2 and set(opened.values()) == {1}, opened
 
 
 def test_run_refused_with_the_broker_away_still_exits_naming_the_key(tmp_path):
