@@ -82,10 +82,6 @@ def _share_the_cores() -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    # The frame loop's Python between two invokes waits for the GIL while the finishing worker, capture or the
-    # publisher hold it; CPython's default 5 ms turn is most of an invoke. A 0.5 ms turn cut the loop's time
-    # beyond the invokes by 0.1-0.6 ms a frame (bench pipeline --people 1,3, three alternated pairs).
-    sys.setswitchinterval(0.0005)
 
 
 def usage_error(message: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_json_option, thread_count
+from edgeapp.cli.common import add_json_option, short_gil_turns, thread_count
 
 
 def register(cli) -> None:
@@ -28,6 +28,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return usage_error("--max-fps must be in (0, 30]")
     from edgeapp.bench.preview import bench_preview, print_report, with_clip
 
+    short_gil_turns()  # as `run` has them: the pipeline's fps are the service's
     report = with_clip(args.clip, lambda clip: bench_preview(clip, args.models_dir, args.seconds, args.rounds,
                                                               args.threads, args.max_fps))
     print_report(report, as_json=args.json)

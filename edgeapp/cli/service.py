@@ -7,7 +7,7 @@ import logging
 
 from edgeapp import logs
 from edgeapp.cli import usage_error
-from edgeapp.cli.common import add_backend_options, add_json_option, runtime_table
+from edgeapp.cli.common import add_backend_options, add_json_option, runtime_table, short_gil_turns
 from edgeapp.config import DEFAULT_CONFIG, load_config
 from edgeapp.service.runner import run_service, with_overrides
 
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return usage_error("--max-frames must be at least 1")
     config = with_overrides(load_config(args.config), args.source)
     configure_logging(config.service.log_level)
+    short_gil_turns()  # the frame loop takes turns at the GIL with its threads between invokes
     return run_service(config, max_frames=args.max_frames, print_events=args.print_events)
 
 
@@ -94,6 +95,7 @@ def bench_pipeline(args: argparse.Namespace) -> int:
                            f"warm-up frames: give --frames {(PEOPLE_WARMUP + 1) // 2 + PEOPLE_CHUNK * len(people_counts)} "
                            f"or more, got {args.frames}")
 
+    short_gil_turns()  # as `run` has them: the figures are the service's
     with tempfile.TemporaryDirectory(prefix="edgeapp-bench-") as tmp:
         broker, local = None, None
         if args.broker == "local":

@@ -151,6 +151,21 @@ def test_run_prints_events_and_stops_at_max_frames(tmp_path):
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
 
+def test_only_the_service_takes_short_gil_turns(tmp_path):
+    """`run` shortens CPython's switch interval for its frame loop; any other command keeps the default."""
+    cfg = write_config(tmp_path / "config.toml", source={"uri": str(VIDEO / "carving_ice.mp4")},
+                       runtime={"models_dir": str(MODELS), "threads": 1})
+    then = "import sys; from edgeapp.cli import main; main(sys.argv[1:]); print(sys.getswitchinterval())"
+
+    def interval_after(*args: str) -> float:
+        r = subprocess.run([sys.executable, "-c", then, *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return float(r.stdout.splitlines()[-1])
+
+    assert interval_after("config", "check", str(cfg)) == 0.005  # CPython's default
+    assert interval_after("run", "--config", str(cfg), "--max-frames", "1") == 0.0005
+
+
 def test_example_config_is_valid_and_complete():
     config = load_config(REPO / "systemd" / "config.example.toml")
     defaults = AppConfig()
