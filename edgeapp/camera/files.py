@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 import cv2
+import numpy as np
 
 from edgeapp.camera.frame import Frame
 from edgeapp.backoff import backoff_delays
@@ -61,12 +62,15 @@ def read_image(path: Path) -> "cv2.typing.MatLike":
     # A cut-short JPEG is refused like an undecodable file: most of such an image is libjpeg's grey filler, and a
     # pose or label found on it would describe pixels that were never in the photo.
     try:
-        whole = jpeg_is_whole(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read image {path}: {exc.strerror or exc}") from None
-    if not whole:
+    if not jpeg_is_whole(data):
         raise SourceError(f"image {path} is cut short: a JPEG without its end marker (FF D9), truncated in a copy?")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    # Decoded from the bytes just read, not read again. imdecode turns the picture by its EXIF orientation as
+    # imread does (seen on OpenCV 4.11 and 5.0: the same pixels for JPEG, PNG, WebP and TIFF, but for a TIFF
+    # turned by 90 degrees, which imread fails to decode at all); an empty buffer is an assertion error to it.
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
     if image is None:
         raise SourceError(f"cannot decode image {path}")
     return image
