@@ -306,16 +306,7 @@ class Outbox:
             if self._lockfile is None:
                 self._lockfile = _exclusive(self.path)
             self._open()
-            last_seq = max(self._last_seq, held[2])
-            self._mark.cover(last_seq)
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("BEGIN IMMEDIATE")
-            # OR IGNORE: only an outbox older than its seq mark could hold these seqs already
-            self._db.executemany("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)", rows)
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
-            self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (dropped,))
-            self._drop_oldest(*self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone())
-            self._db.execute("COMMIT")
+            self._fill(rows, max(self._last_seq, held[2]), dropped)
         except (OutboxError, ConfigError, sqlite3.Error, OSError) as exc:  # ConfigError: the path is in the way now
             if self._db is not memory:
                 self._db.close()
@@ -325,14 +316,32 @@ class Outbox:
             log.debug("%s; still in memory", self.unavailable)
             return None
         memory.close()
-        self._rows, self._bytes = self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
-        self._last_seq = last_seq
-        self._dropped = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0]
-        self._oldest = self._db.execute("SELECT coalesce(min(seq), ?) FROM outbox", (last_seq + 1,)).fetchone()[0]
         self.unavailable = None
         self.reopened += 1
         log.warning("outbox %s opens again; %d events held in memory moved into it", self.path, len(rows))
         return len(rows)
+
+    def _fill(self, rows: list[tuple], last_seq: int, dropped: int) -> None:
+        """Under the lock, into the file just opened: ``rows`` (seq, topic, payload, size) with their seqs, in one
+        durable transaction, the oldest dropped to stay within the bounds; seq goes on from ``last_seq``, and
+        ``dropped`` are added to the file's count."""
+        self._mark.restore(last_seq)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("BEGIN IMMEDIATE")
+        # OR IGNORE: only an outbox older than its seq mark could hold these seqs already
+        self._db.executemany("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)", rows)
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
+        self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (dropped,))
+        self._drop_oldest(*self._counts())
+        self._db.execute("COMMIT")
+        self._rows, self._bytes = self._counts()
+        self._last_seq = last_seq
+        self._dropped = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0]
+        self._oldest = self._db.execute("SELECT coalesce(min(seq), ?) FROM outbox", (last_seq + 1,)).fetchone()[0]
+        self._ids = _identity(self.path)  # with the WAL the transaction made
+
+    def _counts(self) -> tuple[int, int]:
+        return self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
 
     # --- the file under the running publisher ---
     def check(self, force: bool = False) -> Replacement | None:
@@ -396,12 +405,7 @@ class Outbox:
                 moved = self._move_aside()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connect()
-            self._mark.restore(last_seq)
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (dropped,))
-            self._db.execute("COMMIT")
+            self._fill(rows, last_seq, dropped)
         except (OutboxError, sqlite3.Error, OSError) as exc:  # the directory went read-only, the disk is full...
             if self._db is not None:
                 self._db.close()
@@ -411,11 +415,8 @@ class Outbox:
                 f"outbox {self.path} could not be made again: {_why(exc)}"
             self._in_memory(held_in)
             self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)  # within the bounds already
-        else:
-            self._dropped = dropped
-            self._ids = _identity(self.path)
-        self._rows, self._bytes = len(rows), sum(row[3] for row in rows)
-        self._last_seq = max(self._last_seq, last_seq)
+            self._rows, self._bytes = len(rows), sum(row[3] for row in rows)
+            self._last_seq, self._dropped = max(self._last_seq, last_seq), dropped
         return Replacement(problem, moved, len(rows), lost, lost_seqs[0] if lost_seqs else None,
                            lost_seqs[-1] if lost_seqs else None, held_in)
 
@@ -506,8 +507,7 @@ class Outbox:
         try:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            self._rows, self._bytes = self._db.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
+            self._rows, self._bytes = self._counts()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             log.debug("outbox %s: cleanup after a failed write: %s", self.path, exc)
