@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,9 +24,7 @@ from edgeapp.errors import ConfigError
 from edgeapp.events import TrackingEvent
 from edgeapp.mqtt.outbox import Outbox
 
-from .conftest import WAIT_S, first_service_error
-
-REOPEN_WAIT_S = 30.0  # the file is retried with backoff from 1 s: the first few tries fall well inside this
+from .conftest import WAIT_S, first_service_error, wait_until
 
 
 @contextmanager
@@ -53,13 +50,6 @@ def file_seqs(path: Path) -> list[int]:
 
 def event(i: int) -> TrackingEvent:
     return TrackingEvent(type="angles", pan=float(i % 90), tilt=0.0, target=f"t{i}")
-
-
-def wait_until(condition, what: str, timeout: float = REOPEN_WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(0.2)
 
 
 def test_a_read_only_state_dir_holds_events_in_memory_and_moves_them_into_the_file(tmp_path):
