@@ -6,7 +6,9 @@ publisher accepted survives a power cut; deletions after an acknowledgement comm
 with ``NORMAL``, because losing one in a power cut only means the event is sent again
 (delivery is at-least-once anyway) and it halves the fsyncs on an SD card. The WAL is
 checkpointed and truncated at an eighth of ``max_bytes`` (at most SQLite's default 4 MB),
-so the files on disk stay near the bound.
+so the files on disk stay near the bound. One process owns an outbox (the ``.lock`` file beside
+it), and the database stays locked while open (exclusive locking mode): no other process reads it
+meanwhile, and SQLite keeps the WAL index in memory instead of a mapped ``-shm`` file.
 
 ``seq`` is assigned here, in the transaction that stores the event, and the last one
 is kept in ``meta`` and, ahead of use, in the seq mark file beside the database
@@ -214,6 +216,8 @@ class Outbox:
         try:
             fresh = self._connect()
         except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", None) == "SQLITE_BUSY":  # its .lock file was deleted under it
+                raise _in_use(self.path) from None
             if not _is_damage(exc, self.path):
                 raise _Unavailable(f"outbox {self.path} cannot be opened: {exc}") from None
             moved = self._move_aside()
@@ -234,8 +238,12 @@ class Outbox:
         """Open and check the database; True if it had no seq record yet (a new file)."""
         if self.path.is_dir():
             raise sqlite3.DatabaseError(f"{self.path} is a directory")
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
         try:
+            # One process owns the outbox: with the database locked for the connection's life, SQLite keeps the WAL
+            # index in its own memory instead of a mmapped -shm file (which a truncation or a failing disk under it
+            # turned into a SIGBUS, a silent exit 135), and a second opener is refused at once.
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
             db.execute("PRAGMA journal_mode=WAL")
             page = db.execute("PRAGMA page_size").fetchone()[0]
             wal_pages = max(16, min(MAX_WAL_PAGES, self.max_bytes // 8 // page))
@@ -701,5 +709,9 @@ def _exclusive(path: Path):
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         f.close()
-        raise OutboxError(f"outbox {path} is in use by another publisher") from None
+        raise _in_use(path) from None
     return f
+
+
+def _in_use(path: Path) -> OutboxError:
+    return OutboxError(f"outbox {path} is in use by another publisher")
