@@ -186,9 +186,10 @@ class Outbox:
         # Why the file cannot be used, while events are held in memory (None: they are in the file).
         self.unavailable: str | None = None
         self._retry_at, self._retries = 0.0, 0
-        # While in memory after the file failed under us: its rows up to this seq were read back (carried into memory,
-        # or reported lost), so whatever of them the file still holds when it opens again was delivered meanwhile.
-        self._forget_upto = 0
+        # While in memory after the file failed under us: its rows up to the first seq were read back into memory, but
+        # for the range that could not be (reported lost): what it still holds of the others when it opens again is in
+        # memory or was delivered meanwhile, and goes; the unread ones are sent late rather than never.
+        self._forget: tuple[int, int | None, int | None] = (0, None, None)
         self._notices: list[Replacement] = []  # the file failed under a write: for check() to report
         self.reopened = 0  # times memory was moved into the file: the rows before may now be older ones
         # The files opened, as (st_dev, st_ino) of the database and the WAL, their sizes at the last
@@ -300,10 +301,12 @@ class Outbox:
         self.recovered = Recovery(reason, moved_to, start + 1)
         log.error("%s", self.recovered.message)
 
-    def _in_memory(self, why: str, carried: list[tuple] | None = None) -> None:
+    def _in_memory(self, why: str, carried: list[tuple] | None = None,
+                   unread: tuple[int | None, int | None] = (None, None)) -> None:
         """The file cannot be used: hold events in an in-memory database with the same bounds, and try the
         file again with backoff. ``carried``: the undelivered rows read back from the file, whose last seq is
-        known then; None: the file was never read, so seq goes on above every seq the mark may have handed out."""
+        known then, and ``unread`` the seq range of those that could not be; None: the file was never read,
+        so seq goes on above every seq the mark may have handed out."""
         memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         memory.executescript(SCHEMA)
         if carried is None:
@@ -312,7 +315,7 @@ class Outbox:
         memory.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", carried or ())  # within the bounds already
         self._db = memory  # its meta counts the drops in memory
         self._rows, self._bytes = len(carried or ()), sum(row[3] for row in carried or ())
-        self._forget_upto = 0 if carried is None else self._last_seq
+        self._forget = (0, None, None) if carried is None else (self._last_seq, *unread)
         self._ids, self._db_size = (), 0
         self.unavailable = why
         # The backoff goes on from the last time: a nearly full disk that takes the move back and refuses the next
@@ -335,7 +338,7 @@ class Outbox:
             if self._lockfile is None:
                 self._lockfile = _exclusive(self.path)
             self._open()
-            self._fill(rows, max(self._last_seq, held[2]), dropped, self._forget_upto)
+            self._fill(rows, max(self._last_seq, held[2]), dropped, self._forget)
         except (OutboxError, ConfigError, sqlite3.Error, OSError) as exc:  # ConfigError: the path is in the way now
             if self._db is not memory:
                 self._db.close()
@@ -350,14 +353,18 @@ class Outbox:
         log.warning("outbox %s opens again; %d events held in memory moved into it", self.path, len(rows))
         return len(rows)
 
-    def _fill(self, rows: list[tuple], last_seq: int, dropped: int, forget_upto: int = 0) -> None:
+    def _fill(self, rows: list[tuple], last_seq: int, dropped: int,
+              forget: tuple[int, int | None, int | None] = (0, None, None)) -> None:
         """Under the lock, into the file just opened: ``rows`` (seq, topic, payload, size) with their seqs, in one
         durable transaction, the oldest dropped to stay within the bounds; seq goes on from ``last_seq``, and
-        ``dropped`` are added to the file's count. The file's own rows up to ``forget_upto`` go first."""
+        ``dropped`` are added to the file's count. ``forget``: (up to, but for first..last), the file's own rows
+        that go first."""
+        upto, first, last = forget
         self._mark.restore(last_seq)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("DELETE FROM outbox WHERE seq <= ?", (forget_upto,))
+        self._db.execute("DELETE FROM outbox WHERE seq <= ? AND seq NOT BETWEEN ? AND ?",
+                         (upto, first or 0, last or -1))
         # OR IGNORE: only an outbox older than its seq mark could hold these seqs already
         self._db.executemany("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)", rows)
         self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
@@ -432,7 +439,7 @@ class Outbox:
             held_in = str(exc) if isinstance(exc, OutboxError) else \
                 f"outbox {self.path} could not be made again: {_why(exc)}"
             self._last_seq, self._dropped = last_seq, dropped  # not a new file's, if one was opened
-            self._in_memory(held_in, rows)
+            self._in_memory(held_in, rows, lost[1:])
         return Replacement(problem, moved, len(rows), *lost, held_in)
 
     def _read_back(self) -> tuple[list[tuple], tuple[int, int | None, int | None]]:
@@ -474,7 +481,7 @@ class Outbox:
                 raise
             why = _why(exc)
             rows, lost = self._read_back()
-            self._in_memory(f"outbox {self.path} could not be written: {why}", rows)
+            self._in_memory(f"outbox {self.path} could not be written: {why}", rows, lost[1:])
             self._notices.append(Replacement(f"outbox {self.path} could not be written", None, len(rows), *lost,
                                              in_memory=why))
         return write()
