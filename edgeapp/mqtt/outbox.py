@@ -464,11 +464,10 @@ class Outbox:
             pass
         self._db = None
         self._unwatch()
-        if len(rows) >= self._rows:
-            return rows, (0, None, None)
+        lost = max(0, self._rows - len(rows))
         carried = {row[0] for row in rows}
-        lost = [s for s in range(self._oldest, self._last_seq + 1) if s not in carried]
-        return rows, (self._rows - len(rows), lost[0], lost[-1])
+        seqs = [s for s in range(self._oldest, self._last_seq + 1) if s not in carried] if lost else []
+        return rows, (lost, seqs[0] if seqs else None, seqs[-1] if seqs else None)
 
     def _written(self, write: Callable[[], T]) -> T:
         """Under the lock: ``write`` (one transaction), and if the disk fails under it (read-only, an I/O error,
