@@ -6,7 +6,9 @@ publisher accepted survives a power cut; deletions after an acknowledgement comm
 with ``NORMAL``, because losing one in a power cut only means the event is sent again
 (delivery is at-least-once anyway) and it halves the fsyncs on an SD card. The WAL is
 checkpointed and truncated at an eighth of ``max_bytes`` (at most SQLite's default 4 MB),
-so the files on disk stay near the bound.
+so the files on disk stay near the bound. One process owns an outbox (the ``.lock`` file beside
+it), and the database stays locked while open (exclusive locking mode): no other process reads it
+meanwhile, and SQLite keeps the WAL index in memory instead of a mapped ``-shm`` file.
 
 ``seq`` is assigned here, in the transaction that stores the event, and the last one
 is kept in ``meta`` and, ahead of use, in the seq mark file beside the database
@@ -15,7 +17,12 @@ the database was damaged or moved away.
 
 Faults are handled, never passed on as a crash:
 
-* a write that fails (disk full, I/O error) stores nothing of its batch and raises
+* a write that the disk refuses (read-only, as an SD card the kernel remounted after an error; an
+  I/O error; full) moves the undelivered rows the connection still reads into memory (below) and is
+  done there: nothing is lost that can be read; ``check()`` then says so once, with what could not
+  be read back as lost (its seq range). When the file opens again, its rows up to the last seq read
+  back are dropped from it: they are in memory, or were delivered or dropped meanwhile;
+* a write that fails otherwise (a damaged file) stores nothing of its batch and raises
   ``StoreError`` with the seq range the batch would have used; those seqs are skipped, so a
   consumer sees the gap, and the counts stay those of the rows really stored;
 * a damaged database (not a database, scribbled pages or header, missing tables, a directory
@@ -25,8 +32,9 @@ Faults are handled, never passed on as a crash:
   remounted read-only; a full disk; an I/O error) is no reason to stop: events are held in an
   in-memory database with the same bounds (oldest dropped and counted), sent from there, and the
   file is tried again with backoff; once it opens, what memory holds is moved into it. Seqs given
-  out from memory start above the seq mark, which cannot be moved on meanwhile: a restart before
-  the file opens may give those seqs again;
+  out from memory go on from the file's last one (above the seq mark if the file was never read),
+  and the mark cannot be moved on meanwhile: a restart before the file opens may give those
+  beyond it again;
 * a file deleted, replaced or emptied (``truncate -s 0``) while it is open is noticed by
   ``check()`` (called by the publisher at most every ``CHECK_S``, never per event): the
   undelivered rows the open connection still reads are carried into a new outbox at the path,
@@ -46,6 +54,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from edgeapp.backoff import backoff_delay
 from edgeapp.errors import ConfigError, EdgeappError
@@ -79,9 +88,13 @@ WAL_MAGICS = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
 # A state directory that fails in these ways may come back (remounted read-write, space freed, a card
 # reseated): events wait in memory. Any other failure (a path under a file...) is the setup's: exit 78.
 TRANSIENT_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EACCES, errno.EPERM}
+# The same failures of a write to the open file, as SQLite names them (with its extended codes: SQLITE_IOERR_WRITE,
+# SQLITE_READONLY_DBMOVED...): they move the undelivered rows into memory, as at start, instead of losing the batch.
+DISK_FAILURES = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
 
 # A draft turns the seq it is given into (topic, payload); it may raise to refuse.
 Draft = Callable[[int], tuple[str, bytes]]
+T = TypeVar("T")
 
 
 class OutboxError(EdgeappError):
@@ -173,6 +186,11 @@ class Outbox:
         # Why the file cannot be used, while events are held in memory (None: they are in the file).
         self.unavailable: str | None = None
         self._retry_at, self._retries = 0.0, 0
+        # While in memory after the file failed under us: its rows up to the first seq were read back into memory, but
+        # for the range that could not be (reported lost): what it still holds of the others when it opens again is in
+        # memory or was delivered meanwhile, and goes; the unread ones are sent late rather than never.
+        self._forget: tuple[int, int | None, int | None] = (0, None, None)
+        self._notices: list[Replacement] = []  # the file failed under a write: for check() to report
         self.reopened = 0  # times memory was moved into the file: the rows before may now be older ones
         # The files opened, as (st_dev, st_ino) of the database and the WAL, their sizes at the last
         # check, and the oldest undelivered seq then: a loss found later is reported with that range.
@@ -199,6 +217,8 @@ class Outbox:
         try:
             fresh = self._connect()
         except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", None) == "SQLITE_BUSY":  # its .lock file was deleted under it
+                raise _in_use(self.path) from None
             if not _is_damage(exc, self.path):
                 raise _Unavailable(f"outbox {self.path} cannot be opened: {exc}") from None
             moved = self._move_aside()
@@ -219,8 +239,12 @@ class Outbox:
         """Open and check the database; True if it had no seq record yet (a new file)."""
         if self.path.is_dir():
             raise sqlite3.DatabaseError(f"{self.path} is a directory")
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=0)
         try:
+            # One process owns the outbox: with the database locked for the connection's life, SQLite keeps the WAL
+            # index in its own memory instead of a mmapped -shm file (which a truncation or a failing disk under it
+            # turned into a SIGBUS, a silent exit 135), and a second opener is refused at once.
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
             db.execute("PRAGMA journal_mode=WAL")
             page = db.execute("PRAGMA page_size").fetchone()[0]
             wal_pages = max(16, min(MAX_WAL_PAGES, self.max_bytes // 8 // page))
@@ -277,18 +301,26 @@ class Outbox:
         self.recovered = Recovery(reason, moved_to, start + 1)
         log.error("%s", self.recovered.message)
 
-    def _in_memory(self, why: str) -> None:
-        """The file cannot be used: hold events in an in-memory database with the same bounds, above
-        every seq the mark may have handed out, and try the file again with backoff."""
+    def _in_memory(self, why: str, carried: list[tuple] | None = None,
+                   unread: tuple[int | None, int | None] = (None, None)) -> None:
+        """The file cannot be used: hold events in an in-memory database with the same bounds, and try the
+        file again with backoff. ``carried``: the undelivered rows read back from the file, whose last seq is
+        known then, and ``unread`` the seq range of those that could not be; None: the file was never read,
+        so seq goes on above every seq the mark may have handed out."""
         memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         memory.executescript(SCHEMA)
-        self._last_seq = max(self._last_seq, self._mark.reserved)
+        if carried is None:
+            self._last_seq = max(self._last_seq, self._mark.reserved)
         memory.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (self._last_seq,))
-        self._db, self._rows, self._bytes = memory, 0, 0  # its meta counts the drops in memory
+        memory.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", carried or ())  # within the bounds already
+        self._db = memory  # its meta counts the drops in memory
+        self._rows, self._bytes = len(carried or ()), sum(row[3] for row in carried or ())
+        self._forget = (0, None, None) if carried is None else (self._last_seq, *unread)
         self._ids, self._db_size = (), 0
         self.unavailable = why
-        self._retries = 0
-        self._retry_at = time.monotonic() + backoff_delay(0, RETRY_MIN_S, RETRY_MAX_S)
+        # The backoff goes on from the last time: a nearly full disk that takes the move back and refuses the next
+        # write falls back here at most once a RETRY_MAX_S, not once a second (each time an error event).
+        self._retry_at = time.monotonic() + backoff_delay(self._retries, RETRY_MIN_S, RETRY_MAX_S)
         log.error("%s; events are held in memory (at most %d rows / %d bytes, the oldest dropped and counted) "
                   "and the file is tried again", why, self.max_rows, self.max_bytes)
 
@@ -306,16 +338,7 @@ class Outbox:
             if self._lockfile is None:
                 self._lockfile = _exclusive(self.path)
             self._open()
-            last_seq = max(self._last_seq, held[2])
-            self._mark.cover(last_seq)
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("BEGIN IMMEDIATE")
-            # OR IGNORE: only an outbox older than its seq mark could hold these seqs already
-            self._db.executemany("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)", rows)
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
-            self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (dropped,))
-            self._drop_oldest(*self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone())
-            self._db.execute("COMMIT")
+            self._fill(rows, max(self._last_seq, held[2]), dropped, self._forget)
         except (OutboxError, ConfigError, sqlite3.Error, OSError) as exc:  # ConfigError: the path is in the way now
             if self._db is not memory:
                 self._db.close()
@@ -325,20 +348,45 @@ class Outbox:
             log.debug("%s; still in memory", self.unavailable)
             return None
         memory.close()
-        self._rows, self._bytes = self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
-        self._last_seq = last_seq
-        self._dropped = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0]
-        self._oldest = self._db.execute("SELECT coalesce(min(seq), ?) FROM outbox", (last_seq + 1,)).fetchone()[0]
         self.unavailable = None
         self.reopened += 1
         log.warning("outbox %s opens again; %d events held in memory moved into it", self.path, len(rows))
         return len(rows)
+
+    def _fill(self, rows: list[tuple], last_seq: int, dropped: int,
+              forget: tuple[int, int | None, int | None] = (0, None, None)) -> None:
+        """Under the lock, into the file just opened: ``rows`` (seq, topic, payload, size) with their seqs, in one
+        durable transaction, the oldest dropped to stay within the bounds; seq goes on from ``last_seq``, and
+        ``dropped`` are added to the file's count. ``forget``: (up to, but for first..last), the file's own rows
+        that go first."""
+        upto, first, last = forget
+        self._mark.restore(last_seq)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("DELETE FROM outbox WHERE seq <= ? AND seq NOT BETWEEN ? AND ?",
+                         (upto, first or 0, last or -1))
+        # OR IGNORE: only an outbox older than its seq mark could hold these seqs already
+        self._db.executemany("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)", rows)
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
+        self._db.execute("UPDATE meta SET value = value + ? WHERE key = 'dropped'", (dropped,))
+        self._drop_oldest(*self._counts())
+        self._db.execute("COMMIT")
+        self._rows, self._bytes = self._counts()
+        self._last_seq = last_seq
+        self._dropped = self._db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()[0]
+        self._oldest = self._db.execute("SELECT coalesce(min(seq), ?) FROM outbox", (last_seq + 1,)).fetchone()[0]
+        self._ids = _identity(self.path)  # with the WAL the transaction made
+
+    def _counts(self) -> tuple[int, int]:
+        return self._db.execute("SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
 
     # --- the file under the running publisher ---
     def check(self, force: bool = False) -> Replacement | None:
         """At most once per CHECK_S (or now, ``force``): is the file at the path still the one
         open, and whole? If not, carry what the connection still reads into a new outbox."""
         with self._lock:
+            if self._notices:
+                return self._notices.pop(0)
             now = time.monotonic()
             if self.unavailable is not None:
                 self._to_file(force)  # also when no event comes, so the file takes the rows soon
@@ -374,34 +422,15 @@ class Outbox:
     def _replace(self, problem: str) -> Replacement:
         """Under the lock: read back the undelivered rows, start a new outbox at the path, put them
         in with their seqs. seq goes on from where it was (the seqs read back are not reused)."""
-        rows = []
-        try:  # row by row: what the page cache still holds before the first page that is gone is kept
-            for row in self._db.execute("SELECT seq, topic, payload, size FROM outbox ORDER BY seq"):
-                rows.append(row)
-        except sqlite3.Error as exc:
-            log.debug("outbox %s: read back %d rows, then %s", self.path, len(rows), exc)
-        expected, oldest, last_seq, dropped = self._rows, self._oldest, self._last_seq, self._dropped
-        try:
-            self._db.close()
-        except sqlite3.Error:
-            pass
-        self._db = None
-        self._unwatch()
-        lost = max(0, expected - len(rows))
-        carried_seqs = {row[0] for row in rows}
-        lost_seqs = [s for s in range(oldest, last_seq + 1) if s not in carried_seqs] if lost else []
+        last_seq, dropped = self._last_seq, self._dropped
+        rows, lost = self._read_back()
         moved, held_in = None, None
         try:
             if any(os.path.lexists(f"{self.path}{s}") for s in ("", "-wal", "-shm")):
                 moved = self._move_aside()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connect()
-            self._mark.restore(last_seq)
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (last_seq,))
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'dropped'", (dropped,))
-            self._db.execute("COMMIT")
+            self._fill(rows, last_seq, dropped)
         except (OutboxError, sqlite3.Error, OSError) as exc:  # the directory went read-only, the disk is full...
             if self._db is not None:
                 self._db.close()
@@ -409,15 +438,52 @@ class Outbox:
             self._unwatch()
             held_in = str(exc) if isinstance(exc, OutboxError) else \
                 f"outbox {self.path} could not be made again: {_why(exc)}"
-            self._in_memory(held_in)
-            self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", rows)  # within the bounds already
-        else:
-            self._dropped = dropped
-            self._ids = _identity(self.path)
-        self._rows, self._bytes = len(rows), sum(row[3] for row in rows)
-        self._last_seq = max(self._last_seq, last_seq)
-        return Replacement(problem, moved, len(rows), lost, lost_seqs[0] if lost_seqs else None,
-                           lost_seqs[-1] if lost_seqs else None, held_in)
+            self._last_seq, self._dropped = last_seq, dropped  # not a new file's, if one was opened
+            self._in_memory(held_in, rows, lost[1:])
+        return Replacement(problem, moved, len(rows), *lost, held_in)
+
+    def _read_back(self) -> tuple[list[tuple], tuple[int, int | None, int | None]]:
+        """Under the lock, when the file is left: the undelivered rows the connection still reads, and
+        (count, first seq, last seq) of those it cannot; the connection is closed."""
+        rows = []
+        try:
+            if self._db.in_transaction:  # a write that failed (SQLite may have ended it already)
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        try:  # row by row: what the page cache still holds before the first page that is gone is kept
+            # (committed rows only: a rollback that failed leaves the batch's in view)
+            for row in self._db.execute("SELECT seq, topic, payload, size FROM outbox WHERE seq <= ? ORDER BY seq",
+                                        (self._last_seq,)):
+                rows.append(row)
+        except sqlite3.Error as exc:
+            log.debug("outbox %s: read back %d rows, then %s", self.path, len(rows), exc)
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            pass
+        self._db = None
+        self._unwatch()
+        lost = max(0, self._rows - len(rows))
+        carried = {row[0] for row in rows}
+        seqs = [s for s in range(self._oldest, self._last_seq + 1) if s not in carried] if lost else []
+        return rows, (lost, seqs[0] if seqs else None, seqs[-1] if seqs else None)
+
+    def _written(self, write: Callable[[], T]) -> T:
+        """Under the lock: ``write`` (one transaction), and if the disk fails under it (read-only, an I/O error,
+        full), the undelivered rows moved into memory, as when the file cannot be opened at start, and ``write``
+        there. One ``Replacement`` says so, through ``check()``."""
+        try:
+            return write()
+        except (sqlite3.Error, OSError) as exc:
+            if self.unavailable is not None or not _disk_failed(exc):
+                raise
+            why = _why(exc)
+            rows, lost = self._read_back()
+            self._in_memory(f"outbox {self.path} could not be written: {why}", rows, lost[1:])
+            self._notices.append(Replacement(f"outbox {self.path} could not be written", None, len(rows), *lost,
+                                             in_memory=why))
+        return write()
 
     def _unwatch(self) -> None:
         """Only once the connection is closed (its locks go with it anyway)."""
@@ -468,14 +534,7 @@ class Outbox:
             if not added:
                 return result
             try:
-                if self.unavailable is None:
-                    self._mark.cover(seq)  # before the seqs exist anywhere (in memory they cannot be marked)
-                self._db.execute("PRAGMA synchronous=FULL")
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", added)
-                self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (seq,))
-                dropped, freed = self._drop_oldest(self._rows + len(added), self._bytes + added_bytes)
-                self._db.execute("COMMIT")
+                dropped, freed = self._written(lambda: self._insert(added, added_bytes))
             except (sqlite3.Error, OSError) as exc:
                 self._abandon()
                 first, self._last_seq = self._last_seq + 1, seq  # skipped: a consumer sees the gap
@@ -493,6 +552,18 @@ class Outbox:
                         "most; the count is since the last one)", self.max_rows, self.max_bytes, due)
         return result
 
+    def _insert(self, added: list[tuple], added_bytes: int) -> tuple[int, int]:
+        """Under the lock: the batch in one durable transaction; the (rows, bytes) dropped to stay within the bounds."""
+        if self.unavailable is None:
+            self._mark.cover(added[-1][0])  # before the seqs exist anywhere (in memory they cannot be marked)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?)", added)
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'last_seq'", (added[-1][0],))
+        dropped = self._drop_oldest(self._rows + len(added), self._bytes + added_bytes)
+        self._db.execute("COMMIT")
+        return dropped
+
     def give_back(self, seq: int) -> None:
         """The last seq of a failed write may be used again if nothing was stored since: it was never
         stored nor seen anywhere (the publisher's gap notice, which must not widen the gap it reports)."""
@@ -506,8 +577,7 @@ class Outbox:
         try:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-            self._rows, self._bytes = self._db.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM outbox").fetchone()
+            self._rows, self._bytes = self._counts()
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             log.debug("outbox %s: cleanup after a failed write: %s", self.path, exc)
@@ -538,7 +608,7 @@ class Outbox:
 
     def delete(self, seqs: Iterable[int]) -> int:
         """Forget acknowledged messages. Seqs already dropped are ignored. Raises ``OutboxError``
-        when the deletion cannot be written (a full disk): the rows stay, and may be sent again."""
+        when the deletion cannot be written (a damaged file): the rows stay, and may be sent again."""
         seqs = list(seqs)
         if not seqs:
             return 0
@@ -546,21 +616,26 @@ class Outbox:
             if self._db is None:
                 return 0
             try:
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.execute("BEGIN IMMEDIATE")
-                n, freed = 0, 0
-                for seq in seqs:
-                    row = self._db.execute("DELETE FROM outbox WHERE seq = ? RETURNING size", (seq,)).fetchone()
-                    if row:
-                        n, freed = n + 1, freed + row[0]
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
+                n, freed = self._written(lambda: self._remove_rows(seqs))
+            except (sqlite3.Error, OSError) as exc:
                 self._abandon()
                 raise OutboxError(f"outbox {self.path} could not forget {len(seqs)} delivered events: "
                                   f"{_why(exc)}") from None
             self._rows -= n
             self._bytes -= freed
         return n
+
+    def _remove_rows(self, seqs: list[int]) -> tuple[int, int]:
+        """Under the lock: one transaction; the (rows, bytes) removed."""
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("BEGIN IMMEDIATE")
+        n, freed = 0, 0
+        for seq in seqs:
+            row = self._db.execute("DELETE FROM outbox WHERE seq = ? RETURNING size", (seq,)).fetchone()
+            if row:
+                n, freed = n + 1, freed + row[0]
+        self._db.execute("COMMIT")
+        return n, freed
 
     def close(self) -> None:
         with self._lock:
@@ -578,6 +653,12 @@ class _Unavailable(OutboxError):
 
 def _why(exc: Exception) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _disk_failed(exc: Exception) -> bool:
+    if isinstance(exc, OSError):  # the seq mark's write
+        return exc.errno in TRANSIENT_ERRNOS
+    return getattr(exc, "sqlite_errorname", "").startswith(DISK_FAILURES)
 
 
 def _is_damage(exc: sqlite3.DatabaseError, path: Path) -> bool:
@@ -634,5 +715,9 @@ def _exclusive(path: Path):
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         f.close()
-        raise OutboxError(f"outbox {path} is in use by another publisher") from None
+        raise _in_use(path) from None
     return f
+
+
+def _in_use(path: Path) -> OutboxError:
+    return OutboxError(f"outbox {path} is in use by another publisher")

@@ -58,7 +58,7 @@ class MqttStats:
     handoff_dropped: int  # publish() found the queue full (since start)
     pose_rate_limited: int  # pose events thinned by pose_rate (by design, not a loss)
     encode_errors: int  # events that could not be made into JSON
-    store_errors: int  # outbox writes that failed (disk full...), each losing its whole batch
+    store_errors: int  # outbox writes that failed (a damaged file; a failing disk moves them to memory instead)
     lost: int  # events that could not be stored, one by one (since start); their seqs are a gap
     store_failing: bool  # the last outbox write failed: events are being lost now
     errors_suppressed: int  # error events held back by the budget of ERROR_EVENTS_PER_S (since start)
@@ -321,15 +321,14 @@ class Publisher:
                 self._lost += len(events)
             return
         if self._store_failing and self._stored_again_log.add() is not None:
-            log.warning("outbox %s stores again (a nearly full disk may take some writes and refuse others; "
-                        "%d events lost since start)", self.outbox.path, self._lost)
+            log.warning("outbox %s stores again (%d events lost since start)", self.outbox.path, self._lost)
         self._store_failing, self._gap = False, None
         self._wake.set()
         if result.refused:
             self._refused([(batch[i], exc) for i, exc in result.refused])
 
     def _store_failed(self, exc: StoreError, lost: int) -> None:
-        """A write failed (disk full): count the events it held, remember their seqs for the gap
+        """A write failed (a damaged file): count the events it held, remember their seqs for the gap
         notice that the next successful write stores first, and say so once a minute at most."""
         with self._tally:
             self._store_errors += 1
@@ -419,7 +418,7 @@ class Publisher:
             return
         try:
             self.outbox.delete(done)
-        except OutboxError as exc:  # a full disk: the rows stay (and may be sent again); retried next turn
+        except OutboxError as exc:  # a damaged file: the rows stay (and may be sent again); retried next turn
             self._undeleted = done
             if self._delete_log.add(len(done)) is not None:
                 log.error("%s", exc)

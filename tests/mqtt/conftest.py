@@ -10,8 +10,10 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -167,6 +169,29 @@ def assert_in_order_none_missing(seqs: list[int], first: int, last: int) -> int:
     assert not missing, f"{len(missing)} seqs never arrived, e.g. {missing[:10]}"
     assert order == expected, f"out of order: first arrivals {order[:50]}..."
     return len(seqs) - len(order)
+
+
+def stored_seqs(path: Path) -> list[int]:
+    """The seqs an outbox's files on disk hold, read as the next start would read them: from a copy of the
+    database and its WAL, since an open outbox keeps its database locked. ``cp`` copies them in a process of its
+    own: closing a descriptor of the file in this one would drop the lock of an outbox open here."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["cp", *[str(p) for p in (path, Path(f"{path}-wal")) if p.exists()], tmp], check=True)
+        db = sqlite3.connect(Path(tmp) / path.name)
+        try:
+            return [s for (s,) in db.execute("SELECT seq FROM outbox ORDER BY seq")]
+        finally:
+            db.close()
+
+
+REOPEN_WAIT_S = 30.0  # an outbox file is retried with backoff from 1 s: the first few tries fall well inside this
+
+
+def wait_until(condition, what: str, timeout: float = REOPEN_WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(0.2)
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:

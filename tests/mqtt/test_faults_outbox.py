@@ -139,6 +139,22 @@ def test_a_directory_at_the_lock_path_is_a_config_error_naming_it(tmp_path):
     assert str(lock) in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_second_service_on_an_outbox_whose_lock_file_was_deleted_exits_naming_it(tmp_path):
+    path = tmp_path / "state" / "outbox.sqlite3"
+    first = Outbox(path, 100, 10**6)
+    try:
+        Path(f"{path}.lock").unlink()
+        cfg = write_config(tmp_path / "config.toml", source={"uri": str(VIDEO / "opencv_vtest_30s_h264.mp4")},
+                           runtime={"models_dir": str(MODELS)}, mqtt={"host": "127.0.0.1", "port": 1,
+                                                                      "outbox_path": str(path)})
+        r = subprocess.run([sys.executable, "-m", "edgeapp", "run", "--config", str(cfg)], capture_output=True,
+                           text=True, timeout=120)
+    finally:
+        first.close()
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f"outbox {path} is in use by another publisher" in r.stderr, r.stderr
+
+
 def test_the_service_starts_on_a_scribbled_outbox_and_says_so(tmp_path, broker):
     """``edgeapp run`` as systemd runs it: exit 0 after a stop, never the exit 1 that looped restarts."""
     outbox = tmp_path / "outbox.sqlite3"

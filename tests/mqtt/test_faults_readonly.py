@@ -10,9 +10,7 @@ A path that can never work (under a file) stays a config error.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,9 +23,7 @@ from edgeapp.errors import ConfigError
 from edgeapp.events import TrackingEvent
 from edgeapp.mqtt.outbox import Outbox
 
-from .conftest import WAIT_S, first_service_error
-
-REOPEN_WAIT_S = 30.0  # the file is retried with backoff from 1 s: the first few tries fall well inside this
+from .conftest import WAIT_S, first_service_error, stored_seqs, wait_until
 
 
 @contextmanager
@@ -43,23 +39,8 @@ def writable(disk: Path) -> None:
     subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True, capture_output=True)
 
 
-def file_seqs(path: Path) -> list[int]:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return [s for (s,) in db.execute("SELECT seq FROM outbox ORDER BY seq")]
-    finally:
-        db.close()
-
-
 def event(i: int) -> TrackingEvent:
     return TrackingEvent(type="angles", pan=float(i % 90), tilt=0.0, target=f"t{i}")
-
-
-def wait_until(condition, what: str, timeout: float = REOPEN_WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(0.2)
 
 
 def test_a_read_only_state_dir_holds_events_in_memory_and_moves_them_into_the_file(tmp_path):
@@ -86,10 +67,10 @@ def test_a_read_only_state_dir_holds_events_in_memory_and_moves_them_into_the_fi
         try:
             wait_until(lambda: box.check() is None and box.unavailable is None, "the outbox file to open")
             # 3 + 8 rows: the bound of 10 drops the oldest, as it would have in the file
-            assert file_seqs(path) == [2, 3] + held[2:]
+            assert stored_seqs(path) == [2, 3] + held[2:]
             assert box.depth == 10 and box.dropped == 6 and box.last_seq == result.seqs[-1]
             nxt = box.append([lambda seq: ("t", b"after")])
-            assert nxt.seqs == [result.seqs[-1] + 1] and file_seqs(path)[-1] == nxt.seqs[0]
+            assert nxt.seqs == [result.seqs[-1] + 1] and stored_seqs(path)[-1] == nxt.seqs[0]
         finally:
             box.close()
         reopened = Outbox(path, max_rows=100, max_bytes=10**6)  # the mark covers the seqs used from memory
@@ -173,7 +154,7 @@ def test_an_outbox_that_cannot_be_made_again_after_it_vanished_carries_its_rows_
         state.unlink()
         state.mkdir()
         wait_until(lambda: box.check() is None and box.unavailable is None, "the outbox file to open")
-        assert file_seqs(path) == first.seqs + more.seqs and box.depth == 7
+        assert stored_seqs(path) == first.seqs + more.seqs and box.depth == 7
     finally:
         box.close()
 
@@ -193,7 +174,7 @@ def test_a_path_in_the_way_while_in_memory_keeps_the_events_there(tmp_path):
             assert box.depth == 5 and more.seqs[0] == first.seqs[-1] + 1
             (disk / "state").unlink()
             wait_until(lambda: box.check() is None and box.unavailable is None, "the outbox file to open")
-            assert file_seqs(path) == first.seqs + more.seqs
+            assert stored_seqs(path) == first.seqs + more.seqs
         finally:
             box.close()
 

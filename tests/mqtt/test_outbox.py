@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edgeapp.mqtt.outbox import Outbox, OutboxError
@@ -69,6 +71,26 @@ def test_one_publisher_per_outbox(tmp_path):
         Outbox(tmp_path / "o.db", 10, 10**6)
     first.close()
     Outbox(tmp_path / "o.db", 10, 10**6)  # free again once the first owner is gone
+
+
+def test_a_second_publisher_is_refused_after_the_lock_file_went_too(tmp_path):
+    """The database itself is locked while open: deleting the .lock file (or the whole outbox, which the
+    first publisher makes again within a second) no longer lets a second one in to reuse seqs."""
+    path = tmp_path / "o.db"
+    first = Outbox(path, 10, 10**6)
+    try:
+        first.append(drafts(3))
+        Path(f"{path}.lock").unlink()
+        with pytest.raises(OutboxError, match=f"^outbox {path} is in use by another publisher$"):
+            Outbox(path, 10, 10**6)
+        for name in (path.name, f"{path.name}-wal", f"{path.name}.lock", f"{path.name}.seq"):
+            (tmp_path / name).unlink(missing_ok=True)
+        assert first.check(force=True).carried == 3  # a new outbox at the path, open
+        with pytest.raises(OutboxError, match="in use by another publisher"):
+            Outbox(path, 10, 10**6)
+        assert first.append(drafts(1)).seqs == [4]
+    finally:
+        first.close()
 
 
 def test_outbox_full_is_one_line_a_minute_with_the_count(tmp_path, caplog):

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 from edgeapp.events import TrackingEvent
@@ -101,3 +104,27 @@ def test_the_publisher_carries_a_deleted_outbox_over_and_says_so(tmp_path, make_
     errors = [p for p in payloads if p["event"] == "error"]
     assert len(errors) == 1 and "deleted while open" in errors[0]["message"], payloads
     assert errors[0]["detail"]["lost"] == 0 and errors[0]["detail"]["carried"] >= 40
+
+
+def test_a_truncated_shm_file_does_not_kill_the_process(tmp_path):
+    """Was: SIGBUS, a silent exit 135 with nothing in the log. SQLite mapped the WAL index from the -shm file,
+    and touching the map past the end of a file truncated under it (or one a failing disk could not grow) kills
+    the process. The outbox now locks its database and SQLite keeps the index in its own memory: no -shm."""
+    path = tmp_path / "outbox.sqlite3"
+    code = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        from edgeapp.mqtt.outbox import Outbox
+        box = Outbox({str(path)!r}, 100, 10**6)
+        box.append([lambda seq: ("t", b"x")] * 5)
+        shm = Path({str(path) + "-shm"!r})
+        print("shm" if shm.exists() else "no shm", flush=True)
+        if shm.exists():
+            os.truncate(shm, 0)
+        box.append([lambda seq: ("t", b"x")] * 5)
+        print(len(box.peek(0, 100)), flush=True)
+        box.close()
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout.split() == ["no", "shm", "10"], r.stdout
