@@ -67,7 +67,7 @@ class PipelineCollector:
             yield _counter("mqtt_handoff_dropped", "Events dropped because the publisher's queue was full",
                            m.handoff_dropped)
             yield _counter("mqtt_delivered", "Events acknowledged by the broker", m.delivered)
-            yield _counter("mqtt_lost", "Events the outbox could not store (disk full...); their seqs are a gap",
+            yield _counter("mqtt_lost", "Events the outbox could not store (a damaged file, or unreadable when the disk failed); their seqs are a gap",
                            m.lost)
             yield _counter("mqtt_store_errors", "Outbox writes that failed", m.store_errors)
             yield _gauge("mqtt_store_failing", "1 while the outbox cannot store events", int(m.store_failing))

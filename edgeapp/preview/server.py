@@ -208,9 +208,9 @@ class PreviewServer:
         if self._mqtt_stats is not None:
             m = self._mqtt_stats()
             if m.store_failing:
-                return False, "degraded: the outbox cannot store events (disk full?); they are counted as lost"
+                return False, "degraded: the outbox cannot store events (a damaged file?); they are counted as lost"
             if m.outbox_in_memory:
-                return False, "degraded: the outbox file cannot be opened (read-only or full disk?); events wait in memory"
+                return False, "degraded: the outbox file cannot be written (read-only, failing or full disk?); events wait in memory"
         return True, "ok"
 
     # -- frames --------------------------------------------------------------------------
