@@ -4,7 +4,7 @@ Keypoint augmentation (:mod:`edgeapp.classify.augment`) moves joints MoveNet has
 cannot show the classifier how MoveNet itself answers a slightly different photo of the same pose. A
 re-compressed JPEG, other light, a camera tilted a few degrees or a person a little smaller in the frame
 move MoveNet's smart crop and its keypoints in ways no Gaussian jitter imitates: on the training photos,
-re-saving as JPEG (quality 90) changed the shipped model's answer for 4.6% of them. These variants are
+re-saving as JPEG (quality 90) changed the shipped model's answer for 4.6% of the 500 checked. These variants are
 made from the same pixels (no new data), and their poses are training rows of the photo's class
 (``classifier extract --variants``; ``classifier train --photo-variants``).
 
