@@ -8,6 +8,10 @@ truncated pixels, then the score). Classes are the sub-folder names, sorted, so
 ``class_no`` matches the tutorial's numbering. Images without a confident pose
 (a keypoint under the classifier threshold) are skipped and listed, exactly the
 images the runtime would refuse to classify.
+
+With ``variants``, each photo gives instead one row per pixel-level variant
+(:mod:`edgeapp.classify.photo_variants`), named ``<class>/<photo>#<variant>``: extra
+training rows for ``classifier train --photo-variants``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from edgeapp.camera.files import IMAGE_SUFFIXES, read_image
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD
 from edgeapp.classify.contract import NUM_KEYPOINTS
 from edgeapp.classify.dataset import DatasetError, KeypointTable
+from edgeapp.classify.photo_variants import VARIANT_MARK, VARIANTS
 from edgeapp.errors import SourceError
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES, MoveNet
 
@@ -55,12 +60,15 @@ def list_images(images_dir: Path) -> tuple[tuple[str, ...], list[tuple[int, Path
 
 
 def extract(images_dir: Path, estimator: MoveNet, threshold: float = DEFAULT_THRESHOLD,
-            passes: int = STILL_IMAGE_PASSES, progress: Callable[[int, int, str], None] | None = None) -> Extraction:
+            passes: int = STILL_IMAGE_PASSES, progress: Callable[[int, int, str], None] | None = None,
+            variants: bool = False) -> Extraction:
     classes, items = list_images(images_dir)
+    makers = VARIANTS if variants else {"": None}
     files: list[str] = []
-    xy = np.empty((len(items), NUM_KEYPOINTS, 2), dtype=np.float64)
-    scores = np.empty((len(items), NUM_KEYPOINTS), dtype=np.float64)
-    class_no = np.empty(len(items), dtype=np.int64)
+    rows = len(items) * len(makers)
+    xy = np.empty((rows, NUM_KEYPOINTS, 2), dtype=np.float64)
+    scores = np.empty((rows, NUM_KEYPOINTS), dtype=np.float64)
+    class_no = np.empty(rows, dtype=np.int64)
     skipped: list[tuple[str, str]] = []
     n = 0
     for i, (no, path) in enumerate(items):
@@ -72,16 +80,18 @@ def extract(images_dir: Path, estimator: MoveNet, threshold: float = DEFAULT_THR
         except SourceError as exc:
             skipped.append((name, str(exc)))
             continue
-        pose = estimator.estimate_still(image, passes)
-        if pose.min_score < threshold:
-            skipped.append((name, f"no confident pose (min keypoint score {pose.min_score:.3f} < {threshold:g})"))
-            continue
-        files.append(name)
-        # The same truncated pixels the runtime feeds (contract.pose_features), so training sees what inference sees.
-        xy[n] = pose.pixels
-        scores[n] = pose.scores
-        class_no[n] = no
-        n += 1
+        for variant, make in makers.items():
+            row = f"{name}{VARIANT_MARK}{variant}" if make else name
+            pose = estimator.estimate_still(make(image) if make else image, passes)
+            if pose.min_score < threshold:
+                skipped.append((row, f"no confident pose (min keypoint score {pose.min_score:.3f} < {threshold:g})"))
+                continue
+            files.append(row)
+            # The same truncated pixels the runtime feeds (contract.pose_features): training sees what inference sees.
+            xy[n] = pose.pixels
+            scores[n] = pose.scores
+            class_no[n] = no
+            n += 1
     table = KeypointTable(tuple(files), xy[:n], scores[:n], class_no[:n], classes)
     if not n:  # nothing to train or evaluate on: say why instead of an empty table downstream
         reasons = "; ".join(f"{name}: {reason}" for name, reason in skipped[:3])

@@ -26,6 +26,7 @@ import numpy as np
 from edgeapp.camera import open_source
 from edgeapp.classify.contract import NUM_KEYPOINTS, OTHER
 from edgeapp.classify.dataset import KeypointTable
+from edgeapp.classify.photo_variants import mirror
 from edgeapp.pose.keypoint import Pose
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES, MoveNet
 
@@ -40,7 +41,7 @@ CROPS: dict[str, tuple[float, float, float, float]] = {
 def variants(image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
     """The image, its mirror and its crops, each named."""
     yield "full", image
-    yield "mirror", np.ascontiguousarray(image[:, ::-1])
+    yield "mirror", mirror(image)
     h, w = image.shape[:2]
     for name, (x0, y0, x1, y1) in CROPS.items():
         yield name, np.ascontiguousarray(image[int(y0 * h):int(y1 * h), int(x0 * w):int(x1 * w)])

@@ -43,6 +43,14 @@ DEVICE = TrainConfig(mask_score=JOINT_SCORE, augment=Augmentation(copies=4, scal
                      batch_size=128, epochs=120, patience=15)
 
 
+def with_photo_variants(config: TrainConfig) -> TrainConfig:
+    """With pixel-level variants (photo_variants.py: 7 more rows per photo, each seen by MoveNet), one
+    keypoint-augmented copy per row instead of four: about as many rows in all, so about the same time."""
+    if config.augment is None:
+        return config
+    return replace(config, augment=replace(config.augment, copies=min(config.augment.copies, 1)))
+
+
 @dataclass(frozen=True)
 class PersonResult:
     person: str
@@ -64,9 +72,10 @@ def guard_refused(table: KeypointTable, guard: BodyGuard | None = None) -> np.nd
 
 def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, config: TrainConfig,
                          progress: Callable[[str], None] | None = None,
-                         held_out_negatives: KeypointTable | None = None) -> tuple[dict, list[PersonResult], dict]:
+                         held_out_negatives: KeypointTable | None = None,
+                         variants: KeypointTable | None = None) -> tuple[dict, list[PersonResult], dict]:
     """Per-person held-out answers; the open-set thresholds chosen on them (``other_threshold`` when there
-    are negatives, else ``min_probability``) and how."""
+    are negatives, else ``min_probability``) and how. A fold trains on the variants of its own photos only."""
     if held_out_negatives is not None and negatives is None:
         raise TrainingError("--held-out-negatives balance the 'other' output, which only a model trained with "
                             "--negatives has")
@@ -80,7 +89,8 @@ def leave_one_person_out(table: KeypointTable, negatives: KeypointTable | None, 
             rest, mine = split_by_person(table, name)
             if progress:
                 progress(f"fold {name}: training on {len(rest)} rows, holding out {len(mine)}")
-            classifier = PoseClassifier.open(train(rest, Path(tmp) / name, config, negatives=negatives).model_path)
+            classifier = PoseClassifier.open(train(rest, Path(tmp) / name, config, negatives=negatives,
+                                                     variants=variants).model_path)
             probs.append(classifier.predict_table(encode_table(mine.xy, mine.scores, config.order)))
             truth += [table.labels[c] for c in mine.class_no]
             person += [name] * len(mine)
@@ -141,16 +151,17 @@ def train_device_model(table: KeypointTable, out_dir: Path, negatives: KeypointT
                        config: TrainConfig = DEVICE, by_person: bool = True,
                        progress: Callable[[EpochLog], None] | None = None,
                        note: Callable[[str], None] | None = None, test: KeypointTable | None = None,
-                       held_out_negatives: KeypointTable | None = None):
+                       held_out_negatives: KeypointTable | None = None, variants: KeypointTable | None = None):
     """LOPO + calibration (``by_person``), then the final model on everyone with the chosen threshold."""
     if held_out_negatives is not None and not by_person:
         raise TrainingError("--held-out-negatives choose the 'other' threshold in leave-one-person-out: "
                             "they need --by-person")
     results: list[PersonResult] = []
     if by_person:
-        thresholds, results, calibration = leave_one_person_out(table, negatives, config, note, held_out_negatives)
+        thresholds, results, calibration = leave_one_person_out(table, negatives, config, note, held_out_negatives,
+                                                                variants)
         config = replace(config, calibration=calibration, **thresholds)
-    final = train(table, out_dir, config, test, progress=progress, negatives=negatives)
+    final = train(table, out_dir, config, test, progress=progress, negatives=negatives, variants=variants)
     if results:
         append_lopo_report(Path(out_dir), config, results)
     return final, results

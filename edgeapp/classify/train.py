@@ -47,7 +47,8 @@ import numpy as np
 
 from edgeapp.classify.augment import Augmentation, augment
 from edgeapp.classify.contract import FEATURES, OTHER, ClassifierContract, encode_table, write_contract, write_labels
-from edgeapp.classify.dataset import KeypointTable, concat, relabel
+from edgeapp.classify.dataset import KeypointTable, concat, relabel, subset
+from edgeapp.classify.photo_variants import photo_of
 from edgeapp.classify.report import Evaluation, evaluate, plot_confusion
 from edgeapp.errors import ClassifyError
 
@@ -132,6 +133,7 @@ class TrainResult:
     tflite: Evaluation
     agreement: float  # share of rows where Keras and the exported model give the same top label
     max_prob_diff: float
+    variant_rows: int = 0  # photo variants that joined the fitting rows (their photos' own rows did)
     history: list[EpochLog] = field(default_factory=list)
     keras_model: object = None  # the trained Keras model (tests compare it with the export)
 
@@ -214,13 +216,16 @@ def export_tflite(model, path: Path, quantize: bool = True) -> None:
 
 def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None,
           test: KeypointTable | None = None, progress: Callable[[EpochLog], None] | None = None,
-          negatives: KeypointTable | None = None) -> TrainResult:
+          negatives: KeypointTable | None = None, variants: KeypointTable | None = None) -> TrainResult:
     """Train on ``table`` (plus ``negatives`` as the class ``other``), export to ``out_dir``,
-    evaluate on ``test`` (else the validation split)."""
+    evaluate on ``test`` (else the validation split). ``variants`` (photo_variants.py) join the
+    fitting rows of the photos they were made from; those of other photos are left out."""
     config = config or TrainConfig()
     check_trainable(table)
     if negatives is not None:
         table = with_negatives(table, negatives)
+    if variants is not None:
+        variants = relabel(variants, table.labels)
     try:
         import keras
         import tensorflow as tf  # noqa: F401  (imported for its side effects on keras' backend)
@@ -244,10 +249,14 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     x = encode_table(table.xy, table.scores, config.order)
     y = np.eye(k, dtype=np.float32)[table.class_no]
     fit_idx, val_idx = split_validation(table.class_no, config.validation_split, config.seed)
-    fit_x, fit_y = x[fit_idx], y[fit_idx]
+    fit, joined = subset(table, fit_idx), 0
+    if variants is not None:  # only the fitting photos': a validation or held-out photo's would leak it in
+        mine = variants_of(fit, variants)
+        fit, joined = concat([fit, mine]), len(mine)
+    fit_x, fit_y = encode_table(fit.xy, fit.scores, config.order), np.eye(k, dtype=np.float32)[fit.class_no]
     if config.augment is not None:  # only the fitting rows: validation stays what the device sees
-        axy, ascores, ano = augment(table.xy[fit_idx], table.scores[fit_idx], table.class_no[fit_idx],
-                                    config.augment, np.random.default_rng(config.seed))
+        axy, ascores, ano = augment(fit.xy, fit.scores, fit.class_no, config.augment,
+                                    np.random.default_rng(config.seed))
         fit_x, fit_y = encode_table(axy, ascores, config.order), np.eye(k, dtype=np.float32)[ano]
     has_val = len(val_idx) > 0
     # Without a validation split (a tiny table) the training metric is all there is.
@@ -309,7 +318,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     diff = float(np.abs(keras_probs - tflite_probs).max()) if len(eval_x) else 0.0
 
     result = TrainResult(out_dir, model_path, labels, contract, len(history), best_epoch, evaluated_on,
-                         keras_eval, tflite_eval, agree, diff, history, model)
+                         keras_eval, tflite_eval, agree, diff, joined, history, model)
     write_report(result, config, table, test)
     return result
 
@@ -324,6 +333,13 @@ def check_trainable(table: KeypointTable) -> None:
         raise TrainingError(f"class {table.labels[int(counts.argmin())]!r} has no rows")
     if OTHER in table.labels:
         raise TrainingError(f"{OTHER!r} is reserved for the negatives (--negatives), not a pose class")
+
+
+def variants_of(table: KeypointTable, variants: KeypointTable) -> KeypointTable:
+    """The rows of ``variants`` made from photos of ``table`` (photo_variants.photo_of)."""
+    photos = set(table.files)
+    return subset(variants, np.array([i for i, name in enumerate(variants.files) if photo_of(name) in photos],
+                                     dtype=np.int64))
 
 
 def with_negatives(table: KeypointTable, negatives: KeypointTable) -> KeypointTable:
@@ -348,6 +364,7 @@ def write_report(r: TrainResult, config: TrainConfig, table: KeypointTable, test
         "contract": r.contract.to_dict(),
         "train_rows": len(table),
         "train_counts": table.counts(),
+        "photo_variant_rows": r.variant_rows,
         "test_rows": len(test) if test is not None else None,
         "evaluated_on": r.evaluated_on,
         "epochs_run": r.epochs_run,
@@ -364,7 +381,8 @@ def write_report(r: TrainResult, config: TrainConfig, table: KeypointTable, test
         "",
         f"- model: `{r.model_path.name}` ({r.model_path.stat().st_size} bytes), labels `{LABELS_FILE}`, "
         f"contract `{CONTRACT_FILE}`: input 17 x ({r.contract.order[0]}, {r.contract.order[1]}, score), {r.contract.units}",
-        f"- training rows: {len(table)} ({', '.join(f'{k} {v}' for k, v in table.counts().items())})",
+        f"- training rows: {len(table)} ({', '.join(f'{k} {v}' for k, v in table.counts().items())})"
+        + (f", and {r.variant_rows} pixel-level variants of the fitting photos" if r.variant_rows else ""),
         f"- epochs: {r.epochs_run} of at most {config.epochs} (best {r.best_epoch}), seed {config.seed}",
         f"- evaluated on: the {r.evaluated_on} set ({r.tflite.n} rows), with the exported .tflite through edgeapp's runtime",
         f"- Keras accuracy {r.keras.accuracy:.4f}; exported model accuracy {r.tflite.accuracy:.4f}; "

@@ -69,6 +69,10 @@ def register(cli) -> None:
                    help=f"smart-crop passes per image (default {STILL_IMAGE_PASSES}, as the tutorial)")
     e.add_argument("--threshold", type=unit_interval, default=DEFAULT_THRESHOLD,
                    help="skip images with a keypoint under this score (default 0: keep every photo; 0.1 is the TF sample's gate)")
+    e.add_argument("--variants", action="store_true",
+                   help="write instead a row per pixel-level variant of each photo (mirror, JPEG 70, brighter, "
+                        "darker, tilted 7 degrees each way, 15%% smaller), named PHOTO#VARIANT: extra training rows "
+                        "for train --photo-variants")
     add_backend_options(e)
     e.set_defaults(func=run_extract)
 
@@ -92,6 +96,7 @@ def register(cli) -> None:
     t.add_argument("--held-out-negatives", nargs="+", default=None, metavar="CSV",
                    help="with --by-person and --negatives: negatives no model is trained on, with which the "
                         "'other' threshold is balanced against the held-out people's poses")
+    _photo_variants_option(t)
     t.add_argument("--recipe", choices=("tutorial", "device"), default="tutorial",
                    help="tutorial: the notebook's network and data as they are (default); device: the shipped "
                         "model's (joints under the body guard's score masked, augmentation, batch 128)")
@@ -123,6 +128,7 @@ def register(cli) -> None:
     v.add_argument("--by-person", action="store_true",
                    help="leave-one-person-out with the device recipe instead (needs TensorFlow): train on all "
                         "people but one, answer for that one, per file-name prefix (girl1_, guy2_, ...)")
+    _photo_variants_option(v)
     v.add_argument("--classifier", default=None, help=f"registry name or .tflite file (default {DEFAULT_MODELS['classify']})")
     v.add_argument("--labels", default=None, help="labels file")
     v.add_argument("--report", default=None, metavar="DIR",
@@ -148,6 +154,12 @@ def register(cli) -> None:
     m.add_argument("--json", action="store_true", help="print the report as JSON")
     add_backend_options(m)
     m.set_defaults(func=run_bench_smoothing)
+
+
+def _photo_variants_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--photo-variants", default=None, metavar="CSV",
+                   help="keypoints of pixel-level variants of the training photos (extract --variants): each joins "
+                        "the training rows when its photo does, never the validation or held-out ones")
 
 
 def _pose_options(p: argparse.ArgumentParser) -> None:
@@ -228,7 +240,7 @@ def run_extract(args: argparse.Namespace) -> int:
         print(f"\r[{i}/{n}] {name[:60]:<60}", end="", file=sys.stderr, flush=True)
 
     try:
-        result = extract(Path(args.images_dir), estimator, args.threshold, args.passes, progress)
+        result = extract(Path(args.images_dir), estimator, args.threshold, args.passes, progress, args.variants)
     finally:  # end the progress line, so an error starts on its own
         print(file=sys.stderr)
     write_csv(Path(args.out), result.table)
@@ -269,7 +281,7 @@ def run_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from edgeapp.classify.dataset import read_csv, thin
-    from edgeapp.classify.recipe import DEVICE, train_device_model
+    from edgeapp.classify.recipe import DEVICE, train_device_model, with_photo_variants
     from edgeapp.classify.train import TrainConfig, print_progress
 
     base = DEVICE if args.recipe == "device" else TrainConfig()
@@ -286,7 +298,11 @@ def run_train(args: argparse.Namespace) -> int:
     table = thin(read_csv(Path(args.csv), columns=args.columns), args.limit)
     test = read_csv(Path(args.test_csv), columns=args.columns) if args.test_csv else None
     negatives = _negatives(args.negatives, args.columns, args.limit)
+    variants = _photo_variants(args.photo_variants, table, args.columns)
+    if variants is not None:
+        config = with_photo_variants(config)
     r, people = train_device_model(table, Path(args.out), negatives, config, by_person=args.by_person,
+                                   variants=variants,
                                    progress=print_progress, note=lambda line: print(line, file=sys.stderr),
                                    test=test, held_out_negatives=_negatives(args.held_out_negatives, args.columns,
                                                                             args.limit))
@@ -301,6 +317,21 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"open-set thresholds written to the contract: other_threshold {r.contract.other_threshold}, "
               f"min_probability {r.contract.min_probability:.4f}")
     return 0
+
+
+def _photo_variants(path: str | None, table, columns: str = "xy"):
+    """The variants CSV, checked against the training table: a variant of no photo in it is a usage mistake
+    (another dataset's file) that would otherwise train on nothing and say nothing."""
+    if path is None:
+        return None
+    from edgeapp.classify.dataset import DatasetError, read_csv
+    from edgeapp.classify.train import variants_of
+
+    variants = read_csv(Path(path), columns=columns)
+    if not len(variants_of(table, variants)):
+        raise DatasetError(f"{path}: none of its rows is a variant of a photo in the training CSV "
+                           "(rows are named <class>/<photo>#<variant>, made by classifier extract --variants)")
+    return variants
 
 
 def _negatives(paths: list[str] | None, columns: str = "xy", limit: int | None = None,
@@ -343,11 +374,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     table, skipped = _keypoints(Path(args.images_dir), args)
     _print_skipped(skipped, sys.stderr)  # stdout holds the figures; these photos are not in them
     negatives = _negatives(args.negatives, pose=lambda: _movenet(args))
+    if args.photo_variants and not args.by_person:
+        return usage_error("--photo-variants are training rows: they need --by-person")
     if args.by_person:
-        from edgeapp.classify.recipe import DEVICE, leave_one_person_out
+        from edgeapp.classify.recipe import DEVICE, leave_one_person_out, with_photo_variants
 
-        thresholds, people, _ = leave_one_person_out(table, negatives, DEVICE,
-                                                     progress=lambda line: print(line, file=sys.stderr))
+        variants = _photo_variants(args.photo_variants, table)
+        thresholds, people, _ = leave_one_person_out(table, negatives, DEVICE if variants is None else
+                                                     with_photo_variants(DEVICE),
+                                                     progress=lambda line: print(line, file=sys.stderr),
+                                                     variants=variants)
         print(f"leave-one-person-out, device recipe; open-set thresholds chosen on the held-out poses {thresholds}")
         for p in people:
             print(f"{p.person}: {p.right}/{p.n} right ({p.right / p.n:.2%}), other {p.other} ({p.other / p.n:.2%}), "

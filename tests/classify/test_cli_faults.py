@@ -174,3 +174,21 @@ def test_an_unwritable_report_folder_is_found_by_trying(tmp_path):
     assert not (tmp_path / "new").exists()  # the check leaves nothing behind
     assert "cannot create anything in /proc" in output_problem("/proc/edgeapp", "--report", folder=True)
     assert os.listdir(tmp_path) == []
+
+
+# 7. photo variants that belong to no training photo, or given where nothing is trained
+
+def test_photo_variants_of_another_dataset_are_refused_before_training(tmp_path):
+    csv, others = tmp_path / "k.csv", tmp_path / "v.csv"
+    table = read_csv(TRAIN_CSV)
+    write_csv(csv, table)
+    write_csv(others, type(table)(tuple(f"x/{i}.jpg#mirror" for i in range(len(table))), table.xy, table.scores,
+                                  table.class_no, table.labels))
+    r = edgeapp("classifier", "train", "--csv", csv, "--photo-variants", others, "--out", tmp_path / "m")
+    refused(r, 2, str(others), "none of its rows is a variant")
+    assert not (tmp_path / "m").exists()
+
+
+def test_photo_variants_without_leave_one_person_out_are_a_usage_error(tmp_path):
+    r = edgeapp("classifier", "evaluate", TRAIN_CSV, "--photo-variants", TRAIN_CSV, *MODELS)
+    refused(r, 2, "--photo-variants", "--by-person")

@@ -183,3 +183,20 @@ def test_cli_train(tmp_path):
     assert "epoch   1/3  loss" in r.stderr and "epoch   3/3" in r.stderr
     assert "validation accuracy" in r.stdout and (out / "classifier.tflite").is_file()
     assert PoseClassifier.open(out / "classifier.tflite", request=cpu()).labels == read_csv(TEST_CSV).labels
+
+
+def test_photo_variants_join_the_fitting_rows_of_their_photos_only(tmp_path):
+    """A variant of a validation photo would let the validation set into the fitting: it is left out, and
+    the report says how many joined."""
+    from edgeapp.classify.augment import mirrored
+    from edgeapp.classify.dataset import KeypointTable
+
+    table = read_csv(TEST_CSV)
+    xy, scores = mirrored(table.xy, table.scores)
+    variants = KeypointTable(tuple(f"{f}#mirror" for f in table.files), xy, scores, table.class_no, table.labels)
+    config = TrainConfig(epochs=1, seed=5, validation_split=0.2)
+    r = train(table, tmp_path, config, variants=variants)
+    fit, val = split_validation(table.class_no, 0.2, 5)
+    assert len(val) and r.variant_rows == len(fit)
+    assert json.loads((tmp_path / "report.json").read_text())["photo_variant_rows"] == len(fit)
+    assert f"and {len(fit)} pixel-level variants" in (tmp_path / "report.md").read_text()
