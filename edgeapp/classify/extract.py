@@ -27,7 +27,7 @@ from edgeapp.camera.files import IMAGE_SUFFIXES, read_image
 from edgeapp.classify.classifier import DEFAULT_THRESHOLD
 from edgeapp.classify.contract import NUM_KEYPOINTS
 from edgeapp.classify.dataset import DatasetError, KeypointTable
-from edgeapp.classify.photo_variants import VARIANT_MARK, VARIANTS
+from edgeapp.classify.photo_variants import VARIANTS, named_variants
 from edgeapp.errors import SourceError
 from edgeapp.pose.movenet import STILL_IMAGE_PASSES, MoveNet
 
@@ -63,9 +63,9 @@ def extract(images_dir: Path, estimator: MoveNet, threshold: float = DEFAULT_THR
             passes: int = STILL_IMAGE_PASSES, progress: Callable[[int, int, str], None] | None = None,
             variants: bool = False) -> Extraction:
     classes, items = list_images(images_dir)
-    makers = VARIANTS if variants else {"": None}
+    looks = named_variants if variants else lambda name, image: ((name, image),)
     files: list[str] = []
-    rows = len(items) * len(makers)
+    rows = len(items) * (len(VARIANTS) if variants else 1)
     xy = np.empty((rows, NUM_KEYPOINTS, 2), dtype=np.float64)
     scores = np.empty((rows, NUM_KEYPOINTS), dtype=np.float64)
     class_no = np.empty(rows, dtype=np.int64)
@@ -80,9 +80,8 @@ def extract(images_dir: Path, estimator: MoveNet, threshold: float = DEFAULT_THR
         except SourceError as exc:
             skipped.append((name, str(exc)))
             continue
-        for variant, make in makers.items():
-            row = f"{name}{VARIANT_MARK}{variant}" if make else name
-            pose = estimator.estimate_still(make(image) if make else image, passes)
+        for row, look in looks(name, image):
+            pose = estimator.estimate_still(look, passes)
             if pose.min_score < threshold:
                 skipped.append((row, f"no confident pose (min keypoint score {pose.min_score:.3f} < {threshold:g})"))
                 continue

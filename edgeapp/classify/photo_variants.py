@@ -16,7 +16,7 @@ leave-one-person-out, is in docs/classification.md.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -48,6 +48,12 @@ VARIANTS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tilt-7": lambda image: _tilt(image, -7.0),
     "smaller": lambda image: cv2.resize(image, None, fx=0.85, fy=0.85, interpolation=cv2.INTER_AREA),
 }
+
+
+def named_variants(name: str, image: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """Each variant of a photo with its row name, ``<name>#<variant>``."""
+    for variant, make in VARIANTS.items():
+        yield f"{name}{VARIANT_MARK}{variant}", make(image)
 
 
 def photo_of(row_name: str) -> str:

@@ -100,7 +100,12 @@ class ClassifyStage:
 
     @classmethod
     def from_config(cls, config: ClassifyConfig, registry: Registry | None = None) -> ClassifyStage:
-        return cls(open_classifier(config, registry), HoldTimer(config.hold), config.smoothing)
+        return cls.on(open_classifier(config, registry), config)
+
+    @classmethod
+    def on(cls, classifier: PoseClassifier, config: ClassifyConfig) -> ClassifyStage:
+        """The stage a config describes, on a classifier opened apart (the service, naming the key at fault)."""
+        return cls(classifier, HoldTimer(config.hold), config.smoothing)
 
     def update(self, pose: Pose | None, time: float) -> ClassifyResult:
         """Classify the frame's pose (None: no person) and advance the hold timer to ``time``."""

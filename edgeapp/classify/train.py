@@ -253,11 +253,11 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     if variants is not None:  # only the fitting photos': a validation or held-out photo's would leak it in
         mine = variants_of(fit, variants)
         fit, joined = concat([fit, mine]), len(mine)
-    fit_x, fit_y = encode_table(fit.xy, fit.scores, config.order), np.eye(k, dtype=np.float32)[fit.class_no]
+    fit_xy, fit_scores, fit_no = fit.xy, fit.scores, fit.class_no
     if config.augment is not None:  # only the fitting rows: validation stays what the device sees
-        axy, ascores, ano = augment(fit.xy, fit.scores, fit.class_no, config.augment,
-                                    np.random.default_rng(config.seed))
-        fit_x, fit_y = encode_table(axy, ascores, config.order), np.eye(k, dtype=np.float32)[ano]
+        fit_xy, fit_scores, fit_no = augment(fit_xy, fit_scores, fit_no, config.augment,
+                                             np.random.default_rng(config.seed))
+    fit_x, fit_y = encode_table(fit_xy, fit_scores, config.order), np.eye(k, dtype=np.float32)[fit_no]
     has_val = len(val_idx) > 0
     # Without a validation split (a tiny table) the training metric is all there is.
     monitor = config.monitor if has_val else config.monitor.removeprefix("val_")

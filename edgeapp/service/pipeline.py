@@ -150,7 +150,7 @@ class Pipeline:
                 model = open_classifier_model(classify, registry)
             with blamed_on(labels_key(config, "classify")):
                 classifier = classifier_on(model, classify, registry)
-            self.classify_stage = ClassifyStage(classifier, HoldTimer(classify.hold), classify.smoothing)
+            self.classify_stage = ClassifyStage.on(classifier, classify)
             self.models["classify"] = model
         self.detector: Detector | None = None
         self.tracker: ObjectTracker | None = None
