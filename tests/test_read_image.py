@@ -77,3 +77,15 @@ def test_an_empty_file_is_undecodable(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(SourceError, match="cannot decode image"):
         read_image(path)
+
+
+def test_the_bench_clip_maker_reads_stills_the_same_way(tmp_path):
+    """make_pose_clip (bench preview, the tree-clip tests) goes through read_image: a cut-short JPEG is refused
+    by name rather than turned into a clip of libjpeg's grey filler."""
+    from edgeapp.bench.preview import make_pose_clip
+
+    photo = tmp_path / "cut.jpg"
+    photo.write_bytes(jpeg_turned(quadrants(), 1)[:-40])
+    with pytest.raises(SourceError, match=r"cut\.jpg is cut short"):
+        make_pose_clip(photo, tmp_path / "clip.mp4")
+    assert not (tmp_path / "clip.mp4").exists()

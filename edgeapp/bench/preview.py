@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from edgeapp.bench import machine, print_table, show
+from edgeapp.camera.files import read_image
 from edgeapp.config import AppConfig, PoseConfig, RuntimeConfig, SourceConfig, TasksConfig
 from edgeapp.errors import EdgeappError
 from edgeapp.preview.config import PreviewConfig
@@ -31,9 +32,7 @@ from edgeapp.preview.config import PreviewConfig
 def make_pose_clip(image_path: Path, out: Path, frames: int = 30, fps: float = 15.0, shift_px: int = 6) -> Path:
     """An ``mp4v`` clip of ``image_path`` drifting sideways by up to ``shift_px`` pixels (frames differ,
     the pose stays). Sizes are rounded down to even numbers, as the codec wants."""
-    image = cv2.imread(str(image_path))
-    if image is None:
-        raise EdgeappError(f"cannot read image {image_path}")
+    image = read_image(Path(image_path))  # turned by its EXIF orientation, as infer and the service read it
     h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
     image = image[:h, :w]
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
