@@ -9,6 +9,9 @@ normalisation -> 34-d embedding -> Dense(128, relu6) -> Dropout -> Dense(64, rel
 early stopping (patience 20) keeping the best weights, at most 200 epochs, 15% of each
 class held back for validation.
 
+``TrainConfig(members=N)`` trains N such networks from consecutive seeds (each its own validation split,
+weights and augmentation) and exports one model that averages their probabilities (the device recipe's three; docs/classification.md says why).
+
 Early stopping watches the validation *loss* by default, not the notebook's validation
 accuracy: on ~100 validation rows the accuracy reaches its ceiling within ~10 epochs, and
 the first epoch to reach it is the one kept, an under-trained model (here it put both
@@ -85,13 +88,14 @@ class TrainConfig:
     # The device recipe (None/0: the notebook's network and data exactly):
     mask_score: float | None = None  # joints under this score are masked out of the embedding (see build_model)
     augment: Augmentation | None = None  # variants of each training row (augment.py)
+    members: int = 1  # networks from seeds seed, seed+1, ... (split, weights, augmentation); the export averages them
     min_probability: float = 0.0  # the open-set thresholds written to the contract (chosen by recipe.py)
     other_threshold: float | None = None
     calibration: dict | None = None  # how it was chosen, for the sidecar
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0:
-            raise TrainingError("epochs and batch_size must be >= 1, patience >= 0")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0 or self.members < 1:
+            raise TrainingError("epochs, batch_size and members must be >= 1, patience >= 0")
         if not 0.0 <= self.validation_split < 1.0:
             raise TrainingError(f"validation_split must be within [0, 1), got {self.validation_split}")
         ClassifierContract(order=self.order)  # validates the order
@@ -134,6 +138,7 @@ class TrainResult:
     agreement: float  # share of rows where Keras and the exported model give the same top label
     max_prob_diff: float
     variant_rows: int = 0  # photo variants that joined the fitting rows (their photos' own rows did)
+    members: tuple[tuple[int, int], ...] = ()  # (epochs run, best epoch) of each network averaged
     history: list[EpochLog] = field(default_factory=list)
     keras_model: object = None  # the trained Keras model (tests compare it with the export)
 
@@ -227,7 +232,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     if variants is not None:
         variants = relabel(variants, table.labels)
     try:
-        import keras
+        import keras  # noqa: F401  (checked here, used by the helpers below)
         import tensorflow as tf  # noqa: F401  (imported for its side effects on keras' backend)
     except ImportError as exc:
         raise TrainingError(
@@ -242,25 +247,72 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Seeds python, numpy and TF in one go. Keras only offers this process-wide; training
-    # runs in its own CLI process, so nothing else depends on the seeded generators.
-    keras.utils.set_random_seed(config.seed)
-
     x = encode_table(table.xy, table.scores, config.order)
     y = np.eye(k, dtype=np.float32)[table.class_no]
-    fit_idx, val_idx = split_validation(table.class_no, config.validation_split, config.seed)
-    fit, joined = subset(table, fit_idx), 0
-    if variants is not None:  # only the fitting photos': a validation or held-out photo's would leak it in
-        mine = variants_of(fit, variants)
-        fit, joined = concat([fit, mine]), len(mine)
+    history: list[EpochLog] = []
+    members, runs, first_val, joined = [], [], None, 0
+    # Each network has its own seed for its split as well as its weights and augmentation: networks that
+    # differ only in their draws on one split answered a held-out person alike (docs/classification.md).
+    for seed in range(config.seed, config.seed + config.members):
+        fit_idx, val_idx = split_validation(table.class_no, config.validation_split, seed)
+        fit = subset(table, fit_idx)
+        if variants is not None:  # only the fitting photos': a validation or held-out photo's would leak it in
+            mine = variants_of(fit, variants)
+            fit, joined = concat([fit, mine]), joined or len(mine)
+        validation = (x[val_idx], y[val_idx]) if len(val_idx) else None
+        member, epochs, best_epoch = _fit_member(fit, validation, k, config, seed, progress)
+        members.append(member)
+        history.extend(epochs)
+        runs.append((len(epochs), best_epoch))
+        first_val = val_idx if first_val is None else first_val
+    model = members[0] if len(members) == 1 else average(members)
+
+    contract = ClassifierContract(order=config.order, units="pixels", labels=labels,
+                                  other_label=OTHER if OTHER in labels else None,
+                                  min_probability=config.min_probability, calibration=config.calibration,
+                                  other_threshold=config.other_threshold if OTHER in labels else None)
+    model_path = out_dir / MODEL_FILE
+    export_tflite(model, model_path, config.quantize)
+    write_labels(out_dir / LABELS_FILE, labels)
+    write_contract(out_dir / CONTRACT_FILE, contract,
+                   note=f"51 float32 = 17 MoveNet keypoints x ({config.order[0]}, {config.order[1]}, score) in "
+                        "frame pixels; written by edgeapp classifier train")
+
+    if test is not None:
+        eval_x, eval_y, evaluated_on = encode_table(test.xy, test.scores, config.order), test.class_no, "test"
+    elif len(first_val):  # with more networks, the others fitted some of these rows: a fit more than a test
+        eval_x, eval_y = x[first_val], table.class_no[first_val]
+        evaluated_on = "validation" if config.members == 1 else "first network's validation"
+    else:  # too few rows to hold any back: say so rather than report an accuracy of nothing
+        eval_x, eval_y, evaluated_on = x, table.class_no, "training (no rows held back)"
+    keras_probs = model.predict(eval_x, batch_size=256, verbose=0) if len(eval_x) else np.zeros((0, k))
+    tflite_probs = run_exported(model_path, eval_x)
+    keras_eval = evaluate(eval_y, keras_probs.argmax(axis=1), labels)
+    tflite_eval = evaluate(eval_y, tflite_probs.argmax(axis=1), labels)
+    agree = float((keras_probs.argmax(1) == tflite_probs.argmax(1)).mean()) if len(eval_x) else 1.0
+    diff = float(np.abs(keras_probs - tflite_probs).max()) if len(eval_x) else 0.0
+
+    result = TrainResult(out_dir, model_path, labels, contract, len(history), runs[0][1], evaluated_on,
+                         keras_eval, tflite_eval, agree, diff, joined, tuple(runs), history, model)
+    write_report(result, config, table, test)
+    return result
+
+
+def _fit_member(fit: KeypointTable, validation, k: int, config: TrainConfig, seed: int,
+                progress: Callable[[EpochLog], None] | None):
+    """One network fitted on the ``fit`` rows (augmented with ``seed``), early-stopped on ``validation``:
+    (the Keras model with its best weights, its epochs, the best epoch)."""
+    import keras
+
+    # Seeds python, numpy and TF in one go. Keras only offers this process-wide; training
+    # runs in its own CLI process, so nothing else depends on the seeded generators.
+    keras.utils.set_random_seed(seed)
     fit_xy, fit_scores, fit_no = fit.xy, fit.scores, fit.class_no
     if config.augment is not None:  # only the fitting rows: validation stays what the device sees
-        fit_xy, fit_scores, fit_no = augment(fit_xy, fit_scores, fit_no, config.augment,
-                                             np.random.default_rng(config.seed))
+        fit_xy, fit_scores, fit_no = augment(fit_xy, fit_scores, fit_no, config.augment, np.random.default_rng(seed))
     fit_x, fit_y = encode_table(fit_xy, fit_scores, config.order), np.eye(k, dtype=np.float32)[fit_no]
-    has_val = len(val_idx) > 0
     # Without a validation split (a tiny table) the training metric is all there is.
-    monitor = config.monitor if has_val else config.monitor.removeprefix("val_")
+    monitor = config.monitor if validation is not None else config.monitor.removeprefix("val_")
     mode = "min" if monitor.endswith("loss") else "max"
 
     model = build_model(k, config.dropout, config.mask_score)
@@ -285,42 +337,30 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=config.patience,
                                          restore_best_weights=True)
     model.fit(fit_x, fit_y, epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
-              validation_data=(x[val_idx], y[val_idx]) if has_val else None,
-              callbacks=[stop, EpochLine()], verbose=0)
+              validation_data=validation, callbacks=[stop, EpochLine()], verbose=0)
     # Restore the best weights even when the epoch cap, not the patience, ended training.
     if stop.best_weights is not None:
         model.set_weights(stop.best_weights)
     scores = [getattr(h, monitor) for h in history]
     best_epoch = int(np.argmin(scores) if mode == "min" else np.argmax(scores)) + 1 if scores else 0
+    return model, history, best_epoch
 
-    contract = ClassifierContract(order=config.order, units="pixels", labels=labels,
-                                  other_label=OTHER if OTHER in labels else None,
-                                  min_probability=config.min_probability, calibration=config.calibration,
-                                  other_threshold=config.other_threshold if OTHER in labels else None)
-    model_path = out_dir / MODEL_FILE
-    export_tflite(model, model_path, config.quantize)
-    write_labels(out_dir / LABELS_FILE, labels)
-    write_contract(out_dir / CONTRACT_FILE, contract,
-                   note=f"51 float32 = 17 MoveNet keypoints x ({config.order[0]}, {config.order[1]}, score) in "
-                        "frame pixels; written by edgeapp classifier train")
 
-    if test is not None:
-        eval_x, eval_y, evaluated_on = encode_table(test.xy, test.scores, config.order), test.class_no, "test"
-    elif has_val:
-        eval_x, eval_y, evaluated_on = x[val_idx], table.class_no[val_idx], "validation"
-    else:  # too few rows to hold any back: say so rather than report an accuracy of nothing
-        eval_x, eval_y, evaluated_on = x, table.class_no, "training (no rows held back)"
-    keras_probs = model.predict(eval_x, batch_size=256, verbose=0) if len(eval_x) else np.zeros((0, k))
-    tflite_probs = run_exported(model_path, eval_x)
-    keras_eval = evaluate(eval_y, keras_probs.argmax(axis=1), labels)
-    tflite_eval = evaluate(eval_y, tflite_probs.argmax(axis=1), labels)
-    agree = float((keras_probs.argmax(1) == tflite_probs.argmax(1)).mean()) if len(eval_x) else 1.0
-    diff = float(np.abs(keras_probs - tflite_probs).max()) if len(eval_x) else 0.0
+def average(members: list):
+    """One model whose output is the mean of the members' probabilities. The embedding layer has no weights
+    and is the same in every member, so it is computed once; each member keeps its own dense layers."""
+    import keras
 
-    result = TrainResult(out_dir, model_path, labels, contract, len(history), best_epoch, evaluated_on,
-                         keras_eval, tflite_eval, agree, diff, joined, history, model)
-    write_report(result, config, table, test)
-    return result
+    first = members[0]
+    inputs = keras.Input(shape=(FEATURES,), name="landmarks_and_scores")
+    embedding = first.get_layer("pose_embedding")(inputs)
+    heads = []
+    for member in members:
+        h = embedding
+        for layer in member.layers[member.layers.index(member.get_layer("pose_embedding")) + 1:]:
+            h = layer(h)
+        heads.append(h)
+    return keras.Model(inputs, keras.layers.Average(name="members_mean")(heads))
 
 
 def check_trainable(table: KeypointTable) -> None:
@@ -369,6 +409,8 @@ def write_report(r: TrainResult, config: TrainConfig, table: KeypointTable, test
         "evaluated_on": r.evaluated_on,
         "epochs_run": r.epochs_run,
         "best_epoch": r.best_epoch,
+        "members": [{"seed": config.seed + i, "epochs_run": run, "best_epoch": best}
+                    for i, (run, best) in enumerate(r.members)],
         "config": asdict(config),
         "tflite": r.tflite.to_dict(),
         "keras": {"accuracy": round(r.keras.accuracy, 4)},
@@ -383,7 +425,11 @@ def write_report(r: TrainResult, config: TrainConfig, table: KeypointTable, test
         f"contract `{CONTRACT_FILE}`: input 17 x ({r.contract.order[0]}, {r.contract.order[1]}, score), {r.contract.units}",
         f"- training rows: {len(table)} ({', '.join(f'{k} {v}' for k, v in table.counts().items())})"
         + (f", and {r.variant_rows} pixel-level variants of the fitting photos" if r.variant_rows else ""),
-        f"- epochs: {r.epochs_run} of at most {config.epochs} (best {r.best_epoch}), seed {config.seed}",
+        f"- epochs: {r.epochs_run} of at most {config.epochs} (best {r.best_epoch}), seed {config.seed}"
+        if len(r.members) < 2 else
+        f"- {len(r.members)} networks, seeds {config.seed}..{config.seed + len(r.members) - 1}, their probabilities "
+        f"averaged by the exported model; epochs (best) of each, at most {config.epochs}: "
+        + ", ".join(f"{run} ({best})" for run, best in r.members),
         f"- evaluated on: the {r.evaluated_on} set ({r.tflite.n} rows), with the exported .tflite through edgeapp's runtime",
         f"- Keras accuracy {r.keras.accuracy:.4f}; exported model accuracy {r.tflite.accuracy:.4f}; "
         f"same top label on {100 * r.agreement:.2f}% of rows (largest probability difference {r.max_prob_diff:.5f})",

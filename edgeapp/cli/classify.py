@@ -114,6 +114,9 @@ def register(cli) -> None:
     t.add_argument("--limit", type=int, default=None,
                    help="use only every Nth row of each CSV (a capped run, e.g. for CI)")
     t.add_argument("--batch-size", type=int, default=None, help="default 16 (the device recipe: 128)")
+    t.add_argument("--members", type=int, default=None,
+                   help="networks trained from seeds SEED, SEED+1, ..., their probabilities averaged in the exported "
+                        "model (default 1; device: 3)")
     t.add_argument("--seed", type=int, default=42, help="default 42")
     t.add_argument("--no-quantize", action="store_true", help="keep float weights (default: dynamic-range "
                    "quantization, as the tutorial)")
@@ -286,7 +289,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     base = DEVICE if args.recipe == "device" else TrainConfig()
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                   ("patience", args.patience)) if v is not None}
+                                   ("patience", args.patience), ("members", args.members)) if v is not None}
     if args.limit is not None and args.limit < 1:
         return usage_error("--limit must be at least 1")
     if problem := output_problem(args.out, "--out", folder=True):
@@ -309,7 +312,8 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"exported {r.model_path} (+ labels.txt, {r.model_path.stem}.contract.json, report.md, report.json, "
           f"confusion_matrix.png)")
     print(f"{r.evaluated_on} accuracy {r.tflite.accuracy:.4f} ({r.tflite.n} rows) with the exported model; "
-          f"Keras {r.keras.accuracy:.4f}; epochs {r.epochs_run} (best {r.best_epoch})")
+          f"Keras {r.keras.accuracy:.4f}; epochs " + ", ".join(f"{run} (best {best})" for run, best in r.members)
+          + (f" ({len(r.members)} networks averaged)" if len(r.members) > 1 else ""))
     for p in people:
         print(f"held out {p.person}: {p.right}/{p.n} right ({p.right / p.n:.2%}), {p.other} other, "
               f"{p.refused} no confident pose")

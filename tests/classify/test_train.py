@@ -8,6 +8,7 @@ end to end on images through edgeapp's runtime.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import subprocess
 import sys
 
@@ -200,3 +201,25 @@ def test_photo_variants_join_the_fitting_rows_of_their_photos_only(tmp_path):
     assert len(val) and r.variant_rows == len(fit)
     assert json.loads((tmp_path / "report.json").read_text())["photo_variant_rows"] == len(fit)
     assert f"and {len(fit)} pixel-level variants" in (tmp_path / "report.md").read_text()
+
+
+def test_members_are_averaged_by_the_exported_model(tmp_path):
+    """``members=2`` exports one model whose probabilities are the mean of the networks seeds s and s+1 train
+    alone (each its own split, weights and augmentation)."""
+    from edgeapp.classify.augment import Augmentation
+
+    table = read_csv(TEST_CSV)
+    base = TrainConfig(epochs=4, seed=11, quantize=False, mask_score=0.2, augment=Augmentation(copies=1))
+    alone = [train(table, tmp_path / f"alone{s}", replace(base, seed=s)) for s in (11, 12)]
+    both = train(table, tmp_path / "both", replace(base, members=2))
+    x = encode_table(table.xy, table.scores, "yx")
+    each = [PoseClassifier.open(r.model_path, request=cpu()).predict_table(x) for r in alone]
+    mean = PoseClassifier.open(both.model_path, request=cpu()).predict_table(x)
+    assert np.abs(mean - (each[0] + each[1]) / 2).max() < 1e-5
+    assert np.abs(each[0] - each[1]).max() > 1e-3  # two networks of their own
+    assert both.members == tuple((r.epochs_run, r.best_epoch) for r in alone)
+    assert both.epochs_run == sum(run for run, _ in both.members)
+    assert both.evaluated_on == "first network's validation"
+    report = json.loads((tmp_path / "both" / "report.json").read_text())
+    assert [m["seed"] for m in report["members"]] == [11, 12]
+    assert "2 networks, seeds 11..12" in (tmp_path / "both" / "report.md").read_text()
