@@ -134,3 +134,33 @@ def test_several_windows_back_to_back_give_each_window_its_own_pose(movenet):
         assert np.array_equal(a.xy, b.xy) and np.array_equal(a.scores, b.scores) and a.frame_size == b.frame_size
     assert not np.array_equal(together[0].xy, together[1].xy)  # the windows do see different things
     assert movenet.estimate_windows(image, []) == []
+
+
+def test_a_persons_first_video_frame_gets_a_second_pass_in_the_crop_it_gives(movenet):
+    """A frame with no crop to start from that finds a torso is run again in its crop (what the still image's
+    second pass is); the frames after carry the crop with one invoke, and a frame with nobody costs one."""
+    image = cv2.imread(str(IMAGES / "tfex_pose_image3_tree.jpeg"))
+    two = movenet.estimate_still(image, passes=2)
+    movenet.reset()
+    first = movenet.estimate(image)
+    assert len(movenet.last_invoke_s) == 2 and np.array_equal(first.xy, two.xy)
+    assert not np.array_equal(first.xy, movenet.estimate_still(image, passes=1).xy)  # the pass does move joints
+    movenet.reset()
+    movenet.estimate(image)
+    movenet.estimate(image)
+    assert len(movenet.last_invoke_s) == 1  # carried
+    empty = np.full_like(image, 90)
+    movenet.estimate(empty)  # the person left: one invoke, and the crop is the whole frame again
+    assert len(movenet.last_invoke_s) == 1
+    movenet.estimate(empty)
+    assert len(movenet.last_invoke_s) == 1
+    again = movenet.estimate(image)  # back: a first frame again
+    assert len(movenet.last_invoke_s) == 2 and np.array_equal(again.xy, two.xy)
+
+
+def test_without_smart_crop_every_frame_is_one_whole_frame_pass():
+    movenet = MoveNet(Model.open(MOVENET, BackendRequest("cpu")), smart_crop=False)
+    image = cv2.imread(str(IMAGES / "tfex_pose_image3_tree.jpeg"))
+    for _ in range(2):
+        movenet.estimate(image)
+        assert len(movenet.last_invoke_s) == 1

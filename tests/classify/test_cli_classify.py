@@ -287,13 +287,14 @@ def test_infer_classify_no_smoothing_classifies_each_frame_on_its_own(two_poses_
     assert [o["frame"] for o in frames] == list(range(8))
     classifier = stock_classifier()
     # each answer is the printed pose's own, as a still image's would be (the printed keypoints are rounded to
-    # 4 digits and clamped to the frame: the probabilities agree to 0.02)
+    # 4 digits and clamped to the frame: the probabilities agree to 0.04; the stock model on Lightning keypoints
+    # moved by 0.028 for the rounding alone on the Pi profile's frame 2, the crop of a tree on a warrior)
     for o in frames:
         kp = o["pose"]["keypoints"]
         own = classifier.classify(Pose(np.array([[k["x"], k["y"]] for k in kp]), np.array([k["score"] for k in kp]),
                                        size))
         assert (o["label"], o["status"]) == (own.label, own.status), o["frame"]
-        assert o["scores"] == pytest.approx(dict(own.top), abs=0.02), o["frame"]
+        assert o["scores"] == pytest.approx(dict(own.top), abs=0.04), o["frame"]
     assert [o["label"] for o in frames[:2]] == ["tree", "tree"]
 
 
