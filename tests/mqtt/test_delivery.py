@@ -57,8 +57,12 @@ def test_two_publishers_in_one_process_keep_their_own_seq(broker, make_config, p
 
 
 def test_available_is_retained_online_and_stopped_on_a_clean_close(broker, make_config, publishers, recorders):
+    witness = recorders(broker.port, "edgeapp/dev1/available", client_id="witness")
     pub = publishers(make_config(broker.port))
     assert pub.wait_connected(WAIT_S)
+    # Connected is the CONNACK; `online` goes out right after it. A subscriber that came in between got it live
+    # (retain flag 0: a clean-clone run did): wait until the broker has passed it on before coming late.
+    witness.wait_for(lambda r: any(m.text == "online" for m in r.on("edgeapp/dev1/available")), what="online")
     late = recorders(broker.port, "edgeapp/dev1/available", client_id="late")  # subscribes after the fact
     late.wait_for(lambda r: r.on("edgeapp/dev1/available"), what="retained availability")
     first = late.on("edgeapp/dev1/available")[0]
