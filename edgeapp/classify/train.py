@@ -250,7 +250,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     x = encode_table(table.xy, table.scores, config.order)
     y = np.eye(k, dtype=np.float32)[table.class_no]
     history: list[EpochLog] = []
-    members, runs, first_val, joined = [], [], None, 0
+    members, runs, joined = [], [], 0
     # Each network has its own seed for its split as well as its weights and augmentation: networks that
     # differ only in their draws on one split answered a held-out person alike (docs/classification.md).
     for seed in range(config.seed, config.seed + config.members):
@@ -264,7 +264,6 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
         members.append(member)
         history.extend(epochs)
         runs.append((len(epochs), best_epoch))
-        first_val = val_idx if first_val is None else first_val
     model = members[0] if len(members) == 1 else average(members)
 
     contract = ClassifierContract(order=config.order, units="pixels", labels=labels,
@@ -278,6 +277,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
                    note=f"51 float32 = 17 MoveNet keypoints x ({config.order[0]}, {config.order[1]}, score) in "
                         "frame pixels; written by edgeapp classifier train")
 
+    first_val = split_validation(table.class_no, config.validation_split, config.seed)[1]
     if test is not None:
         eval_x, eval_y, evaluated_on = encode_table(test.xy, test.scores, config.order), test.class_no, "test"
     elif len(first_val):  # with more networks, the others fitted some of these rows: a fit more than a test

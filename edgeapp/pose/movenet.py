@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from edgeapp.errors import ModelError
-from edgeapp.pose.crop import CropRegion, determine_crop_region, init_crop_region, torso_visible
+from edgeapp.pose.crop import CropRegion, determine_crop_region, init_crop_region
 from edgeapp.pose.keypoint import Pose
 from edgeapp.runtime.model import Model, blank_outside
 from edgeapp.window import InputWindow, to_frame_normalised
@@ -48,7 +48,7 @@ class MoveNet:
         self.smart_crop = smart_crop
         self._region: CropRegion | None = None
         self._frame_size: tuple[int, int] | None = None
-        self._tracking = False  # the last pass found a torso: its crop is this frame's
+        self._whole: CropRegion | None = None  # the padded whole frame: the region with no crop to start from
         self.last_invoke_s: tuple[float, ...] = ()  # each invoke's seconds in the last estimate
         self._pixels: np.ndarray | None = None  # several people's crops, sampled before their invokes
 
@@ -58,21 +58,18 @@ class MoveNet:
 
     def reset(self) -> None:
         self._region = None
-        self._tracking = False
 
     def estimate(self, frame: np.ndarray) -> Pose:
         """Video mode: the crop comes from the previous frame's keypoints. A frame with no crop to start from
-        (the first, or the first after nobody was found) that finds a torso is run once more, in the crop it
-        gives: the whole-frame pass places joints poorly, and a person's first frame would be answered on it
-        (docs/pose.md, "The first frame of a person"). A frame where nobody is found costs one invoke."""
+        (the first, or the first after nobody was found) whose pass gives a crop is run once more, in that crop:
+        the whole-frame pass places joints poorly, and a person's first frame would be answered on it (README,
+        "The first frame of a person"). A frame where nobody is found costs one invoke."""
         h, w = frame.shape[:2]
         if self._region is None or not self.smart_crop or self._frame_size != (w, h):
-            self._region = init_crop_region(h, w)
-            self._frame_size = (w, h)
-            self._tracking = False
-        cold = not self._tracking
+            self._start(w, h)
+        cold = self._region == self._whole
         pose = self._pass(frame, w, h)
-        if cold and self._tracking and self._region != init_crop_region(h, w):
+        if cold and self._region != self._whole:  # the pass found a body and the crop it gives
             first = self.last_invoke_s
             pose = self._pass(frame, w, h)
             self.last_invoke_s = first + self.last_invoke_s
@@ -80,17 +77,19 @@ class MoveNet:
 
     def estimate_still(self, frame: np.ndarray, passes: int = STILL_IMAGE_PASSES) -> Pose:
         """The tutorial's still image: from the whole frame, ``passes`` passes each in the crop the last gave."""
-        self.reset()
         h, w = frame.shape[:2]
-        self._region, self._frame_size = init_crop_region(h, w), (w, h)
+        self._start(w, h)
         for _ in range(passes):
             pose = self._pass(frame, w, h)
         return pose
 
+    def _start(self, w: int, h: int) -> None:
+        self._whole = self._region = init_crop_region(h, w)
+        self._frame_size = (w, h)
+
     def _pass(self, frame: np.ndarray, w: int, h: int) -> Pose:
         pose = self.estimate_in(frame, self._region.window(w, h))
         if self.smart_crop:
-            self._tracking = torso_visible(pose.scores)
             self._region = determine_crop_region(pose.xy, pose.scores, h, w)
         return pose
 
