@@ -141,6 +141,7 @@ def test_a_persons_first_video_frame_gets_a_second_pass_in_the_crop_it_gives(mov
     second pass is); the frames after carry the crop with one invoke, and a frame with nobody costs one."""
     image = cv2.imread(str(IMAGES / "tfex_pose_image3_tree.jpeg"))
     two = movenet.estimate_still(image, passes=2)
+    assert len(movenet.last_invoke_s) == 2  # every pass's invoke
     movenet.reset()
     first = movenet.estimate(image)
     assert len(movenet.last_invoke_s) == 2 and np.array_equal(first.xy, two.xy)

@@ -79,8 +79,11 @@ class MoveNet:
         """The tutorial's still image: from the whole frame, ``passes`` passes each in the crop the last gave."""
         h, w = frame.shape[:2]
         self._start(w, h)
+        times: tuple[float, ...] = ()
         for _ in range(passes):
             pose = self._pass(frame, w, h)
+            times += self.last_invoke_s
+        self.last_invoke_s = times
         return pose
 
     def _start(self, w: int, h: int) -> None:

@@ -257,7 +257,7 @@ class Pipeline:
         elif self.movenet is not None:  # no detector, or it sees nobody to follow: the single-pose path
             # an image of a folder stands alone: its crop is found afresh, as `infer pose` finds it
             pose = self.movenet.estimate_still(frame.image) if self.still else self.movenet.estimate(frame.image)
-            out.invoke_s["pose"] = [self.movenet.model.last_invoke_s]
+            out.invoke_s["pose"] = list(self.movenet.last_invoke_s)  # a still's passes, a first frame's two
             out.pose = pose if pose.score >= self.config.pose.min_person_score else None
         return out
 

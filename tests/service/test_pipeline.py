@@ -48,7 +48,8 @@ def test_pipeline_runs_pose_and_classification_and_can_be_built_twice():
         assert any(e.person for e in poses)
         assert all(len(e.body()["keypoints"]) == 17 for e in poses if e.person)
         stats = pipeline.stats_event()
-        assert stats.models["pose"]["n"] == 40 and stats.backend == "cpu" and stats.fallback is False  # no Coral here
+        # the first frame's second pass (in the crop its whole-frame pass gave) is an invoke too
+        assert stats.models["pose"]["n"] == pipeline.stats.invokes["pose"] == 41 and stats.backend == "cpu" and stats.fallback is False  # no Coral here
         assert stats.fps and stats.fps > 0
         assert pipeline.latest is not None and pipeline.latest.frame.index == 39
 
@@ -95,6 +96,7 @@ def test_an_image_folder_is_read_as_stills_each_with_its_own_crop(tmp_path, dete
         assert pipeline.run(threading.Event(), on_frame=lambda r: answers.append(r.classification.answer)) \
             == len(photos)
         classifier = pipeline.classify_stage.classifier
+        assert pipeline.stats.invokes["pose"] == 3 * len(photos)  # the tutorial's three passes, each counted
     poses = [e.pose for e in sink.events if isinstance(e, PoseEvent)]
     assert len(poses) == len(photos)
     movenet = MoveNet(FailoverModel(ModelFiles.from_path(MOVENET), BackendRequest(kind="cpu", threads=2)))

@@ -269,8 +269,10 @@ def test_bench_pipeline_reports_the_bound_startup_and_memory():
     report = json.loads(r.stdout)
     assert report["frames"] == 30 and report["dropped_frames"] == 0
     assert set(report["invoke"]) >= {"pose", "detect"}
-    n = report["invokes_per_frame"]  # with the detector, a pose invoke per person found
-    assert n["detect"] == 1.0 and 0.5 <= n["pose"] <= 1.0
+    # with the detector, a pose invoke per person found; a person found afresh by the single-pose path (no one
+    # followed yet) gets a second pass in that frame
+    n = report["invokes_per_frame"]
+    assert n["detect"] == 1.0 and 0.5 <= n["pose"] <= 1.1
     per_frame = report["invoke"]["pose"]["mean_ms"] * n["pose"] + report["invoke"]["detect"]["mean_ms"]
     assert report["models_bound_fps"] == pytest.approx(1000 / per_frame, rel=0.01)
     assert report["fps_pct_of_bound"] == pytest.approx(100 * report["fps"] / report["models_bound_fps"], rel=0.02)
