@@ -2,8 +2,9 @@
 
 A side is *visible* when every joint its signal needs (with the shoulder and hip for the torso length
 of ``height``/``distance``) scores at least ``min_score``; an invisible side gives no value, never a
-guess. ``better`` picks the side whose weakest needed joint scores highest, and keeps it while it stays
-visible: for the whole of a repetition (``hold``), and otherwise until the other side's weakest joint
+guess. ``better`` picks the side whose weakest needed joint scores highest, and keeps it: for the whole
+of a repetition (``hold``; a frame where it is hidden gives no value, which the counter bridges, rather
+than the other side's), and otherwise while it stays visible until the other side's weakest joint
 scores ``SWITCH_MARGIN`` higher. Two sides seen from the front differ by several degrees, so hopping
 between them mid-rep would put one side's bottom next to the other's top.
 """
@@ -62,7 +63,9 @@ class SignalReader:
         best, quality = ("left", left) if left >= right else ("right", right)
         if previous in SIDES:
             kept = left if previous == "left" else right
-            if kept >= self.min_score and (hold or quality < kept + SWITCH_MARGIN):
+            if hold:  # a rep is read on one side: while it is hidden, no value (the counter bridges the gap)
+                best, quality = previous, kept
+            elif kept >= self.min_score and quality < kept + SWITCH_MARGIN:
                 best, quality = previous, kept
         if quality < self.min_score:
             return NOTHING

@@ -108,6 +108,30 @@ def test_the_better_side_counts_when_one_side_is_hidden_and_a_fixed_side_does_no
     assert fixed[-1].count == 0 and all(r.signal is None for r in fixed)
 
 
+def test_a_rep_in_progress_is_never_finished_on_the_other_side():
+    """Seen from the front, the two knees read differently: here the left bends to 80 deg and the right reads
+    45 deg straighter, never reaching the down zone. The left side is read; on the way down of each rep it is
+    hidden for one frame, past the up zone (the smoothed knee lags the raw one) and before the down zone. That frame gives no value (the counter bridges it) rather than the right side's,
+    whose shallow bottom would reject the rep and keep the reader on the wrong side."""
+    ex = BUILTIN["squat"]
+    trace = sine_reps(3, 175.0, 80.0, 2.5, FPS)
+    left = [KEYPOINT_NAMES.index(f"left_{j}") for j in ("hip", "knee", "ankle")]
+    right = [KEYPOINT_NAMES.index(f"right_{j}") for j in ("hip", "knee", "ankle")]
+    going_down = np.flatnonzero((np.diff(trace.values, prepend=trace.values[0]) < 0) & (trace.values < 135)
+                                & (trace.values > 121))
+    hide = {int(i) for i in going_down[np.r_[True, np.diff(going_down) > 1]]}  # the first such frame of each rep
+    assert len(hide) == 3
+    poses = []
+    for i, v in enumerate(trace.values):
+        pose = pose_for(ex, float(v), hidden=tuple(left) if i in hide else ())
+        pose.xy[right] = pose_for(ex, min(175.0, float(v) + 45.0)).xy[right]
+        poses.append(pose)
+    results, events = run(RepsStage(ExerciseLibrary(), RepsConfig()), trace.times, poses)
+    assert [r.side for r in results if r.signal is not None] == ["left"] * (len(poses) - 3)
+    assert results[-1].count == 3 and not [e for e in events if e.kind == "rejected"]
+    assert all(e.depth == pytest.approx(80.0, abs=3.0) for e in events if e.kind == "rep")
+
+
 def test_counts_belong_to_the_person():
     times, poses = session("squat")
     stage = Fed(RepsStage(ExerciseLibrary(), RepsConfig()))
