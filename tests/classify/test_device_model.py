@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from support.clip_variants import rewrite
 from support.shared import IMAGES, MOVENET, REPO, VIDEO
 from edgeapp.bench.preview import make_pose_clip
 from edgeapp.classify.classifier import PoseClassifier
@@ -68,16 +69,22 @@ def test_an_image_without_a_person_is_no_pose():
     assert obj["label"] is None and obj["status"] == ("no pose" if seen < 3 else "other"), (seen, obj["status"])
 
 
+@pytest.mark.parametrize("variant", [{}, dict(mirror=True), dict(scale=0.5)], ids=["as is", "mirrored", "half size"])
 @pytest.mark.parametrize("clip", ["opencv_vtest_30s_h264.mp4", "carving_ice.mp4"])
-def test_no_hold_is_confirmed_where_nobody_does_yoga(clip):
-    r = edgeapp("infer", "classify", VIDEO / clip, *POSE)
+def test_no_hold_is_confirmed_where_nobody_does_yoga(clip, variant, tmp_path):
+    """The clips the negatives were mined from, and the same clips as another camera would give them."""
+    path = rewrite(VIDEO / clip, tmp_path / clip, **variant) if variant else VIDEO / clip
+    r = edgeapp("infer", "classify", path, *POSE)
     assert r.returncode == 0, r.stderr
     events = [e for obj in lines(r.stdout) for e in obj["events"]]
     assert [e for e in events if e["type"] == "started"] == []
 
 
-def test_the_tree_clip_holds_tree_for_its_length(tmp_path):
+@pytest.mark.parametrize("variant", [{}, dict(mirror=True), dict(scale=0.5)], ids=["as is", "mirrored", "half size"])
+def test_the_tree_clip_holds_tree_for_its_length(tmp_path, variant):
     clip = make_pose_clip(IMAGES / "tfex_pose_image3_tree.jpeg", tmp_path / "tree.mp4", frames=45, fps=15.0)
+    if variant:
+        clip = rewrite(clip, tmp_path / "variant.mp4", **variant)
     r = edgeapp("infer", "classify", clip, *POSE)
     assert r.returncode == 0, r.stderr
     events = [e for obj in lines(r.stdout) for e in obj["events"]]
@@ -87,7 +94,10 @@ def test_the_tree_clip_holds_tree_for_its_length(tmp_path):
     # From the first frame to the last. The first frame has no crop to start from; with one whole-frame pass
     # the models answered it "other" (0.94-0.96) and the average over time carried that into the next frames
     # (the hold started on frame 1 or 2). Its second pass, in the crop the first gave, answers tree.
-    assert events[-1]["held_s"] >= 44 / 15 - 0.005
+    # A variant may lose that first frame: the photo sits near the `other` threshold for the shipped model
+    # (docs/classification.md; p_other 0.3-0.7 from frame to frame), and the Pi profile's mirrored first frame
+    # answers `other` at 0.736 against 0.734.
+    assert events[-1]["held_s"] >= (44 if not variant else 43) / 15 - 0.005
 
 
 def test_the_stock_model_stays_selectable():

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from support.clip_variants import rewrite
 from support.shared import IMAGES, MOVENET, VIDEO
 
 SQUATS = VIDEO / "exercise" / "squats_band.mp4"
@@ -50,33 +51,19 @@ def test_the_squat_clip_gives_exactly_two_reps_with_depth_and_duration(squats):
     assert [(e["type"], e["set_reps"], e["reason"]) for e in final["events"]] == [("set_ended", 2, "finished")]
 
 
-def rewrite(source, path, fps: float, flip: bool):
-    """The clip's frames again, mirrored and/or stamped at another frame rate."""
-    cap = cv2.VideoCapture(str(source))
-    writer = None
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        if writer is None:
-            h, w = image.shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        writer.write(cv2.flip(image, 1) if flip else image)
-    cap.release()
-    writer.release()
-    return path
-
-
-@pytest.mark.parametrize("fps, flip", [(5, True), (10, False)])
-def test_the_mirrored_clip_and_the_clip_played_twice_as_fast_count_the_same(tmp_path, fps, flip):
-    """Both sides are treated alike, and every limit is in seconds of frame time, not in frames."""
-    path = rewrite(SQUATS, tmp_path / "variant.mp4", fps, flip)
+@pytest.mark.parametrize("variant", [dict(mirror=True), dict(speed=2.0), dict(scale=0.5), dict(between=2)],
+                         ids=["mirrored", "played twice as fast", "half size", "three times the frame rate"])
+def test_the_clip_as_another_camera_gives_it_counts_the_same(tmp_path, variant):
+    """Both sides are treated alike, every limit is in seconds of frame time (not frames), nothing depends on the
+    frame's size in pixels, and the keypoint filter follows the frame rate."""
+    path = rewrite(SQUATS, tmp_path / "variant.mp4", **variant)
     r = edgeapp("infer", "reps", path, "--pose-model", MOVENET, "--backend", "cpu")
     assert r.returncode == 0, r.stderr
     out = lines(r.stdout)
     reps = [e for o in out for e in o["events"] if e["type"] == "rep"]
     assert [e["count"] for e in reps] == [1, 2]
-    scale = 5 / fps
+    assert all(e["depth"] <= 120 for e in reps)
+    scale = 1 / variant.get("speed", 1.0)
     assert all(1.5 * scale < e["duration_s"] < 3.0 * scale for e in reps)
 
 
