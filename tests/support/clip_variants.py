@@ -44,3 +44,31 @@ def rewrite(src: Path, dst: Path, *, mirror: bool = False, scale: float = 1.0, s
     if writer is None:
         raise ValueError(f"{src}: no frame")
     return dst
+
+
+def rewrite_sequence(src: Path, dst: Path, *, mirror: bool = False, scale: float = 1.0) -> Path:
+    """A MOTChallenge sequence (``img1/``, ``gt/gt.txt``, ``det/det.txt``) mirrored left-right and/or resized by
+    ``scale``, its boxes moved alike (JPEG quality 95)."""
+    frames = sorted((src / "img1").glob("*.jpg"))
+    width = None
+    (dst / "img1").mkdir(parents=True)
+    for f in frames:
+        image = cv2.imread(str(f))
+        width = image.shape[1]
+        if mirror:
+            image = cv2.flip(image, 1)
+        if scale != 1.0:
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(dst / "img1" / f.name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    for name in ("gt/gt.txt", "det/det.txt"):
+        rows = []
+        for line in (src / name).read_text().splitlines():
+            p = line.split(",")
+            x, y, w, h = map(float, p[2:6])
+            if mirror:
+                x = width - x - w
+            p[2:6] = (f"{v * scale:g}" for v in (x, y, w, h))
+            rows.append(",".join(p) + "\n")
+        (dst / name).parent.mkdir(exist_ok=True)
+        (dst / name).write_text("".join(rows))
+    return dst
