@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeapp.classify.classifier import OK, OTHER, PoseClassifier
-from edgeapp.classify.dataset import DatasetError, KeypointTable, WriteError
+from edgeapp.classify.dataset import DatasetError, KeypointTable, WriteError, subset
+from edgeapp.classify.photo_variants import variant_of
 from edgeapp.classify.report import Evaluation, evaluate
 from edgeapp.errors import ClassifyError
 from edgeapp.pose.keypoint import Pose
@@ -68,6 +69,14 @@ def evaluate_table(classifier: PoseClassifier, table: KeypointTable) -> Evaluati
     return evaluate(true, predicted, pos_labels, EXTRA)
 
 
+def evaluate_by_variant(classifier: PoseClassifier, table: KeypointTable) -> dict[str, Evaluation]:
+    """The rows of each photo variant apart (``extract --variants`` names them ``<photo>#<variant>``): how the
+    answers hold when the same photos come as another camera gives them. Empty for a table of photos only."""
+    kinds = np.array([variant_of(f) for f in table.files])
+    return {k: evaluate_table(classifier, subset(table, np.flatnonzero(kinds == k)))
+            for k in dict.fromkeys(kinds) if k}
+
+
 def evaluate_negatives(classifier: PoseClassifier, table: KeypointTable) -> NegativeResult:
     raw = answers(classifier, table)
     k = len(classifier.labels)
@@ -77,15 +86,17 @@ def evaluate_negatives(classifier: PoseClassifier, table: KeypointTable) -> Nega
 
 
 def write_report(ev: Evaluation, neg: NegativeResult | None, out_dir: Path, title: str,
-                 skipped: list[tuple[str, str]] = ()) -> None:
+                 skipped: list[tuple[str, str]] = (), variants: dict[str, Evaluation] | None = None) -> None:
     """``skipped``: the photos (class/file, reason) that gave no row, so the report says what it leaves out."""
     import json
 
     from edgeapp.classify.report import plot_confusion
 
     summary = {"photos": ev.to_dict(), "negatives": neg.to_dict() if neg else None,
-               "skipped": [{"file": name, "reason": reason} for name, reason in skipped]}
-    md = f"# {title}\n\n" + ev.markdown() + skipped_markdown(skipped)
+               "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
+               "variants": {kind: v.to_dict() for kind, v in (variants or {}).items()}}
+    md = f"# {title}\n\n" + ev.markdown() + "".join(f"\nvariant {kind}: {shares(v)} of {v.n}\n"
+                                                     for kind, v in (variants or {}).items()) + skipped_markdown(skipped)
     for name, text in (("evaluation.json", json.dumps(summary, indent=2) + "\n"), ("evaluation.md", md)):
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -108,12 +119,16 @@ def skipped_markdown(skipped: list[tuple[str, str]]) -> str:
             + "".join(f"- {name}: {reason}\n" for name, reason in skipped))
 
 
-def describe(ev: Evaluation, neg: NegativeResult | None) -> str:
-    lines = [ev.markdown(),
-             f"right {ev.accuracy:.2%}, other {ev.share(OTHER):.2%}, refused (no confident pose) {ev.share(REFUSED):.2%} "
-             f"of {ev.n} photos"]
+def describe(ev: Evaluation, neg: NegativeResult | None, variants: dict[str, Evaluation] | None = None) -> str:
+    lines = [ev.markdown(), f"{shares(ev)} of {ev.n} photos"]
+    for kind, v in (variants or {}).items():
+        lines.append(f"  variant {kind}: {shares(v)} of {v.n}")
     if neg is not None:
         named = ", ".join(f"{k} {v}" for k, v in neg.named.items()) or "none"
         lines.append(f"negatives: {neg.n} poses, named as a pose {neg.false_pose_share:.2%} ({named}), "
                      f"other {neg.other}, refused {neg.refused}")
     return "\n".join(lines)
+
+
+def shares(ev: Evaluation) -> str:
+    return f"right {ev.accuracy:.2%}, other {ev.share(OTHER):.2%}, refused (no confident pose) {ev.share(REFUSED):.2%}"

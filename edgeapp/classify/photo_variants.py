@@ -59,3 +59,8 @@ def named_variants(name: str, image: np.ndarray) -> Iterator[tuple[str, np.ndarr
 def photo_of(row_name: str) -> str:
     """The photo a row was made from: ``chair/girl1_chair070.jpg#mirror`` -> ``chair/girl1_chair070.jpg``."""
     return row_name.split(VARIANT_MARK, 1)[0]
+
+
+def variant_of(row_name: str) -> str:
+    """The variant a row is: ``chair/girl1_chair070.jpg#mirror`` -> ``mirror``; "" for the photo itself."""
+    return row_name.partition(VARIANT_MARK)[2]

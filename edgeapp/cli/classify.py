@@ -371,7 +371,8 @@ def _movenet(args: argparse.Namespace) -> MoveNet:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from edgeapp.classify.evaluate import check_classes, describe, evaluate_negatives, evaluate_table, write_report
+    from edgeapp.classify.evaluate import (check_classes, describe, evaluate_by_variant, evaluate_negatives,
+                                           evaluate_table, write_report)
 
     if args.report and (problem := output_problem(args.report, "--report", folder=True)):
         return usage_error(problem)
@@ -399,13 +400,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     classifier = _classifier(args, DEFAULT_THRESHOLD, DEFAULT_TOP_K)
     check_classes(table, classifier, args.images_dir)
     ev = evaluate_table(classifier, table)
+    variants = evaluate_by_variant(classifier, table)
     neg = evaluate_negatives(classifier, negatives) if negatives is not None else None
     c = classifier.contract
     print(f"{classifier.model.path.name} (open set: min_probability {c.min_probability:.4f}"
           f"{f', other_label {c.other_label!r} above {c.other_threshold}' if c.other_label else ''})")
-    print(describe(ev, neg))
+    print(describe(ev, neg, variants))
     if args.report:
-        write_report(ev, neg, Path(args.report), classifier.model.path.name, skipped)
+        write_report(ev, neg, Path(args.report), classifier.model.path.name, skipped, variants)
         print(f"report: {args.report}/evaluation.md, confusion_matrix.png")
     return 0
 

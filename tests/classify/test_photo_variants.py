@@ -8,12 +8,16 @@ import pytest
 
 from edgeapp.camera.files import read_image
 from edgeapp.classify.augment import MIRROR
+from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.classify.dataset import KeypointTable, read_csv
+from edgeapp.classify.evaluate import evaluate_by_variant, evaluate_table
 from edgeapp.classify.extract import extract
 from edgeapp.classify.photo_variants import VARIANTS, photo_of
 from edgeapp.classify.train import variants_of
 
-from .helpers import TEST_CSV, TRAIN_IMAGES, movenet
+from support.shared import REPO
+
+from .helpers import TEST_CSV, TRAIN_IMAGES, cpu, movenet
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +72,14 @@ def test_a_variant_joins_only_with_its_own_photo():
     names = tuple(f"{f}#mirror" for f in table.files[:8]) + ("someone_else.jpg#mirror",)
     variants = KeypointTable(names, table.xy[:9], table.scores[:9], table.class_no[:9], table.labels)
     assert variants_of(fit, variants).files == tuple(f"{f}#mirror" for f in table.files[:5])
+
+
+def test_evaluate_gives_each_variant_its_own_figures(extracted):
+    """``classifier evaluate`` on an ``extract --variants`` table: the rows of each variant apart, which add up to
+    the whole table's confusion matrix; a table of photos has none."""
+    photos, variants = extracted
+    classifier = PoseClassifier.open(REPO / "models" / "yoga-lightning" / "classifier.tflite", request=cpu())
+    by = evaluate_by_variant(classifier, variants)
+    assert list(by) == list(VARIANTS) and all(v.n == len(photos) for v in by.values())
+    assert np.array_equal(sum(v.confusion for v in by.values()), evaluate_table(classifier, variants).confusion)
+    assert evaluate_by_variant(classifier, photos) == {}
