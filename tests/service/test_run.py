@@ -147,7 +147,8 @@ def test_run_prints_events_and_stops_at_max_frames(tmp_path):
     events = [json.loads(line) for line in r.stdout.splitlines()]
     poses = [e for e in events if e["event"] == "pose"]
     assert len(poses) == 25 and poses[0]["frame"] == 0
-    assert events[-1]["event"] == "stats" and events[-1]["models"]["pose"]["n"] == 25
+    # 25 frames, 26 pose invokes: the first frame's second pass, in the crop its whole-frame pass gave
+    assert events[-1]["event"] == "stats" and events[-1]["models"]["pose"]["n"] == 26
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
 
