@@ -82,6 +82,8 @@ def test_a_camera_device_that_is_not_there_yet_is_retried_and_reported(tmp_path)
         assert pipeline.camera()["state"] == "down"
         outage = next(e for e in events if isinstance(e, ErrorEvent))
         assert outage.source == "camera" and "/dev/video97" in outage.message and "is not there" in outage.message
+        # the stats event follows the error event from the frame loop's thread: wait for it, do not race it
+        assert wait_until(lambda: any(isinstance(e, StatsEvent) for e in events), 10)
         stats = next(e for e in events if isinstance(e, StatsEvent))
         assert stats.camera["state"] == "down" and stats.camera["outages"] == 1
         assert runner.is_alive()  # still retrying
