@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeapp.classify.classifier import OK, OTHER, PoseClassifier
-from edgeapp.classify.dataset import DatasetError, KeypointTable, WriteError, subset
+from edgeapp.classify.dataset import DatasetError, KeypointTable, WriteError
 from edgeapp.classify.photo_variants import variant_of
 from edgeapp.classify.report import Evaluation, evaluate
 from edgeapp.errors import ClassifyError
@@ -60,21 +60,23 @@ def check_classes(table: KeypointTable, classifier: PoseClassifier, where: str) 
 
 def evaluate_table(classifier: PoseClassifier, table: KeypointTable) -> Evaluation:
     """Labelled rows against the model's own label order (its "other" output folded into the other column)."""
+    return evaluate_with_variants(classifier, table)[0]
+
+
+def evaluate_with_variants(classifier: PoseClassifier, table: KeypointTable) -> tuple[Evaluation, dict[str, Evaluation]]:
+    """:func:`evaluate_table`, and from the same answers the rows of each photo variant apart (``extract
+    --variants`` names them ``<photo>#<variant>``): how the answers hold when the same photos come as another
+    camera gives them. The dict is empty for a table of photos only."""
     pos_labels = tuple(x for x in classifier.labels if x != classifier.contract.other_label)
     index = {label: i for i, label in enumerate(pos_labels)}
     raw = answers(classifier, table)
     k = len(classifier.labels)
     predicted = np.array([index[classifier.labels[a]] if a < k else len(pos_labels) + (a - k) for a in raw])
     true = np.array([index[table.labels[c]] for c in table.class_no])
-    return evaluate(true, predicted, pos_labels, EXTRA)
-
-
-def evaluate_by_variant(classifier: PoseClassifier, table: KeypointTable) -> dict[str, Evaluation]:
-    """The rows of each photo variant apart (``extract --variants`` names them ``<photo>#<variant>``): how the
-    answers hold when the same photos come as another camera gives them. Empty for a table of photos only."""
     kinds = np.array([variant_of(f) for f in table.files])
-    return {k: evaluate_table(classifier, subset(table, np.flatnonzero(kinds == k)))
-            for k in dict.fromkeys(kinds) if k}
+    by_kind = {kind: evaluate(true[kinds == kind], predicted[kinds == kind], pos_labels, EXTRA)
+               for kind in dict.fromkeys(kinds) if kind}
+    return evaluate(true, predicted, pos_labels, EXTRA), by_kind
 
 
 def evaluate_negatives(classifier: PoseClassifier, table: KeypointTable) -> NegativeResult:
@@ -95,8 +97,8 @@ def write_report(ev: Evaluation, neg: NegativeResult | None, out_dir: Path, titl
     summary = {"photos": ev.to_dict(), "negatives": neg.to_dict() if neg else None,
                "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
                "variants": {kind: v.to_dict() for kind, v in (variants or {}).items()}}
-    md = f"# {title}\n\n" + ev.markdown() + "".join(f"\nvariant {kind}: {shares(v)} of {v.n}\n"
-                                                     for kind, v in (variants or {}).items()) + skipped_markdown(skipped)
+    md = f"# {title}\n\n" + ev.markdown() + "".join(f"\n{line}\n" for line in variant_lines(variants)) \
+        + skipped_markdown(skipped)
     for name, text in (("evaluation.json", json.dumps(summary, indent=2) + "\n"), ("evaluation.md", md)):
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,8 +123,7 @@ def skipped_markdown(skipped: list[tuple[str, str]]) -> str:
 
 def describe(ev: Evaluation, neg: NegativeResult | None, variants: dict[str, Evaluation] | None = None) -> str:
     lines = [ev.markdown(), f"{shares(ev)} of {ev.n} photos"]
-    for kind, v in (variants or {}).items():
-        lines.append(f"  variant {kind}: {shares(v)} of {v.n}")
+    lines += [f"  {line}" for line in variant_lines(variants)]
     if neg is not None:
         named = ", ".join(f"{k} {v}" for k, v in neg.named.items()) or "none"
         lines.append(f"negatives: {neg.n} poses, named as a pose {neg.false_pose_share:.2%} ({named}), "
@@ -132,3 +133,7 @@ def describe(ev: Evaluation, neg: NegativeResult | None, variants: dict[str, Eva
 
 def shares(ev: Evaluation) -> str:
     return f"right {ev.accuracy:.2%}, other {ev.share(OTHER):.2%}, refused (no confident pose) {ev.share(REFUSED):.2%}"
+
+
+def variant_lines(variants: dict[str, Evaluation] | None) -> list[str]:
+    return [f"variant {kind}: {shares(v)} of {v.n}" for kind, v in (variants or {}).items()]

@@ -371,8 +371,8 @@ def _movenet(args: argparse.Namespace) -> MoveNet:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from edgeapp.classify.evaluate import (check_classes, describe, evaluate_by_variant, evaluate_negatives,
-                                           evaluate_table, write_report)
+    from edgeapp.classify.evaluate import (check_classes, describe, evaluate_negatives, evaluate_with_variants,
+                                           write_report)
 
     if args.report and (problem := output_problem(args.report, "--report", folder=True)):
         return usage_error(problem)
@@ -399,8 +399,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return 0
     classifier = _classifier(args, DEFAULT_THRESHOLD, DEFAULT_TOP_K)
     check_classes(table, classifier, args.images_dir)
-    ev = evaluate_table(classifier, table)
-    variants = evaluate_by_variant(classifier, table)
+    ev, variants = evaluate_with_variants(classifier, table)
     neg = evaluate_negatives(classifier, negatives) if negatives is not None else None
     c = classifier.contract
     print(f"{classifier.model.path.name} (open set: min_probability {c.min_probability:.4f}"

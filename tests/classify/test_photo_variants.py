@@ -10,7 +10,7 @@ from edgeapp.camera.files import read_image
 from edgeapp.classify.augment import MIRROR
 from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.classify.dataset import KeypointTable, read_csv
-from edgeapp.classify.evaluate import evaluate_by_variant, evaluate_table
+from edgeapp.classify.evaluate import evaluate_with_variants
 from edgeapp.classify.extract import extract
 from edgeapp.classify.photo_variants import VARIANTS, photo_of
 from edgeapp.classify.train import variants_of
@@ -79,7 +79,8 @@ def test_evaluate_gives_each_variant_its_own_figures(extracted):
     the whole table's confusion matrix; a table of photos has none."""
     photos, variants = extracted
     classifier = PoseClassifier.open(REPO / "models" / "yoga-lightning" / "classifier.tflite", request=cpu())
-    by = evaluate_by_variant(classifier, variants)
+    whole, by = evaluate_with_variants(classifier, variants)
     assert list(by) == list(VARIANTS) and all(v.n == len(photos) for v in by.values())
-    assert np.array_equal(sum(v.confusion for v in by.values()), evaluate_table(classifier, variants).confusion)
-    assert evaluate_by_variant(classifier, photos) == {}
+    assert np.array_equal(sum(v.confusion for v in by.values()), whole.confusion)
+    assert whole.n == len(variants)
+    assert evaluate_with_variants(classifier, photos)[1] == {}
