@@ -12,9 +12,11 @@ from support.shared import IMAGES, MOVENET, REPO, VIDEO
 from edgeapp.bench.preview import make_pose_clip
 from edgeapp.classify.classifier import PoseClassifier
 from edgeapp.classify.contract import load_contract, sidecar_path
+from edgeapp.classify.dataset import read_csv
+from edgeapp.classify.evaluate import evaluate_table
 from edgeapp.registry import DEFAULT_MODELS, Registry
 
-from .helpers import cpu, image_name, still_pose, training_images
+from .helpers import TEST_CSV, YOGA, cpu, image_name, stock_classifier, still_pose, training_images
 from .test_cli_classify import edgeapp, lines
 
 SHIPPED = REPO / "models" / "yoga-lightning" / "classifier.tflite"
@@ -49,6 +51,25 @@ def test_its_contract_carries_the_open_set_calibration():
 def test_each_shared_training_image_gets_its_folders_label(device, path):
     result = device.classify(still_pose(path))
     assert result.label == path.parent.name and result.status == "ok", result
+
+
+# guy3, the dataset's test split: a sixth person, in no training row of either model, with keypoints from other
+# people's pipelines (no photos of guy3 are shared). The tutorial's own CSV (MoveNet Thunder, the 425 photos its
+# every-keypoint gate kept) and nntruong1907/MoveNet_Yoga's (all 495 photos; its columns hold y, x, score).
+GUY3 = {"tutorial": (TEST_CSV, "xy"), "nntruong1907": (YOGA / "alt_nntruong1907" / "yoga_test_data.csv", "yx")}
+
+
+@pytest.mark.parametrize("source", GUY3)
+def test_a_person_no_model_was_trained_on(device, source):
+    path, columns = GUY3[source]
+    table = read_csv(path, columns=columns)
+    mine, stock = evaluate_table(device, table), evaluate_table(stock_classifier(), table)
+    print(f"guy3 ({source}, {mine.n} photos): shipped right {mine.accuracy:.1%}, other {mine.share('other'):.1%}, "
+          f"refused {mine.share('refused'):.1%}; stock right {stock.accuracy:.1%}")
+    assert mine.accuracy >= stock.accuracy  # the stock model was trained on these five people too
+    assert mine.share("other") + mine.share("refused") <= 0.01  # the budget for true poses
+    if source == "tutorial":
+        assert mine.accuracy >= 0.98  # the target, on the dataset's own test split
 
 
 def test_tree_image_through_the_default_cli():
