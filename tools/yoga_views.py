@@ -4,13 +4,15 @@ make a keypoint classifier trained on four people name the poses of the fifth, s
 Closed set (the five poses, no negatives), the device recipe's network and masked embedding (edgeapp's
 ``train.build_model``: 51 -> 128 -> 64 -> 5, relu6, dropout 0.5; joints under 0.2 zeroed, the 17 visibility flags
 appended) and its augmentation (``augment.augment``, 4 copies per row), 60 epochs, batch 128, seed 42. What this
-tool adds is only the view variants: rotation range, foreshortening, a 3D turn, an upright embedding.
+tool adds is only the view variants: rotation range, foreshortening, a 3D turn, an upright embedding,
+and edgeapp's synthetic poses (synthetic.py, as the device recipe adds them).
 Needs the train extra (TensorFlow):
 
     edgeapp classifier extract ../shared/data/yoga/yoga_poses_train --out pos.csv
-    python tools/yoga_views.py pos.csv
+    python tools/yoga_views.py pos.csv [--seeds 42 7] [--only WORDS]
 
-prints one line per variant: the share of each held-out person's photos given the right pose.
+prints one line per variant and seed (default 42): the share of each held-out person's photos given the right
+pose. ``--only`` runs the variants whose name holds WORDS.
 """
 
 import os
@@ -25,6 +27,7 @@ from edgeapp.classify.calibrate import person_of  # noqa: E402
 from edgeapp.classify.contract import encode_table  # noqa: E402
 from edgeapp.classify.dataset import read_csv  # noqa: E402
 from edgeapp.classify.recipe import DEVICE  # noqa: E402
+from edgeapp.classify.synthetic import synthetic_table  # noqa: E402
 from edgeapp.classify.train import build_model  # noqa: E402
 
 HIPS, SHOULDERS, MASK = [11, 12], [5, 6], 0.2
@@ -73,11 +76,16 @@ def turn(xy, scores, rng, yaw=60.0, pitch=40.0, seen_at=0.2):
     return np.stack([x1, y1], -1)[:, :17] + c
 
 
-def augment(xy, scores, y, rng, copies=4, rot=15.0, foreshorten=0.0, turn3d=None):
+def augment(xy, scores, y, rng, copies=4, rot=15.0, foreshorten=0.0, turn3d=None, synthetic=0, labels=()):
     """edgeapp's augmentation (the device recipe's, with ``rot`` for its rotation range), then on the copies:
     ``turn3d``, (yaw, pitch) for :func:`turn` (bones seen as in the original rows), and ``foreshorten``, a squash
     by up to that share along a random axis about the hip midpoint (the pose seen from another elevation or
-    azimuth, for a roughly planar body)."""
+    azimuth, for a roughly planar body). ``synthetic``: that many rows per class from edgeapp's 3D templates
+    (the device recipe's, synthetic.py) join the rows first, and are augmented with them."""
+    if synthetic:
+        extra = synthetic_table(tuple(labels), synthetic, rng)
+        xy, scores, y = (np.concatenate([xy, extra.xy]), np.concatenate([scores, extra.scores]),
+                         np.concatenate([y, extra.class_no]))
     aug = replace(DEVICE.augment, copies=copies, rotation_deg=rot)
     axy, ascores, ay = project_augment(xy, scores, y, aug, rng)
     n, m = len(xy), len(axy) - len(xy)
@@ -113,16 +121,16 @@ def defined(xy, scores):
     return (torso > 0) | (scores >= MASK).any(1)
 
 
-def lopo(table, turned=False, **aug):
+def lopo(table, turned=False, seed=42, **aug):
     import keras
 
-    keras.utils.set_random_seed(42)
-    rng = np.random.default_rng(42)
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
     person = np.array([person_of(f.split("/")[-1]) for f in table.files])
     k, right = len(table.labels), {}
     for p in np.unique(person):
         fit = person != p
-        xy, s, y = augment(table.xy[fit], table.scores[fit], table.class_no[fit], rng, **aug)
+        xy, s, y = augment(table.xy[fit], table.scores[fit], table.class_no[fit], rng, labels=table.labels, **aug)
         model = network(k)
         ok = defined(xy, s)
         model.fit(features(xy[ok], s[ok], turned), np.eye(k)[y[ok]], epochs=60, batch_size=DEVICE.batch_size,
@@ -142,10 +150,19 @@ VARIANTS = {
     "upright embedding + foreshortening": {"turned": True, "foreshorten": 0.6},
     "a 3D turn (yaw up to 60°, pitch up to 40°)": {"turn3d": (60.0, 40.0)},
     "a 3D turn (yaw up to 90°, pitch up to 60°)": {"turn3d": (90.0, 60.0)},
+    "+ synthetic poses: 3D templates from any camera, 200 per class": {"synthetic": 200},
 }
 
 if __name__ == "__main__":
-    table = read_csv(sys.argv[1])
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("csv")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42])
+    ap.add_argument("--only", default="", help="only the variants whose name holds this")
+    args = ap.parse_args()
+    table = read_csv(args.csv)
     for name, kw in VARIANTS.items():
-        right = lopo(table, **kw)
-        print(f"{name}: " + ", ".join(f"{p} {100 * a:.1f}%" for p, a in right.items()), flush=True)
+        for seed in args.seeds if args.only in name else ():
+            right = lopo(table, seed=seed, **kw)
+            print(f"{name}, seed {seed}: " + ", ".join(f"{p} {100 * a:.1f}%" for p, a in right.items()), flush=True)

@@ -34,14 +34,24 @@ from edgeapp.classify.calibrate import (
 from edgeapp.classify.classifier import OK, OTHER, PoseClassifier
 from edgeapp.classify.contract import encode_table
 from edgeapp.classify.dataset import KeypointTable
+from edgeapp.classify.synthetic import missing_templates
 from edgeapp.classify.train import REPORT_JSON, REPORT_MD, EpochLog, TrainConfig, TrainingError, train
 from edgeapp.pose.keypoint import Pose
 
 # The device recipe: masked embedding (a joint under the body guard's score is "not seen"),
-# augmentation, a larger batch than the notebook's 16 (7x the rows after augmentation), and three
-# networks averaged: which seed suits a person nobody trained on is luck (docs/classification.md).
+# augmentation, a larger batch than the notebook's 16 (7x the rows after augmentation), three
+# networks averaged: which seed suits a person nobody trained on is luck, and synthetic poses seen
+# from any camera, about as many per class as the yoga set has photos (docs/classification.md).
 DEVICE = TrainConfig(mask_score=JOINT_SCORE, augment=Augmentation(copies=4, scale=0.2, rotation_deg=15.0),
-                     batch_size=128, epochs=120, patience=15, members=3)
+                     batch_size=128, epochs=120, patience=15, members=3, synthetic=200)
+
+
+def for_classes(config: TrainConfig, labels: tuple[str, ...]) -> tuple[TrainConfig, str | None]:
+    """The recipe for these classes, and a note when it changed: synthetic poses only when every class has a
+    3D template (the five yoga poses); another classifier is trained without them."""
+    if config.synthetic and (missing := missing_templates(labels, OTHER)):
+        return replace(config, synthetic=0), f"no 3D template for the classes {missing}: no synthetic poses"
+    return config, None
 
 
 def with_photo_variants(config: TrainConfig) -> TrainConfig:

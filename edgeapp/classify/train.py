@@ -53,6 +53,7 @@ from edgeapp.classify.contract import FEATURES, OTHER, ClassifierContract, encod
 from edgeapp.classify.dataset import KeypointTable, concat, relabel, subset
 from edgeapp.classify.photo_variants import photo_of
 from edgeapp.classify.report import Evaluation, evaluate, plot_confusion
+from edgeapp.classify.synthetic import missing_templates, synthetic_table
 from edgeapp.errors import ClassifyError
 
 log = logging.getLogger(__name__)
@@ -89,13 +90,14 @@ class TrainConfig:
     mask_score: float | None = None  # joints under this score are masked out of the embedding (see build_model)
     augment: Augmentation | None = None  # variants of each training row (augment.py)
     members: int = 1  # networks from seeds seed, seed+1, ... (split, weights, augmentation); the export averages them
+    synthetic: int = 0  # rows per pose class from 3D templates seen by random cameras (synthetic.py), fitting only
     min_probability: float = 0.0  # the open-set thresholds written to the contract (chosen by recipe.py)
     other_threshold: float | None = None
     calibration: dict | None = None  # how it was chosen, for the sidecar
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0 or self.members < 1:
-            raise TrainingError("epochs, batch_size and members must be >= 1, patience >= 0")
+        if self.epochs < 1 or self.batch_size < 1 or self.patience < 0 or self.members < 1 or self.synthetic < 0:
+            raise TrainingError("epochs, batch_size and members must be >= 1, patience and synthetic >= 0")
         if not 0.0 <= self.validation_split < 1.0:
             raise TrainingError(f"validation_split must be within [0, 1), got {self.validation_split}")
         ClassifierContract(order=self.order)  # validates the order
@@ -138,6 +140,7 @@ class TrainResult:
     agreement: float  # share of rows where Keras and the exported model give the same top label
     max_prob_diff: float
     variant_rows: int = 0  # photo variants that joined the fitting rows (their photos' own rows did)
+    synthetic_rows: int = 0  # rows from the 3D templates that joined each network's fitting rows
     members: tuple[tuple[int, int], ...] = ()  # (epochs run, best epoch) of each network averaged
     history: list[EpochLog] = field(default_factory=list)
     keras_model: object = None  # the trained Keras model (tests compare it with the export)
@@ -227,6 +230,8 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     fitting rows of the photos they were made from; those of other photos are left out."""
     config = config or TrainConfig()
     check_trainable(table)
+    if config.synthetic and (missing := missing_templates(table.labels, OTHER)):
+        raise TrainingError(f"synthetic poses need a 3D template for each class; none for {missing}")
     if negatives is not None:
         table = with_negatives(table, negatives)
     if variants is not None:
@@ -259,6 +264,8 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
         if variants is not None:  # only the fitting photos': a validation or held-out photo's would leak it in
             mine = variants_of(fit, variants)
             fit, joined = concat([fit, mine]), joined or len(mine)
+        if config.synthetic:  # drawn afresh for each network, from its own seed
+            fit = concat([fit, synthetic_table(table.labels, config.synthetic, np.random.default_rng([seed, 1]))])
         validation = (x[val_idx], y[val_idx]) if len(val_idx) else None
         member, epochs, best_epoch = _fit_member(fit, validation, k, config, seed, progress)
         members.append(member)
@@ -293,7 +300,8 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     diff = float(np.abs(keras_probs - tflite_probs).max()) if len(eval_x) else 0.0
 
     result = TrainResult(out_dir, model_path, labels, contract, len(history), runs[0][1], evaluated_on,
-                         keras_eval, tflite_eval, agree, diff, joined, tuple(runs), history, model)
+                         keras_eval, tflite_eval, agree, diff, joined,
+                         config.synthetic * (len(labels) - (OTHER in labels)), tuple(runs), history, model)
     write_report(result, config, table, test)
     return result
 
@@ -405,6 +413,7 @@ def write_report(r: TrainResult, config: TrainConfig, table: KeypointTable, test
         "train_rows": len(table),
         "train_counts": table.counts(),
         "photo_variant_rows": r.variant_rows,
+        "synthetic_rows": r.synthetic_rows,
         "test_rows": len(test) if test is not None else None,
         "evaluated_on": r.evaluated_on,
         "epochs_run": r.epochs_run,
@@ -424,7 +433,9 @@ def write_report(r: TrainResult, config: TrainConfig, table: KeypointTable, test
         f"- model: `{r.model_path.name}` ({r.model_path.stat().st_size} bytes), labels `{LABELS_FILE}`, "
         f"contract `{CONTRACT_FILE}`: input 17 x ({r.contract.order[0]}, {r.contract.order[1]}, score), {r.contract.units}",
         f"- training rows: {len(table)} ({', '.join(f'{k} {v}' for k, v in table.counts().items())})"
-        + (f", and {r.variant_rows} pixel-level variants of the fitting photos" if r.variant_rows else ""),
+        + (f", and {r.variant_rows} pixel-level variants of the fitting photos" if r.variant_rows else "")
+        + (f", and {r.synthetic_rows} synthetic poses per network (3D templates, random cameras)"
+           if r.synthetic_rows else ""),
         f"- epochs: {r.epochs_run} of at most {config.epochs} (best {r.best_epoch}), seed {config.seed}"
         if len(r.members) < 2 else
         f"- {len(r.members)} networks, seeds {config.seed}..{config.seed + len(r.members) - 1}, their probabilities "

@@ -117,6 +117,9 @@ def register(cli) -> None:
     t.add_argument("--members", type=int, default=None,
                    help="networks trained from seeds SEED, SEED+1, ..., their probabilities averaged in the exported "
                         "model (default 1; device: 3)")
+    t.add_argument("--synthetic", type=int, default=None, metavar="N",
+                   help="N poses per class from 3D templates seen by random cameras join each network's fitting "
+                        "rows (yoga's five classes only; default 0, the device recipe: 200)")
     t.add_argument("--seed", type=int, default=42, help="default 42")
     t.add_argument("--no-quantize", action="store_true", help="keep float weights (default: dynamic-range "
                    "quantization, as the tutorial)")
@@ -289,7 +292,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     base = DEVICE if args.recipe == "device" else TrainConfig()
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                   ("patience", args.patience), ("members", args.members)) if v is not None}
+                                   ("patience", args.patience), ("members", args.members),
+                                   ("synthetic", args.synthetic)) if v is not None}
     if args.limit is not None and args.limit < 1:
         return usage_error("--limit must be at least 1")
     if problem := output_problem(args.out, "--out", folder=True):
@@ -304,6 +308,7 @@ def run_train(args: argparse.Namespace) -> int:
     variants = _photo_variants(args.photo_variants, table, args.columns)
     if variants is not None:
         config = with_photo_variants(config)
+    config = _for_classes(config, table.labels)
     r, people = train_device_model(table, Path(args.out), negatives, config, by_person=args.by_person,
                                    variants=variants,
                                    progress=print_progress, note=lambda line: print(line, file=sys.stderr),
@@ -321,6 +326,16 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"open-set thresholds written to the contract: other_threshold {r.contract.other_threshold}, "
               f"min_probability {r.contract.min_probability:.4f}")
     return 0
+
+
+def _for_classes(config, labels):
+    """The recipe for these classes (recipe.for_classes), saying on stderr what it left out."""
+    from edgeapp.classify.recipe import for_classes
+
+    config, note = for_classes(config, labels)
+    if note:
+        print(note, file=sys.stderr)
+    return config
 
 
 def _photo_variants(path: str | None, table, columns: str = "xy"):
@@ -385,8 +400,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         from edgeapp.classify.recipe import DEVICE, leave_one_person_out, with_photo_variants
 
         variants = _photo_variants(args.photo_variants, table)
-        thresholds, people, _ = leave_one_person_out(table, negatives, DEVICE if variants is None else
-                                                     with_photo_variants(DEVICE),
+        config = _for_classes(DEVICE if variants is None else with_photo_variants(DEVICE), table.labels)
+        thresholds, people, _ = leave_one_person_out(table, negatives, config,
                                                      progress=lambda line: print(line, file=sys.stderr),
                                                      variants=variants)
         print(f"leave-one-person-out, device recipe; open-set thresholds chosen on the held-out poses {thresholds}")
