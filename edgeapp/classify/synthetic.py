@@ -27,7 +27,7 @@ from edgeapp.errors import ClassifyError
 UP, FORWARD, LEFT = np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])
 HIP_HALF, SHOULDER_HALF, TORSO = 0.0955, 0.1295, 0.288  # half the hip / shoulder width; shoulder to hip
 UPPER_ARM, FOREARM, THIGH, SHANK = 0.186, 0.146, 0.245, 0.246
-# (joint, its elbow or knee, its wrist or ankle) on each side, left first
+# (shoulder or hip, elbow or knee, wrist or ankle, +1 on the left side or -1 on the right), left first
 ARMS = ((L_SHOULDER, L_ELBOW, L_WRIST, 1.0), (R_SHOULDER, R_ELBOW, R_WRIST, -1.0))
 LEGS = ((L_HIP, L_KNEE, L_ANKLE, 1.0), (R_HIP, R_KNEE, R_ANKLE, -1.0))
 SCORES = (0.3, 0.9)  # every joint seen; the augmentation (joint dropout) hides some
