@@ -49,7 +49,7 @@ DEVICE = TrainConfig(mask_score=JOINT_SCORE, augment=Augmentation(copies=4, scal
 def for_classes(config: TrainConfig, labels: tuple[str, ...]) -> tuple[TrainConfig, str | None]:
     """The recipe for these classes, and a note when it changed: synthetic poses only when every class has a
     3D template (the five yoga poses); another classifier is trained without them."""
-    if config.synthetic and (missing := missing_templates(labels, OTHER)):
+    if config.synthetic and (missing := missing_templates(labels)):
         return replace(config, synthetic=0), f"no 3D template for the classes {missing}: no synthetic poses"
     return config, None
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edgeapp.classify.contract import OTHER
 from edgeapp.classify.dataset import KeypointTable
 from edgeapp.errors import ClassifyError
 
@@ -249,17 +250,17 @@ def camera_view(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                    rng.uniform(2.0, 5.0, n), rng.uniform(40.0, 90.0, n))
 
 
-def missing_templates(labels: tuple[str, ...], other: str) -> list[str]:
-    return [label for label in labels if label != other and label not in TEMPLATES]
+def missing_templates(labels: tuple[str, ...]) -> list[str]:
+    """The pose classes (all but the negatives' ``other``) that have no template."""
+    return [label for label in labels if label != OTHER and label not in TEMPLATES]
 
 
-def synthetic_table(labels: tuple[str, ...], per_class: int, rng: np.random.Generator,
-                    other: str = "other") -> KeypointTable:
-    """``per_class`` rows of each label (but ``other``) in ``labels``' numbering, in whole pixels like the
-    extractor's; files named ``synthetic/<label>/<i>``."""
-    if missing := missing_templates(labels, other):
+def synthetic_table(labels: tuple[str, ...], per_class: int, rng: np.random.Generator) -> KeypointTable:
+    """``per_class`` rows of each label (but ``other``, the negatives') in ``labels``' numbering, in whole
+    pixels like the extractor's; files named ``synthetic/<label>/<i>``."""
+    if missing := missing_templates(labels):
         raise ClassifyError(f"no 3D template for the classes {missing} (there are {sorted(TEMPLATES)})")
-    poses = [label for label in labels if label != other]
+    poses = [label for label in labels if label != OTHER]
     xy = np.concatenate([np.trunc(camera_view(TEMPLATES[label](rng, per_class), rng)) for label in poses])
     scores = rng.uniform(*SCORES, (len(xy), 17))
     class_no = np.repeat([labels.index(label) for label in poses], per_class)

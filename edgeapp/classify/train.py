@@ -230,7 +230,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     fitting rows of the photos they were made from; those of other photos are left out."""
     config = config or TrainConfig()
     check_trainable(table)
-    if config.synthetic and (missing := missing_templates(table.labels, OTHER)):
+    if config.synthetic and (missing := missing_templates(table.labels)):
         raise TrainingError(f"synthetic poses need a 3D template for each class; none for {missing}")
     if negatives is not None:
         table = with_negatives(table, negatives)
@@ -255,7 +255,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     x = encode_table(table.xy, table.scores, config.order)
     y = np.eye(k, dtype=np.float32)[table.class_no]
     history: list[EpochLog] = []
-    members, runs, joined = [], [], 0
+    members, runs, joined, synthetic_rows = [], [], 0, 0
     # Each network has its own seed for its split as well as its weights and augmentation: networks that
     # differ only in their draws on one split answered a held-out person alike (docs/classification.md).
     for seed in range(config.seed, config.seed + config.members):
@@ -265,7 +265,8 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
             mine = variants_of(fit, variants)
             fit, joined = concat([fit, mine]), joined or len(mine)
         if config.synthetic:  # drawn afresh for each network, from its own seed
-            fit = concat([fit, synthetic_table(table.labels, config.synthetic, np.random.default_rng([seed, 1]))])
+            extra = synthetic_table(table.labels, config.synthetic, np.random.default_rng([seed, 1]))
+            fit, synthetic_rows = concat([fit, extra]), len(extra)
         validation = (x[val_idx], y[val_idx]) if len(val_idx) else None
         member, epochs, best_epoch = _fit_member(fit, validation, k, config, seed, progress)
         members.append(member)
@@ -300,8 +301,7 @@ def train(table: KeypointTable, out_dir: Path, config: TrainConfig | None = None
     diff = float(np.abs(keras_probs - tflite_probs).max()) if len(eval_x) else 0.0
 
     result = TrainResult(out_dir, model_path, labels, contract, len(history), runs[0][1], evaluated_on,
-                         keras_eval, tflite_eval, agree, diff, joined,
-                         config.synthetic * (len(labels) - (OTHER in labels)), tuple(runs), history, model)
+                         keras_eval, tflite_eval, agree, diff, joined, synthetic_rows, tuple(runs), history, model)
     write_report(result, config, table, test)
     return result
 
