@@ -167,6 +167,8 @@ VARIANTS = {
     "a 3D turn (yaw up to 60°, pitch up to 40°)": {"turn3d": (60.0, 40.0)},
     "a 3D turn (yaw up to 90°, pitch up to 60°)": {"turn3d": (90.0, 60.0)},
     "+ synthetic poses: 3D templates from any camera, 200 per class": {"synthetic": 200},
+    "+ twice as many 3D template poses (400 per class)": {"synthetic": 400},
+    "+ four times as many 3D template poses (800 per class)": {"synthetic": 800},
 }
 
 if __name__ == "__main__":
