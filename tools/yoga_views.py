@@ -24,7 +24,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from edgeapp.classify.augment import augment as project_augment  # noqa: E402
-from edgeapp.classify.calibrate import person_of  # noqa: E402
+from edgeapp.classify.calibrate import people, person_of  # noqa: E402
 from edgeapp.classify.contract import encode_table  # noqa: E402
 from edgeapp.classify.dataset import read_csv  # noqa: E402
 from edgeapp.classify.recipe import DEVICE  # noqa: E402
@@ -142,10 +142,10 @@ def lopo(table, seed=42, within=False, **aug):
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    person = np.array([person_of(f.split("/")[-1]) for f in table.files])
+    person = np.array([person_of(f) for f in table.files])
     order = np.argsort(table.files, kind="stable")
     right = {}
-    for p in np.unique(person):
+    for p in people(table):
         mine = order[person[order] == p]
         folds = [mine[f::5] for f in range(5)] if within else [mine]
         hits = 0
